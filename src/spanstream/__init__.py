@@ -1,0 +1,90 @@
+"""spanstream: stream LLM responses inside an OpenTelemetry span, observable from the first byte.
+
+>>> from spanstream import Client, TextDelta
+>>> with Client().responses.stream(model="gpt-4.1", input="Say hi") as stream:
+...     for event in stream:
+...         if isinstance(event, TextDelta):
+...             print(event.text, end="")
+"""
+
+__version__ = "0.1.0"
+
+from ._retry import RetryPolicy
+from .client import AsyncClient, Client
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigurationError,
+    MalformedEvent,
+    ResponseFailed,
+    SpanstreamError,
+    SSEDecodeError,
+    StreamError,
+)
+from .events import (
+    ErrorReported,
+    ItemDone,
+    MessageDone,
+    ProviderError,
+    Reasoning,
+    ReasoningDelta,
+    ReasoningDone,
+    RefusalDelta,
+    Response,
+    ResponseDone,
+    ResponseStarted,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallArgumentsDelta,
+    ToolCallDone,
+    ToolCallStarted,
+    UnknownEvent,
+    Usage,
+    UsageReported,
+)
+from .observe import Outcome, StreamResult
+from .stream import AsyncStream, Stream
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AsyncStream",
+    "Client",
+    "ConfigurationError",
+    "ErrorReported",
+    "ItemDone",
+    "MalformedEvent",
+    "MessageDone",
+    "Outcome",
+    "ProviderError",
+    "Reasoning",
+    "ReasoningDelta",
+    "ReasoningDone",
+    "RefusalDelta",
+    "Response",
+    "ResponseDone",
+    "ResponseFailed",
+    "ResponseStarted",
+    "RetryPolicy",
+    "SSEDecodeError",
+    "SpanstreamError",
+    "Stream",
+    "StreamError",
+    "StreamEvent",
+    "StreamResult",
+    "TextDelta",
+    "ToolCall",
+    "ToolCallArgumentsDelta",
+    "ToolCallDone",
+    "ToolCallStarted",
+    "UnknownEvent",
+    "Usage",
+    "UsageReported",
+    "__version__",
+]

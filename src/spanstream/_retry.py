@@ -1,0 +1,78 @@
+"""When and how long to wait before retrying a request that has not started streaming."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+__all__ = ["RETRYABLE_STATUS", "RetryPolicy"]
+
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+"""Statuses retried besides every 5xx."""
+
+_MAX_RETRY_AFTER = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Retries with exponential backoff and jitter, before the first byte of a response only.
+
+    Retried: connection failures (connect errors and connect timeouts), HTTP 408, 409, 429 and
+    5xx. A ``Retry-After`` (or ``retry-after-ms``) header of up to 60 seconds is honoured
+    instead of the computed delay. Once a response has started streaming nothing is retried:
+    the caller has already seen events.
+    """
+
+    max_retries: int = 2
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+    jitter: float = 0.25
+    """Fraction of the delay that is randomised (0 = none)."""
+
+    def should_retry_status(self, status_code: int) -> bool:
+        """Whether an HTTP status is worth another attempt."""
+        return status_code in RETRYABLE_STATUS or status_code >= 500
+
+    def delay(
+        self,
+        attempt: int,
+        headers: httpx.Headers | None = None,
+        *,
+        rand: Callable[[], float] = random.random,
+        now: Callable[[], float] = time.time,
+    ) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based)."""
+        retry_after = _retry_after(headers, now) if headers is not None else None
+        if retry_after is not None:
+            return retry_after
+        base: float = min(self.initial_delay * 2.0**attempt, self.max_delay)
+        return base * (1.0 - self.jitter * rand())
+
+
+def _retry_after(headers: httpx.Headers, now: Callable[[], float]) -> float | None:
+    milliseconds = headers.get("retry-after-ms")
+    seconds: float | None = None
+    if milliseconds is not None:
+        try:
+            seconds = float(milliseconds) / 1000.0
+        except ValueError:
+            seconds = None
+    if seconds is None:
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            seconds = float(value)
+        except ValueError:
+            parsed = email.utils.parsedate_tz(value)
+            if parsed is None:
+                return None
+            seconds = email.utils.mktime_tz(parsed) - now()
+    if 0 <= seconds <= _MAX_RETRY_AFTER:
+        return seconds
+    return None

@@ -1,0 +1,207 @@
+"""Folds normalized stream events into the final :class:`~spanstream.events.Response`.
+
+This is the one place that builds a ``Response``; every provider parser feeds it the events it
+emits. The cost of each event is constant: deltas are appended to lists and joined once, when a
+snapshot is taken, so a long answer does not make later events slower.
+"""
+
+from __future__ import annotations
+
+from .events import (
+    FinishReason,
+    ItemDone,
+    MessageDone,
+    ProviderError,
+    Reasoning,
+    ReasoningDelta,
+    ReasoningDone,
+    RefusalDelta,
+    Response,
+    ResponseStarted,
+    ResponseStatus,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallArgumentsDelta,
+    ToolCallDone,
+    ToolCallStarted,
+    Usage,
+    UsageReported,
+)
+
+__all__ = ["Accumulator"]
+
+
+class _Message:
+    __slots__ = ("done_refusal", "done_text", "refusal", "text")
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.refusal: list[str] = []
+        self.done_text: str | None = None
+        self.done_refusal: str | None = None
+
+
+class _PendingCall:
+    __slots__ = ("arguments", "item_id", "name")
+
+    def __init__(self, name: str, item_id: str | None) -> None:
+        self.name = name
+        self.item_id = item_id
+        self.arguments: list[str] = []
+
+
+class Accumulator:
+    """Collects what a stream has said so far.
+
+    >>> acc = Accumulator()
+    >>> acc.add(TextDelta("Hel")); acc.add(TextDelta("lo"))
+    >>> acc.snapshot().text
+    'Hello'
+    """
+
+    __slots__ = (
+        "_calls",
+        "_done_items",
+        "_messages",
+        "_pending_calls",
+        "_reasoning",
+        "_reasoning_parts",
+        "error",
+        "finish_reason",
+        "id",
+        "incomplete_reason",
+        "model",
+        "service_tier",
+        "status",
+        "usage",
+    )
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.model: str | None = None
+        self.status: ResponseStatus = "in_progress"
+        self.finish_reason: FinishReason | None = None
+        self.usage: Usage | None = None
+        self.error: ProviderError | None = None
+        self.incomplete_reason: str | None = None
+        self.service_tier: str | None = None
+        # Insertion order of dicts is the order items appeared in the stream.
+        self._messages: dict[str | None, _Message] = {}
+        self._pending_calls: dict[str, _PendingCall] = {}
+        self._calls: dict[str, ToolCall] = {}
+        self._reasoning_parts: dict[str | None, list[str]] = {}
+        self._reasoning: dict[str | None, Reasoning] = {}
+        self._done_items: set[str] = set()
+
+    def add(self, event: StreamEvent) -> None:
+        """Fold one event in. Ordered by frequency: deltas first."""
+        if isinstance(event, TextDelta):
+            self._message(event.item_id).text.append(event.text)
+        elif isinstance(event, RefusalDelta):
+            self._message(event.item_id).refusal.append(event.text)
+        elif isinstance(event, ToolCallArgumentsDelta):
+            pending = self._pending_calls.get(event.call_id)
+            if pending is not None:
+                pending.arguments.append(event.delta)
+        elif isinstance(event, ReasoningDelta):
+            self._reasoning_parts.setdefault(event.item_id, []).append(event.text)
+        elif isinstance(event, ResponseStarted):
+            self.id = event.id or self.id
+            self.model = event.model or self.model
+        elif isinstance(event, ToolCallStarted):
+            self._pending_calls[event.call_id] = _PendingCall(event.name, event.item_id)
+        elif isinstance(event, ToolCallDone):
+            call = event.tool_call
+            if call.item_id:
+                self._done_items.add(call.item_id)
+            self._pending_calls.pop(call.call_id, None)
+            self._calls[call.call_id] = call
+        elif isinstance(event, MessageDone):
+            if event.id:
+                self._done_items.add(event.id)
+            message = self._message(event.id)
+            message.done_text = event.text
+            message.done_refusal = event.refusal
+        elif isinstance(event, ReasoningDone):
+            if event.reasoning.id:
+                self._done_items.add(event.reasoning.id)
+            self._reasoning_parts.pop(event.reasoning.id, None)
+            self._reasoning[event.reasoning.id] = event.reasoning
+        elif isinstance(event, UsageReported):
+            self.usage = event.usage
+        elif isinstance(event, ItemDone) and event.id:
+            self._done_items.add(event.id)
+
+    def _message(self, item_id: str | None) -> _Message:
+        message = self._messages.get(item_id)
+        if message is None:
+            message = self._messages[item_id] = _Message()
+        return message
+
+    @property
+    def item_ids(self) -> frozenset[str]:
+        """Ids of the output items whose done event was seen."""
+        return frozenset(self._done_items)
+
+    @property
+    def has_tool_calls(self) -> bool:
+        """Whether any function call was started or completed."""
+        return bool(self._calls or self._pending_calls)
+
+    def finish(
+        self,
+        status: ResponseStatus,
+        finish_reason: FinishReason | None,
+        *,
+        error: ProviderError | None = None,
+        incomplete_reason: str | None = None,
+    ) -> Response:
+        """Record the terminal state and return the final response."""
+        self.status = status
+        self.finish_reason = finish_reason
+        self.error = error or self.error
+        self.incomplete_reason = incomplete_reason
+        return self.snapshot()
+
+    def snapshot(self) -> Response:
+        """The response as accumulated so far (partial until the terminal event)."""
+        texts: list[str] = []
+        refusals: list[str] = []
+        for message in self._messages.values():
+            texts.append(
+                message.done_text if message.done_text is not None else "".join(message.text)
+            )
+            refusal = (
+                message.done_refusal
+                if message.done_refusal is not None
+                else "".join(message.refusal)
+            )
+            if refusal:
+                refusals.append(refusal)
+        calls = list(self._calls.values())
+        # Calls cut off before their item finished keep the arguments received so far.
+        calls.extend(
+            ToolCall.build(call_id, p.name, "".join(p.arguments), p.item_id)
+            for call_id, p in self._pending_calls.items()
+        )
+        reasoning = list(self._reasoning.values())
+        reasoning.extend(
+            Reasoning(id=item_id, summary=("".join(parts),))
+            for item_id, parts in self._reasoning_parts.items()
+            if item_id not in self._reasoning
+        )
+        return Response(
+            id=self.id,
+            model=self.model,
+            status=self.status,
+            finish_reason=self.finish_reason,
+            text="".join(texts),
+            refusal="".join(refusals) or None,
+            tool_calls=tuple(calls),
+            reasoning=tuple(reasoning),
+            usage=self.usage,
+            error=self.error,
+            incomplete_reason=self.incomplete_reason,
+            service_tier=self.service_tier,
+        )

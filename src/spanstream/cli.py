@@ -1,0 +1,211 @@
+"""The ``spanstream`` command: ``demo`` (offline, no key) and ``chat`` (a real endpoint)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from typing import TextIO
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from . import __version__
+from .client import Client
+from .errors import SpanstreamError
+from .events import ReasoningDelta, RefusalDelta, StreamEvent, TextDelta, ToolCallDone
+from .stream import Stream
+from .testing.replay import ReplayServer, Reply
+
+__all__ = ["main"]
+
+DEMO_RECORDING = "demo-o4-mini-reasoning.sse"
+DEMO_MODEL = "o4-mini"
+DEMO_PROMPT = "How many letters are in the word strawberry?"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``spanstream`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return demo(drip=args.drip)
+    if args.command == "chat":
+        return chat(
+            args.prompt,
+            model=args.model,
+            base_url=args.base_url,
+            instructions=args.instructions,
+            max_output_tokens=args.max_output_tokens,
+        )
+    parser.print_help()
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spanstream",
+        description="Stream LLM responses inside an OpenTelemetry span.",
+    )
+    parser.add_argument("--version", action="version", version=f"spanstream {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo_cmd = commands.add_parser(
+        "demo",
+        help="replay a recorded Responses stream over loopback and print its span (no key)",
+        description=(
+            "Start a loopback HTTP server that replays a real recorded OpenAI Responses stream, "
+            "stream it through the real client, print the tokens as they arrive, then print "
+            "the finished spans with their gen_ai attributes. No API key, no network."
+        ),
+    )
+    demo_cmd.add_argument(
+        "--drip",
+        type=float,
+        default=0.004,
+        metavar="SECONDS",
+        help="pause between replayed events, so the stream is visible (default: 0.004)",
+    )
+    chat_cmd = commands.add_parser(
+        "chat",
+        help="stream one answer from a real endpoint (needs OPENAI_API_KEY)",
+        description=(
+            "Stream one answer from the OpenAI Responses API, or any compatible server given by "
+            "--base-url / OPENAI_BASE_URL, and print its span. Needs OPENAI_API_KEY."
+        ),
+    )
+    chat_cmd.add_argument("prompt", help="what to ask")
+    chat_cmd.add_argument("-m", "--model", required=True, help="model name, e.g. gpt-4.1-mini")
+    chat_cmd.add_argument(
+        "--base-url", default=None, help="API base URL (default: OPENAI_BASE_URL or OpenAI)"
+    )
+    chat_cmd.add_argument("--instructions", default=None, help="system instructions")
+    chat_cmd.add_argument("--max-output-tokens", type=int, default=None, help="output token limit")
+    return parser
+
+
+def demo(*, drip: float = 0.004, out: TextIO | None = None) -> int:
+    """Replay the embedded recording through the real client and print the span tree."""
+    out = out or sys.stdout
+    body = resources.files("spanstream.data").joinpath(DEMO_RECORDING).read_bytes()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("spanstream.demo")
+    with ReplayServer(default=Reply.sse(body, drip_interval=drip)) as server:
+        out.write(f"Replaying a recorded {DEMO_MODEL} stream from {server.base_url}\n")
+        out.write(f"> {DEMO_PROMPT}\n\n")
+        client = Client(api_key="demo-key", base_url=server.base_url, tracer_provider=provider)
+        # The application's own span: the inference span nests under it.
+        with client, tracer.start_as_current_span("handle_question"):
+            stream = client.responses.stream(
+                model=DEMO_MODEL, input=DEMO_PROMPT, reasoning={"summary": "auto"}
+            )
+            with stream:
+                _print_stream(stream, out)
+    out.write("\n\nSpans:\n")
+    print_span_tree(exporter.get_finished_spans(), out)
+    return 0
+
+
+def chat(
+    prompt: str,
+    *,
+    model: str,
+    base_url: str | None = None,
+    instructions: str | None = None,
+    max_output_tokens: int | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Stream one answer from a real endpoint and print its span."""
+    out = out or sys.stdout
+    if not os.environ.get("OPENAI_API_KEY"):
+        sys.stderr.write(
+            "spanstream chat: OPENAI_API_KEY is not set. Export your key (and OPENAI_BASE_URL "
+            "for an OpenAI-compatible server), or run `spanstream demo` to see a recorded "
+            "stream without one.\n"
+        )
+        return 2
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    try:
+        with (
+            Client(base_url=base_url, tracer_provider=provider) as client,
+            client.responses.stream(
+                model=model,
+                input=prompt,
+                instructions=instructions,
+                max_output_tokens=max_output_tokens,
+            ) as stream,
+        ):
+            _print_stream(stream, out)
+    except SpanstreamError as exc:
+        sys.stderr.write(f"\nspanstream chat: {type(exc).__name__}: {exc}\n")
+        print_span_tree(exporter.get_finished_spans(), out)
+        return 1
+    out.write("\n\nSpans:\n")
+    print_span_tree(exporter.get_finished_spans(), out)
+    return 0
+
+
+def _print_stream(stream: Stream, out: TextIO) -> None:
+    section: tuple[str, int] | None = None
+    for event in stream:
+        kind, text = _printable(event)
+        if kind is None:
+            continue
+        part = event.part if isinstance(event, ReasoningDelta) else 0
+        if section is None or kind != section[0]:
+            out.write(f"\n\n[{kind}]\n" if section else f"[{kind}]\n")
+        elif part != section[1]:
+            out.write("\n\n")
+        section = (kind, part)
+        out.write(text)
+        out.flush()
+
+
+def _printable(event: StreamEvent) -> tuple[str | None, str]:
+    if isinstance(event, TextDelta):
+        return "answer", event.text
+    if isinstance(event, ReasoningDelta):
+        return "reasoning summary", event.text
+    if isinstance(event, RefusalDelta):
+        return "refusal", event.text
+    if isinstance(event, ToolCallDone):
+        call = event.tool_call
+        return "tool call", f"{call.name}({call.arguments})\n"
+    return None, ""
+
+
+def print_span_tree(spans: Sequence[ReadableSpan], out: TextIO) -> None:
+    """Print finished spans as an indented tree with durations and attributes."""
+    by_parent: dict[int | None, list[ReadableSpan]] = {}
+    ids = {span.context.span_id for span in spans if span.context is not None}
+    for span in spans:
+        parent = span.parent.span_id if span.parent is not None else None
+        by_parent.setdefault(parent if parent in ids else None, []).append(span)
+
+    def walk(parent: int | None, depth: int) -> None:
+        for span in sorted(by_parent.get(parent, []), key=lambda s: s.start_time or 0):
+            pad = "  " * depth
+            duration = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
+            kind = span.kind.name if isinstance(span.kind, trace.SpanKind) else str(span.kind)
+            status = span.status.status_code.name
+            out.write(f"{pad}- {span.name}  [{kind}, {duration:.1f} ms, status {status}]\n")
+            for key, value in sorted((span.attributes or {}).items()):
+                shown = f"{value:.4f}" if isinstance(value, float) else value
+                if isinstance(value, tuple):
+                    shown = list(value)
+                out.write(f"{pad}    {key} = {shown}\n")
+            if span.context is not None:
+                walk(span.context.span_id, depth + 1)
+
+    walk(None, 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

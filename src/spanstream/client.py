@@ -1,0 +1,424 @@
+"""``Client`` and ``AsyncClient``: configuration, authentication and sending with retries.
+
+The two classes share :class:`_ClientConfig` (everything but I/O) and differ only in the HTTP
+call and the sleep between retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+
+import httpx
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from . import __version__
+from ._retry import RetryPolicy
+from .errors import APIStatusError, ConfigurationError
+from .providers.base import PreparedRequest
+from .providers.openai_responses import ResponsesParser, build_request
+from .stream import AsyncStream, Stream, wrap_transport_error
+from .telemetry.observer import SpanObserver
+
+__all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
+"""Connect within 5 s; up to 600 s between two reads (reasoning models think before writing)."""
+
+_MAX_ERROR_BODY = 64 * 1024
+_KEY_PATTERN = re.compile(r"\b(sk|sk-ant|sk-proj)-[A-Za-z0-9_\-*]{6,}")
+
+
+class _ClientConfig:
+    """Configuration shared by the sync and async clients."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | httpx.URL | None,
+        timeout: float | httpx.Timeout,
+        retry: RetryPolicy | None,
+        max_retries: int | None,
+        default_headers: Mapping[str, str] | None,
+        tracer_provider: trace.TracerProvider | None,
+        strict: bool,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        if not key:
+            raise ConfigurationError(
+                "no API key: pass api_key=... or set the OPENAI_API_KEY environment variable"
+            )
+        self.api_key = key
+        url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        self.base_url = httpx.URL(str(url).rstrip("/") + "/")
+        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        policy = retry or RetryPolicy()
+        if max_retries is not None:
+            policy = RetryPolicy(max_retries, policy.initial_delay, policy.max_delay, policy.jitter)
+        self.retry = policy
+        self.default_headers = dict(default_headers or {})
+        self.tracer_provider = tracer_provider
+        self.strict = strict
+
+    @property
+    def server_address(self) -> str:
+        return self.base_url.host
+
+    @property
+    def server_port(self) -> int | None:
+        url = self.base_url
+        if url.port is not None:
+            return url.port
+        return {"https": 443, "http": 80}.get(url.scheme)
+
+    def http_request(
+        self, client: httpx.Client | httpx.AsyncClient, prepared: PreparedRequest
+    ) -> httpx.Request:
+        headers = {
+            "Accept": "text/event-stream",
+            "User-Agent": f"spanstream/{__version__}",
+            **self.default_headers,
+            **prepared.headers,
+            "Authorization": f"Bearer {self.api_key}",
+        }
+        url = self.base_url.join(prepared.path.lstrip("/"))
+        return client.build_request("POST", url, json=prepared.body, headers=headers)
+
+    def status_error(self, response: httpx.Response) -> APIStatusError:
+        """Build the typed error for an HTTP error status from its (already read) body."""
+        message, error_type, code, param = _error_details(response)
+        return APIStatusError(
+            response.status_code,
+            self.scrub(message),
+            error_type=error_type,
+            code=code,
+            param=param,
+            request_id=response.headers.get("x-request-id") or response.headers.get("request-id"),
+        )
+
+    def scrub(self, text: str) -> str:
+        """Remove anything that looks like an API key from text bound for an error message."""
+        text = text.replace(self.api_key, "***")
+        return _KEY_PATTERN.sub("***", text)
+
+    def observer(self) -> SpanObserver:
+        # The parent is the caller's context now, wherever the stream is consumed later.
+        return SpanObserver(self.tracer_provider, otel_context.get_current())
+
+
+def _error_details(response: httpx.Response) -> tuple[str, str | None, str | None, str | None]:
+    text = response.text[:_MAX_ERROR_BODY]
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return (text.strip()[:500] or response.reason_phrase or "error"), None, None, None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return text.strip()[:500], None, None, None
+
+    def field(name: str) -> str | None:
+        value = error.get(name)
+        return str(value) if value is not None else None
+
+    return (
+        field("message") or response.reason_phrase or "error",
+        field("type"),
+        field("code"),
+        field("param"),
+    )
+
+
+class Responses:
+    """``client.responses``: the OpenAI Responses API."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def stream(
+        self,
+        *,
+        model: str,
+        input: str | Sequence[Mapping[str, object]],
+        instructions: str | None = None,
+        tools: Sequence[Mapping[str, object]] | None = None,
+        reasoning: Mapping[str, object] | None = None,
+        max_output_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        previous_response_id: str | None = None,
+        service_tier: str | None = None,
+        text: Mapping[str, object] | None = None,
+        **extra_body: object,
+    ) -> Stream:
+        """Stream a response. Any further keyword is sent as a body field as is.
+
+        >>> with client.responses.stream(model="gpt-4.1", input="Say hi") as stream:
+        ...     for event in stream:
+        ...         if isinstance(event, TextDelta):
+        ...             print(event.text, end="")
+        """
+        prepared = build_request(
+            model=model,
+            input=input,
+            instructions=instructions,
+            tools=tools,
+            reasoning=reasoning,
+            max_output_tokens=max_output_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            previous_response_id=previous_response_id,
+            service_tier=service_tier,
+            text=text,
+            extra_body=extra_body,
+        )
+        return self._client._stream(prepared)
+
+
+class AsyncResponses:
+    """``async_client.responses``: the OpenAI Responses API."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    def stream(
+        self,
+        *,
+        model: str,
+        input: str | Sequence[Mapping[str, object]],
+        instructions: str | None = None,
+        tools: Sequence[Mapping[str, object]] | None = None,
+        reasoning: Mapping[str, object] | None = None,
+        max_output_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        previous_response_id: str | None = None,
+        service_tier: str | None = None,
+        text: Mapping[str, object] | None = None,
+        **extra_body: object,
+    ) -> AsyncStream:
+        """Stream a response (see :meth:`Responses.stream`)::
+
+        async with client.responses.stream(model="gpt-4.1", input="Say hi") as stream:
+            async for event in stream:
+                ...
+        """
+        prepared = build_request(
+            model=model,
+            input=input,
+            instructions=instructions,
+            tools=tools,
+            reasoning=reasoning,
+            max_output_tokens=max_output_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            previous_response_id=previous_response_id,
+            service_tier=service_tier,
+            text=text,
+            extra_body=extra_body,
+        )
+        return self._client._stream(prepared)
+
+
+class Client:
+    """A synchronous client for streaming LLM responses inside OpenTelemetry spans.
+
+    >>> client = Client()                      # OPENAI_API_KEY, OPENAI_BASE_URL from the env
+    >>> client = Client(api_key="sk-...", base_url="http://localhost:8000/v1")
+
+    ``http_client``: an ``httpx.Client`` of your own, used as given (its transport, proxies,
+    instrumentation) and never closed by spanstream. ``tracer_provider``: where spans go
+    (default: the global provider). ``strict``: raise
+    :class:`~spanstream.errors.MalformedEvent` on an undecodable event instead of skipping it.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | httpx.URL | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        strict: bool = False,
+    ) -> None:
+        self._config = _ClientConfig(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            retry=retry,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            tracer_provider=tracer_provider,
+            strict=strict,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=self._config.timeout)
+        self.responses = Responses(self)
+
+    @property
+    def base_url(self) -> httpx.URL:
+        """The API base URL requests are sent under."""
+        return self._config.base_url
+
+    def _stream(self, prepared: PreparedRequest) -> Stream:
+        config = self._config
+        return Stream(
+            send=lambda: self._send(prepared),
+            parser=ResponsesParser(strict=config.strict),
+            observer=config.observer(),
+            info=prepared.info,
+            server_address=config.server_address,
+            server_port=config.server_port,
+        )
+
+    def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
+        config = self._config
+        policy = config.retry
+        attempt = 0
+        while True:
+            request = config.http_request(self._http, prepared)
+            try:
+                response = self._http.send(request, stream=True)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if attempt >= policy.max_retries:
+                    raise wrap_transport_error(exc) from exc
+                time.sleep(policy.delay(attempt))
+                attempt += 1
+                continue
+            except httpx.TransportError as exc:
+                raise wrap_transport_error(exc) from exc
+            if response.status_code < 400:
+                return response, attempt
+            try:
+                response.read()
+            except httpx.TransportError:
+                pass
+            finally:
+                response.close()
+            if attempt >= policy.max_retries or not policy.should_retry_status(
+                response.status_code
+            ):
+                raise config.status_error(response)
+            time.sleep(policy.delay(attempt, response.headers))
+            attempt += 1
+
+    def close(self) -> None:
+        """Close the HTTP client if spanstream created it."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClient:
+    """The ``asyncio`` twin of :class:`Client` (same arguments, ``httpx.AsyncClient``)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | httpx.URL | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        strict: bool = False,
+    ) -> None:
+        self._config = _ClientConfig(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            retry=retry,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            tracer_provider=tracer_provider,
+            strict=strict,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=self._config.timeout)
+        self.responses = AsyncResponses(self)
+
+    @property
+    def base_url(self) -> httpx.URL:
+        """The API base URL requests are sent under."""
+        return self._config.base_url
+
+    def _stream(self, prepared: PreparedRequest) -> AsyncStream:
+        config = self._config
+        return AsyncStream(
+            send=lambda: self._send(prepared),
+            parser=ResponsesParser(strict=config.strict),
+            observer=config.observer(),
+            info=prepared.info,
+            server_address=config.server_address,
+            server_port=config.server_port,
+        )
+
+    async def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
+        config = self._config
+        policy = config.retry
+        attempt = 0
+        while True:
+            request = config.http_request(self._http, prepared)
+            try:
+                response = await self._http.send(request, stream=True)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if attempt >= policy.max_retries:
+                    raise wrap_transport_error(exc) from exc
+                await asyncio.sleep(policy.delay(attempt))
+                attempt += 1
+                continue
+            except httpx.TransportError as exc:
+                raise wrap_transport_error(exc) from exc
+            if response.status_code < 400:
+                return response, attempt
+            try:
+                await response.aread()
+            except httpx.TransportError:
+                pass
+            finally:
+                await response.aclose()
+            if attempt >= policy.max_retries or not policy.should_retry_status(
+                response.status_code
+            ):
+                raise config.status_error(response)
+            await asyncio.sleep(policy.delay(attempt, response.headers))
+            attempt += 1
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if spanstream created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,102 @@
+"""One exception hierarchy, rooted in :class:`SpanstreamError`.
+
+Errors carry what a user needs to act on (HTTP status, the provider's error type and code, the
+request id) and never a secret: API keys and ``Authorization`` headers are not stored on them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .events import ProviderError, Response
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "ConfigurationError",
+    "MalformedEvent",
+    "ResponseFailed",
+    "SSEDecodeError",
+    "SpanstreamError",
+    "StreamError",
+]
+
+
+class SpanstreamError(Exception):
+    """Base class of every error spanstream raises."""
+
+
+class ConfigurationError(SpanstreamError):
+    """The client is missing something it needs (for example an API key)."""
+
+
+class APIError(SpanstreamError):
+    """Base class of errors that come from talking to a provider."""
+
+
+class APIConnectionError(APIError):
+    """The connection failed or broke before a complete response was received."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The request or a read timed out."""
+
+
+class APIStatusError(APIError):
+    """The provider answered with an HTTP error status."""
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        error_type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.message = message
+        self.error_type = error_type
+        self.code = code
+        self.param = param
+        self.request_id = request_id
+        details = ", ".join(
+            f"{name}={value}"
+            for name, value in (("type", error_type), ("code", code), ("request_id", request_id))
+            if value
+        )
+        super().__init__(f"HTTP {status_code}: {message}" + (f" ({details})" if details else ""))
+
+
+class StreamError(APIError):
+    """The event stream itself could not be read (a protocol violation)."""
+
+
+class SSEDecodeError(StreamError):
+    """The byte stream is not valid ``text/event-stream`` (for example invalid UTF-8)."""
+
+
+class MalformedEvent(StreamError):
+    """An event's payload could not be decoded (raised only in strict mode; otherwise the event
+    is skipped, logged and counted)."""
+
+    def __init__(self, message: str, *, event_type: str | None, sequence_number: int | None):
+        self.event_type = event_type
+        self.sequence_number = sequence_number
+        super().__init__(message)
+
+
+class ResponseFailed(APIError):
+    """The provider reported that generating the response failed (``response.failed`` or an
+    ``error`` event). ``response`` holds what was received before the failure."""
+
+    def __init__(self, error: ProviderError, response: Response | None) -> None:
+        self.error = error
+        self.response = response
+        self.code = error.code
+        self.message = error.message
+        super().__init__(f"{error.code or 'error'}: {error.message}")

@@ -1,0 +1,267 @@
+"""Provider-neutral stream events and the final :class:`Response`.
+
+Every provider parser turns its wire format into these frozen, slotted value objects, so the
+telemetry layer and the user's code see one vocabulary whatever API produced the stream::
+
+    with client.responses.stream(model="gpt-4.1", input="Hi") as stream:
+        for event in stream:
+            if isinstance(event, TextDelta):
+                print(event.text, end="")
+        response = stream.final_response()
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+__all__ = [
+    "ErrorReported",
+    "FinishReason",
+    "ItemDone",
+    "MessageDone",
+    "ProviderError",
+    "Reasoning",
+    "ReasoningDelta",
+    "ReasoningDone",
+    "RefusalDelta",
+    "Response",
+    "ResponseDone",
+    "ResponseStarted",
+    "ResponseStatus",
+    "StreamEvent",
+    "TextDelta",
+    "ToolCall",
+    "ToolCallArgumentsDelta",
+    "ToolCallDone",
+    "ToolCallStarted",
+    "UnknownEvent",
+    "Usage",
+    "UsageReported",
+]
+
+ResponseStatus = Literal["completed", "incomplete", "failed", "in_progress"]
+"""Status of a response as the provider reported it (``in_progress`` until a terminal event)."""
+
+FinishReason = str
+"""A finish reason in the conventions' vocabulary: ``stop``, ``length``, ``content_filter``,
+``tool_call``, ``error``, or the provider's own value when it has no mapping."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token usage in the GenAI conventions' meaning.
+
+    ``input_tokens`` includes cached input tokens; ``output_tokens`` includes reasoning tokens.
+    A field is ``None`` when the provider did not report it.
+    """
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    cache_write_input_tokens: int | None = None
+    reasoning_output_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderError:
+    """An error the provider reported inside the stream (not an HTTP error status)."""
+
+    message: str
+    code: str | None = None
+    type: str | None = None
+    param: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the model asked for.
+
+    ``arguments`` is the raw JSON text exactly as streamed; ``parsed_arguments`` is its decoded
+    object, or ``None`` when the text is not a JSON object (e.g. truncated by
+    ``max_output_tokens``).
+    """
+
+    call_id: str
+    name: str
+    arguments: str
+    item_id: str | None = None
+    parsed_arguments: dict[str, object] | None = field(default=None, compare=False)
+
+    @classmethod
+    def build(cls, call_id: str, name: str, arguments: str, item_id: str | None) -> ToolCall:
+        """Create a tool call, decoding ``arguments`` once."""
+        parsed: dict[str, object] | None = None
+        try:
+            value = json.loads(arguments) if arguments else {}
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            parsed = value
+        return cls(call_id, name, arguments, item_id, parsed)
+
+
+@dataclass(frozen=True, slots=True)
+class Reasoning:
+    """A reasoning item: summary parts, raw reasoning text parts, and the opaque
+    ``encrypted_content`` to send back on the next turn (when requested)."""
+
+    id: str | None
+    summary: tuple[str, ...] = ()
+    content: tuple[str, ...] = ()
+    encrypted_content: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """The accumulated result of one stream."""
+
+    id: str | None
+    model: str | None
+    status: ResponseStatus
+    finish_reason: FinishReason | None
+    text: str
+    refusal: str | None
+    tool_calls: tuple[ToolCall, ...]
+    reasoning: tuple[Reasoning, ...]
+    usage: Usage | None
+    error: ProviderError | None = None
+    incomplete_reason: str | None = None
+    service_tier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseStarted:
+    """The provider acknowledged the request (Responses ``response.created``)."""
+
+    id: str | None
+    model: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the assistant's visible text."""
+
+    text: str
+    item_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalDelta:
+    """A piece of a refusal; never merged into the text."""
+
+    text: str
+    item_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of reasoning: a summary (``kind="summary"``) or raw reasoning text.
+    ``part`` numbers the summary parts (or text parts) of one reasoning item."""
+
+    text: str
+    item_id: str | None = None
+    kind: Literal["summary", "text"] = "summary"
+    part: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDone:
+    """A reasoning item is complete."""
+
+    reasoning: Reasoning
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStarted:
+    """The model started a function call."""
+
+    call_id: str
+    name: str
+    item_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallArgumentsDelta:
+    """A piece of a function call's JSON arguments."""
+
+    call_id: str
+    delta: str
+    item_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDone:
+    """A function call is complete: emitted as soon as its item is done, not at the end."""
+
+    tool_call: ToolCall
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDone:
+    """An assistant message item is complete, with its full text and refusal."""
+
+    id: str | None
+    text: str
+    refusal: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReported:
+    """The provider reported token usage."""
+
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReported:
+    """The provider reported an error inside the stream (an ``error`` event)."""
+
+    error: ProviderError
+    sequence_number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseDone:
+    """The stream reached its terminal event: completed, incomplete or failed."""
+
+    response: Response
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDone:
+    """An output item with no dedicated event is complete (a hosted tool call such as a web
+    search, an MCP call, a shell call). ``data`` is the item as the provider sent it."""
+
+    type: str
+    id: str | None
+    data: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownEvent:
+    """An event type this version of spanstream does not know, passed through untouched."""
+
+    type: str
+    raw: str
+
+
+StreamEvent = Union[
+    ResponseStarted,
+    TextDelta,
+    RefusalDelta,
+    ReasoningDelta,
+    ReasoningDone,
+    ToolCallStarted,
+    ToolCallArgumentsDelta,
+    ToolCallDone,
+    MessageDone,
+    ItemDone,
+    UsageReported,
+    ErrorReported,
+    ResponseDone,
+    UnknownEvent,
+]
+"""Every event a stream can yield."""

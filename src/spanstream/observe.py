@@ -1,0 +1,86 @@
+"""What a stream reports to whoever observes it (spanstream's telemetry, or a user's own).
+
+The stream calls :meth:`StreamObserver.start` once when it sends the request and
+:meth:`StreamObserver.end` exactly once, on every path, with a :class:`StreamResult`. Nothing is
+reported per event: the stream keeps the few timestamps the conventions ask for itself, so an
+observer costs nothing on the hot path.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from .events import Response
+from .providers.base import RequestInfo
+
+__all__ = ["Outcome", "StreamObserver", "StreamResult", "StreamTimings"]
+
+Outcome = Literal["completed", "incomplete", "failed", "error", "cancelled", "abandoned"]
+"""How a stream ended:
+
+* ``completed`` / ``incomplete``: the provider finished the response (incomplete = cut short by
+  a limit such as ``max_output_tokens``; its reason is the finish reason);
+* ``failed``: the provider reported that generation failed (``response.failed`` or ``error``);
+* ``error``: transport, HTTP status or protocol error on our side of the wire;
+* ``cancelled``: the asyncio task consuming the stream was cancelled;
+* ``abandoned``: the consumer stopped early (``break``, an exception in its loop, ``close()``
+  before the end) or dropped the stream without closing it.
+"""
+
+
+@dataclass(slots=True)
+class StreamTimings:
+    """Monotonic (``time.perf_counter``) timestamps of one stream."""
+
+    started: float
+    first_chunk: float | None = None
+    first_token: float | None = None
+    ended: float | None = None
+
+    @property
+    def time_to_first_chunk(self) -> float | None:
+        """Seconds from sending the request to the first server-sent event."""
+        return None if self.first_chunk is None else self.first_chunk - self.started
+
+    @property
+    def time_to_first_token(self) -> float | None:
+        """Seconds from sending the request to the first output delta (text, refusal, tool)."""
+        return None if self.first_token is None else self.first_token - self.started
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from sending the request to the end of the stream."""
+        return None if self.ended is None else self.ended - self.started
+
+
+@dataclass(frozen=True, slots=True)
+class StreamResult:
+    """Everything known about a stream when it ends."""
+
+    outcome: Outcome
+    response: Response
+    timings: StreamTimings
+    error: BaseException | None = None
+    error_type: str | None = None
+    retries: int = 0
+    unknown_events: int = 0
+    malformed_events: int = 0
+
+
+class StreamObserver(Protocol):
+    """Receives the start and the end of one stream."""
+
+    def start(self, info: RequestInfo, server_address: str | None, server_port: int | None) -> None:
+        """The request is about to be sent (before connecting; retries included after)."""
+        ...
+
+    def activate(self) -> AbstractContextManager[object]:
+        """A context in which the observer's span is current (spanstream's own code runs in
+        it, so spans of an instrumented HTTP client nest under the inference span)."""
+        ...
+
+    def end(self, result: StreamResult) -> None:
+        """The stream ended; called exactly once."""
+        ...

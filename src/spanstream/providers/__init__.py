@@ -1,0 +1,1 @@
+"""Provider protocol code: one module per API, each sans-IO, none importing OpenTelemetry."""

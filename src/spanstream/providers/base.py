@@ -1,0 +1,75 @@
+"""What every provider module offers the client: a request builder and a parser factory.
+
+:class:`RequestInfo` is the provider-neutral description of a request that the telemetry layer
+reads; it is the only thing telemetry learns about a request, so telemetry never needs to know a
+provider's wire format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..events import ProviderError, Response, StreamEvent
+from ..sse import ServerSentEvent
+
+__all__ = ["Parser", "PreparedRequest", "RequestInfo"]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """A request in the GenAI conventions' terms (``None`` = not given by the caller)."""
+
+    provider: str
+    operation: str
+    model: str
+    api_type: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    stop_sequences: tuple[str, ...] | None = None
+    choice_count: int | None = None
+    reasoning_level: str | None = None
+    previous_response_id: str | None = None
+    output_type: str | None = None
+    service_tier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRequest:
+    """An HTTP request ready to send, minus authentication (the client adds that)."""
+
+    path: str
+    body: dict[str, object]
+    info: RequestInfo
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Parser(Protocol):
+    """A sans-IO stream parser: server-sent events in, normalized events out."""
+
+    unknown_count: int
+    malformed_count: int
+    done: bool
+
+    def feed(self, sse: ServerSentEvent) -> list[StreamEvent]:
+        """Parse one server-sent event."""
+        ...
+
+    def close(self) -> list[StreamEvent]:
+        """Signal the end of the stream; returns any events that the end implies."""
+        ...
+
+    @property
+    def response(self) -> Response:
+        """The response accumulated so far."""
+        ...
+
+    @property
+    def error(self) -> ProviderError | None:
+        """The provider error reported inside the stream, if any."""
+        ...

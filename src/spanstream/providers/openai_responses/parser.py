@@ -1,0 +1,374 @@
+"""Sans-IO parser: OpenAI Responses API server-sent events -> normalized stream events.
+
+Feed it :class:`~spanstream.sse.ServerSentEvent` objects; it returns the
+:mod:`spanstream.events` they mean and keeps the accumulated response. It does no I/O, keeps
+no clock and knows nothing about telemetry, so the same parser serves sync and async streams.
+
+Bad input never crashes it: an event type it does not know becomes
+:class:`~spanstream.events.UnknownEvent` (counted); a payload that is not valid JSON, or not the
+shape of its type, is skipped, logged with its sequence number and counted — or raises
+:class:`~spanstream.errors.MalformedEvent` when the parser is ``strict``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+from pydantic import ValidationError
+
+from ...accumulate import Accumulator
+from ...errors import MalformedEvent
+from ...events import (
+    ErrorReported,
+    ItemDone,
+    MessageDone,
+    ProviderError,
+    Reasoning,
+    ReasoningDelta,
+    ReasoningDone,
+    RefusalDelta,
+    Response,
+    ResponseDone,
+    ResponseStarted,
+    ResponseStatus,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallArgumentsDelta,
+    ToolCallDone,
+    ToolCallStarted,
+    UnknownEvent,
+    Usage,
+    UsageReported,
+)
+from ...sse import ServerSentEvent
+from . import wire
+
+__all__ = ["ResponsesParser"]
+
+logger = logging.getLogger("spanstream.providers.openai_responses")
+
+_NOTHING: list[StreamEvent] = []
+_SEQUENCE_NUMBER = re.compile(r'"sequence_number"\s*:\s*(\d+)')
+_TYPE = re.compile(r'"type"\s*:\s*"([^"\\]*)"')
+
+_INCOMPLETE_FINISH_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
+_TERMINAL_STATUS: dict[str, ResponseStatus] = {
+    "response.completed": "completed",
+    "response.incomplete": "incomplete",
+    "response.failed": "failed",
+}
+
+
+class ResponsesParser:
+    """Turns Responses API SSE events into :mod:`spanstream.events`.
+
+    >>> parser = ResponsesParser()
+    >>> events = parser.feed(ServerSentEvent("response.output_text.delta",
+    ...     '{"type":"response.output_text.delta","item_id":"msg_1","delta":"Hi"}'))
+    >>> events
+    [TextDelta(text='Hi', item_id='msg_1')]
+    """
+
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
+        self.unknown_count = 0
+        """Events of a type this parser does not know (passed on as ``UnknownEvent``)."""
+        self.malformed_count = 0
+        """Events skipped because their payload could not be decoded."""
+        self.done = False
+        """Whether a terminal event (completed, incomplete, failed) was seen."""
+        self._acc = Accumulator()
+        self._started = False
+        self._call_ids: dict[str, str] = {}  # item id -> call id, for argument deltas
+        self._error: ProviderError | None = None
+        self._handlers = {
+            "response.output_text.delta": self._on_text_delta,
+            "response.refusal.delta": self._on_refusal_delta,
+            "response.function_call_arguments.delta": self._on_arguments_delta,
+            "response.reasoning_summary_text.delta": self._on_reasoning_summary_delta,
+            "response.reasoning_text.delta": self._on_reasoning_text_delta,
+            "response.created": self._on_started,
+            "response.in_progress": self._on_started,
+            "response.queued": self._on_started,
+            "response.output_item.added": self._on_item_added,
+            "response.output_item.done": self._on_item_done,
+            "response.completed": self._on_terminal,
+            "response.incomplete": self._on_terminal,
+            "response.failed": self._on_terminal,
+            "error": self._on_error,
+        }
+
+    # -- public ---------------------------------------------------------------------------------
+
+    @property
+    def response(self) -> Response:
+        """The response accumulated so far (final once :attr:`done`)."""
+        return self._acc.snapshot()
+
+    @property
+    def error(self) -> ProviderError | None:
+        """The provider error reported in the stream, if any."""
+        return self._error
+
+    def feed(self, sse: ServerSentEvent) -> list[StreamEvent]:
+        """Parse one server-sent event into zero or more normalized events."""
+        name = sse.event
+        data = sse.data
+        model = wire.EVENT_MODELS.get(name)
+        try:
+            if model is not None:
+                payload: wire.WireEvent = model.model_validate_json(data)  # type: ignore[assignment]
+            elif data == "[DONE]":
+                # OpenAI-compatible servers (OpenRouter) end with the Chat Completions sentinel.
+                return _NOTHING
+            else:
+                payload = wire.any_event_adapter.validate_json(data)
+        except ValidationError as exc:
+            return self._on_invalid(name, data, exc)
+        handler = self._handlers.get(payload.type)
+        if handler is None:
+            return _NOTHING
+        return handler(payload)
+
+    def close(self) -> list[StreamEvent]:
+        """End of stream. A provider error without a terminal event still ends as failed."""
+        if self.done or self._error is None:
+            return _NOTHING
+        return [self._finish("failed", self._error)]
+
+    # -- bad input ------------------------------------------------------------------------------
+
+    def _on_invalid(self, name: str, data: str, exc: ValidationError) -> list[StreamEvent]:
+        type_name = name if name != "message" else None
+        if type_name is None:
+            match = _TYPE.search(data)
+            type_name = match.group(1) if match else None
+        if not _is_json(data) or type_name is None or type_name in wire.EVENT_MODELS:
+            return self._skip_malformed(type_name, data, exc)
+        self.unknown_count += 1
+        logger.debug("unknown Responses event type %r passed through", type_name)
+        return [UnknownEvent(type_name, data)]
+
+    def _skip_malformed(
+        self,
+        type_name: str | None,
+        data: str,
+        exc: Exception,
+        sequence_number: int | None = None,
+    ) -> list[StreamEvent]:
+        if sequence_number is None:
+            match = _SEQUENCE_NUMBER.search(data)
+            sequence_number = int(match.group(1)) if match else None
+        reason = _describe(exc)
+        message = (
+            f"malformed Responses event {type_name or '<untyped>'!s} "
+            f"(sequence_number={sequence_number}): {reason}"
+        )
+        if self.strict:
+            raise MalformedEvent(message, event_type=type_name, sequence_number=sequence_number)
+        self.malformed_count += 1
+        logger.warning("skipped %s", message)
+        return _NOTHING
+
+    # -- handlers -------------------------------------------------------------------------------
+
+    def _emit(self, event: StreamEvent) -> list[StreamEvent]:
+        self._acc.add(event)
+        return [event]
+
+    def _on_text_delta(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire.OutputTextDelta)
+        return self._emit(TextDelta(payload.delta, payload.item_id))
+
+    def _on_refusal_delta(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire.RefusalDelta)
+        return self._emit(RefusalDelta(payload.delta, payload.item_id))
+
+    def _on_arguments_delta(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire.FunctionCallArgumentsDelta)
+        call_id = self._call_ids.get(payload.item_id or "", payload.item_id or "")
+        return self._emit(ToolCallArgumentsDelta(call_id, payload.delta, payload.item_id))
+
+    def _on_reasoning_summary_delta(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire.ReasoningSummaryTextDelta)
+        return self._emit(
+            ReasoningDelta(payload.delta, payload.item_id, "summary", payload.summary_index or 0)
+        )
+
+    def _on_reasoning_text_delta(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire.ReasoningTextDelta)
+        return self._emit(
+            ReasoningDelta(payload.delta, payload.item_id, "text", payload.content_index or 0)
+        )
+
+    def _on_started(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire._ResponseEvent)
+        # The service tier of a response in progress is the requested one ("auto"); the tier
+        # that served it is read from the terminal event only.
+        response = payload.response
+        if self._started:
+            return _NOTHING
+        self._started = True
+        return self._emit(ResponseStarted(response.id, response.model))
+
+    def _on_item_added(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire.OutputItemAdded)
+        if payload.item.get("type") != "function_call":
+            return _NOTHING
+        item = self._validate_item(payload.item, payload)
+        if not isinstance(item, wire.FunctionCallItem):
+            return _NOTHING
+        call_id = item.call_id or item.id or ""
+        if item.id:
+            self._call_ids[item.id] = call_id
+        return self._emit(ToolCallStarted(call_id, item.name, item.id))
+
+    def _on_item_done(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire.OutputItemDone)
+        return [self._item_event(payload.item, payload.sequence_number)]
+
+    def _validate_item(self, raw: wire.OutputItem, payload: wire.WireEvent) -> wire._Wire | None:
+        model = wire.ITEM_MODELS.get(str(raw.get("type")))
+        if model is None:
+            return None
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            self._skip_malformed(
+                f"{payload.type} ({raw.get('type')} item)", "", exc, payload.sequence_number
+            )
+            return None
+
+    def _item_event(self, raw: wire.OutputItem, sequence_number: int | None) -> StreamEvent:
+        item_type = str(raw.get("type", ""))
+        model = wire.ITEM_MODELS.get(item_type)
+        item: wire._Wire | None = None
+        if model is not None:
+            try:
+                item = model.model_validate(raw)
+            except ValidationError as exc:
+                # Keep the item (as ItemDone below) but count and log that it was unreadable.
+                self._skip_malformed(f"{item_type} item", "", exc, sequence_number)
+        event: StreamEvent
+        if isinstance(item, wire.MessageItem):
+            parts = item.content
+            text = "".join(p.text or "" for p in parts if p.type == "output_text")
+            refusal = "".join(p.refusal or "" for p in parts if p.type == "refusal")
+            event = MessageDone(item.id, text, refusal or None)
+        elif isinstance(item, wire.FunctionCallItem):
+            call_id = item.call_id or self._call_ids.get(item.id or "", item.id or "")
+            event = ToolCallDone(ToolCall.build(call_id, item.name, item.arguments, item.id))
+        elif isinstance(item, wire.ReasoningItem):
+            event = ReasoningDone(
+                Reasoning(
+                    id=item.id,
+                    summary=tuple(p.text or "" for p in item.summary),
+                    content=tuple(p.text or "" for p in item.content or ()),
+                    encrypted_content=item.encrypted_content,
+                )
+            )
+        else:
+            item_id = raw.get("id")
+            event = ItemDone(item_type, item_id if isinstance(item_id, str) else None, raw)
+        self._acc.add(event)
+        return event
+
+    def _on_error(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire.ErrorEvent)
+        nested = payload.error
+        error = ProviderError(
+            message=payload.message or (nested.message if nested else "") or "error event",
+            code=payload.code or (nested.code if nested else None),
+            type=nested.type if nested else None,
+            param=payload.param or (nested.param if nested else None),
+        )
+        self._error = error
+        return [ErrorReported(error, payload.sequence_number)]
+
+    def _on_terminal(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire._ResponseEvent)
+        response = payload.response
+        events: list[StreamEvent] = []
+        if not self._started:
+            # A resumed stream (``starting_after``) has no response.created.
+            events.extend(self._on_started(payload))
+        else:
+            self._acc.id = response.id or self._acc.id
+            self._acc.model = response.model or self._acc.model
+        if response.service_tier:
+            self._acc.service_tier = response.service_tier
+        self._backfill_items(response, events)
+        if response.usage is not None:
+            usage = _usage(response.usage)
+            self._acc.add(UsageReported(usage))
+            events.append(UsageReported(usage))
+        status = _TERMINAL_STATUS[payload.type]
+        error = self._error
+        if status == "failed" and response.error is not None:
+            error = ProviderError(
+                message=response.error.message,
+                code=response.error.code,
+                type=response.error.type,
+                param=response.error.param,
+            )
+        reason = response.incomplete_details.reason if response.incomplete_details else None
+        events.append(self._finish(status, error, reason))
+        return events
+
+    def _backfill_items(self, response: wire.ResponseObject, events: list[StreamEvent]) -> None:
+        """Items the stream never finished (e.g. a resumed stream) come from the final payload."""
+        seen = self._acc.item_ids
+        for item in response.output or ():
+            item_id = item.get("id")
+            if isinstance(item_id, str) and item_id not in seen and item.get("type") in _BACKFILLED:
+                events.append(self._item_event(item, None))
+
+    def _finish(
+        self, status: ResponseStatus, error: ProviderError | None, reason: str | None = None
+    ) -> ResponseDone:
+        self.done = True
+        if status == "completed":
+            finish_reason = "tool_call" if self._acc.has_tool_calls else "stop"
+        elif status == "incomplete":
+            finish_reason = _INCOMPLETE_FINISH_REASONS.get(reason or "", reason or "length")
+        else:
+            finish_reason = "error"
+        response = self._acc.finish(status, finish_reason, error=error, incomplete_reason=reason)
+        return ResponseDone(response)
+
+
+_BACKFILLED = frozenset({"message", "function_call", "reasoning"})
+
+
+def _usage(usage: wire.UsageObject) -> Usage:
+    inputs = usage.input_tokens_details
+    outputs = usage.output_tokens_details
+    return Usage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        total_tokens=usage.total_tokens,
+        cache_read_input_tokens=inputs.cached_tokens if inputs else None,
+        cache_write_input_tokens=inputs.cache_write_tokens if inputs else None,
+        reasoning_output_tokens=outputs.reasoning_tokens if outputs else None,
+    )
+
+
+def _is_json(data: str) -> bool:
+    try:
+        json.loads(data)
+    except ValueError:
+        return False
+    return True
+
+
+def _describe(exc: Exception) -> str:
+    """A one-line reason that names the offending field but never echoes the payload."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_input=False, include_url=False)[0]
+        location = ".".join(str(part) for part in first["loc"]) or "payload"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return f"{location}: {first['msg']}{more}"
+    return type(exc).__name__

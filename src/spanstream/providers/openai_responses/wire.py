@@ -1,0 +1,535 @@
+"""Pydantic models of the OpenAI Responses API streaming events, as they arrive on the wire.
+
+Every event type of the API's ``ResponseStreamEvent`` union has a model here (see
+``tests/fixtures/openai-responses/EVENT_TYPES.md``). The models are deliberately lenient: real
+servers (older API versions, OpenAI-compatible servers) omit fields that newer schemas call
+required, so nearly every field has a default and unknown fields are ignored. Only the fields
+spanstream reads are declared; the raw JSON is kept by the caller where it matters.
+
+These models never leave the provider package: the parser turns them into
+:mod:`spanstream.events`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+__all__ = ["EVENT_MODELS", "ITEM_MODELS", "WireEvent", "any_event_adapter"]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Nested objects
+
+
+class ErrorObject(_Wire):
+    message: str = ""
+    code: str | None = None
+    type: str | None = None
+    param: str | None = None
+
+
+class InputTokensDetails(_Wire):
+    cached_tokens: int | None = None
+    cache_write_tokens: int | None = None
+
+
+class OutputTokensDetails(_Wire):
+    reasoning_tokens: int | None = None
+
+
+class UsageObject(_Wire):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    input_tokens_details: InputTokensDetails | None = None
+    output_tokens_details: OutputTokensDetails | None = None
+
+
+class IncompleteDetails(_Wire):
+    reason: str | None = None
+
+
+class ContentPart(_Wire):
+    """A part of a message (``output_text`` / ``refusal``) or of a reasoning item
+    (``summary_text`` / ``reasoning_text``)."""
+
+    type: str = ""
+    text: str | None = None
+    refusal: str | None = None
+
+
+OutputItem = dict[str, object]
+"""One output item, kept as decoded JSON: the API has ~28 item types and adds more; the parser
+validates the few it reads (:class:`MessageItem`, :class:`FunctionCallItem`,
+:class:`ReasoningItem`) and passes every other type through by name."""
+
+
+class MessageItem(_Wire):
+    id: str | None = None
+    content: list[ContentPart] = Field(default_factory=list)
+
+
+class FunctionCallItem(_Wire):
+    id: str | None = None
+    call_id: str | None = None
+    name: str = ""
+    arguments: str = ""
+
+
+class ReasoningItem(_Wire):
+    id: str | None = None
+    summary: list[ContentPart] = Field(default_factory=list)
+    content: list[ContentPart] | None = None
+    encrypted_content: str | None = None
+
+
+ITEM_MODELS: dict[str, type[_Wire]] = {
+    "message": MessageItem,
+    "function_call": FunctionCallItem,
+    "reasoning": ReasoningItem,
+}
+
+
+class ResponseObject(_Wire):
+    id: str | None = None
+    model: str | None = None
+    status: str | None = None
+    error: ErrorObject | None = None
+    incomplete_details: IncompleteDetails | None = None
+    usage: UsageObject | None = None
+    service_tier: str | None = None
+    output: list[OutputItem] | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Event bases
+
+
+class _Event(_Wire):
+    type: str
+    sequence_number: int | None = None
+
+
+class _ResponseEvent(_Event):
+    response: ResponseObject = Field(default_factory=ResponseObject)
+
+
+class _ItemEvent(_Event):
+    item_id: str | None = None
+    output_index: int | None = None
+
+
+class _ItemDeltaEvent(_ItemEvent):
+    delta: str = ""
+
+
+class _ContentEvent(_ItemEvent):
+    content_index: int | None = None
+
+
+class _ContentDeltaEvent(_ContentEvent):
+    delta: str = ""
+
+
+class _OutputItemEvent(_Event):
+    output_index: int | None = None
+    item: OutputItem = Field(default_factory=dict)
+
+
+class _SummaryEvent(_ItemEvent):
+    summary_index: int | None = None
+
+
+class _ShellCommandEvent(_Event):
+    output_index: int | None = None
+    command_index: int | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Lifecycle
+
+
+class ResponseCreated(_ResponseEvent):
+    type: Literal["response.created"]
+
+
+class ResponseInProgress(_ResponseEvent):
+    type: Literal["response.in_progress"]
+
+
+class ResponseQueued(_ResponseEvent):
+    type: Literal["response.queued"]
+
+
+class ResponseCompleted(_ResponseEvent):
+    type: Literal["response.completed"]
+
+
+class ResponseIncomplete(_ResponseEvent):
+    type: Literal["response.incomplete"]
+
+
+class ResponseFailedEvent(_ResponseEvent):
+    type: Literal["response.failed"]
+
+
+class ErrorEvent(_Event):
+    """``error``: fields at the top level (documented) or nested in ``error`` (as recorded)."""
+
+    type: Literal["error"]
+    message: str | None = None
+    code: str | None = None
+    param: str | None = None
+    error: ErrorObject | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Output items and content parts
+
+
+class OutputItemAdded(_OutputItemEvent):
+    type: Literal["response.output_item.added"]
+
+
+class OutputItemDone(_OutputItemEvent):
+    type: Literal["response.output_item.done"]
+
+
+class ContentPartAdded(_ContentEvent):
+    type: Literal["response.content_part.added"]
+    part: ContentPart | None = None
+
+
+class ContentPartDone(_ContentEvent):
+    type: Literal["response.content_part.done"]
+    part: ContentPart | None = None
+
+
+class OutputTextDelta(_ContentDeltaEvent):
+    type: Literal["response.output_text.delta"]
+
+
+class OutputTextDone(_ContentEvent):
+    type: Literal["response.output_text.done"]
+    text: str = ""
+
+
+class OutputTextAnnotationAdded(_ContentEvent):
+    type: Literal["response.output_text.annotation.added"]
+    annotation_index: int | None = None
+
+
+class RefusalDelta(_ContentDeltaEvent):
+    type: Literal["response.refusal.delta"]
+
+
+class RefusalDone(_ContentEvent):
+    type: Literal["response.refusal.done"]
+    refusal: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Function, custom tool and MCP calls
+
+
+class FunctionCallArgumentsDelta(_ItemDeltaEvent):
+    type: Literal["response.function_call_arguments.delta"]
+
+
+class FunctionCallArgumentsDone(_ItemEvent):
+    type: Literal["response.function_call_arguments.done"]
+    arguments: str = ""
+
+
+class CustomToolCallInputDelta(_ItemDeltaEvent):
+    type: Literal["response.custom_tool_call_input.delta"]
+
+
+class CustomToolCallInputDone(_ItemEvent):
+    type: Literal["response.custom_tool_call_input.done"]
+    input: str = ""
+
+
+class McpCallArgumentsDelta(_ItemDeltaEvent):
+    type: Literal["response.mcp_call_arguments.delta"]
+
+
+class McpCallArgumentsDone(_ItemEvent):
+    type: Literal["response.mcp_call_arguments.done"]
+    arguments: str = ""
+
+
+class McpCallInProgress(_ItemEvent):
+    type: Literal["response.mcp_call.in_progress"]
+
+
+class McpCallCompleted(_ItemEvent):
+    type: Literal["response.mcp_call.completed"]
+
+
+class McpCallFailed(_ItemEvent):
+    type: Literal["response.mcp_call.failed"]
+
+
+class McpListToolsInProgress(_ItemEvent):
+    type: Literal["response.mcp_list_tools.in_progress"]
+
+
+class McpListToolsCompleted(_ItemEvent):
+    type: Literal["response.mcp_list_tools.completed"]
+
+
+class McpListToolsFailed(_ItemEvent):
+    type: Literal["response.mcp_list_tools.failed"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reasoning
+
+
+class ReasoningSummaryPartAdded(_SummaryEvent):
+    type: Literal["response.reasoning_summary_part.added"]
+    part: ContentPart | None = None
+
+
+class ReasoningSummaryPartDone(_SummaryEvent):
+    type: Literal["response.reasoning_summary_part.done"]
+    part: ContentPart | None = None
+
+
+class ReasoningSummaryTextDelta(_SummaryEvent):
+    type: Literal["response.reasoning_summary_text.delta"]
+    delta: str = ""
+
+
+class ReasoningSummaryTextDone(_SummaryEvent):
+    type: Literal["response.reasoning_summary_text.done"]
+    text: str = ""
+
+
+class ReasoningTextDelta(_ContentDeltaEvent):
+    type: Literal["response.reasoning_text.delta"]
+
+
+class ReasoningTextDone(_ContentEvent):
+    type: Literal["response.reasoning_text.done"]
+    text: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Hosted tools
+
+
+class WebSearchCallInProgress(_ItemEvent):
+    type: Literal["response.web_search_call.in_progress"]
+
+
+class WebSearchCallSearching(_ItemEvent):
+    type: Literal["response.web_search_call.searching"]
+
+
+class WebSearchCallCompleted(_ItemEvent):
+    type: Literal["response.web_search_call.completed"]
+
+
+class FileSearchCallInProgress(_ItemEvent):
+    type: Literal["response.file_search_call.in_progress"]
+
+
+class FileSearchCallSearching(_ItemEvent):
+    type: Literal["response.file_search_call.searching"]
+
+
+class FileSearchCallCompleted(_ItemEvent):
+    type: Literal["response.file_search_call.completed"]
+
+
+class CodeInterpreterCallInProgress(_ItemEvent):
+    type: Literal["response.code_interpreter_call.in_progress"]
+
+
+class CodeInterpreterCallInterpreting(_ItemEvent):
+    type: Literal["response.code_interpreter_call.interpreting"]
+
+
+class CodeInterpreterCallCompleted(_ItemEvent):
+    type: Literal["response.code_interpreter_call.completed"]
+
+
+class CodeInterpreterCallCodeDelta(_ItemDeltaEvent):
+    type: Literal["response.code_interpreter_call_code.delta"]
+
+
+class CodeInterpreterCallCodeDone(_ItemEvent):
+    type: Literal["response.code_interpreter_call_code.done"]
+    code: str = ""
+
+
+class ImageGenerationCallInProgress(_ItemEvent):
+    type: Literal["response.image_generation_call.in_progress"]
+
+
+class ImageGenerationCallGenerating(_ItemEvent):
+    type: Literal["response.image_generation_call.generating"]
+
+
+class ImageGenerationCallCompleted(_ItemEvent):
+    type: Literal["response.image_generation_call.completed"]
+
+
+class ImageGenerationCallPartialImage(_ItemEvent):
+    type: Literal["response.image_generation_call.partial_image"]
+    partial_image_index: int | None = None
+    partial_image_b64: str = ""
+
+
+class CompactionCompacting(_ItemEvent):
+    type: Literal["response.compaction.compacting"]
+
+
+class ShellCallCommandAdded(_ShellCommandEvent):
+    type: Literal["response.shell_call_command.added"]
+    command: str = ""
+
+
+class ShellCallCommandDelta(_ShellCommandEvent):
+    type: Literal["response.shell_call_command.delta"]
+    delta: str = ""
+
+
+class ShellCallCommandDone(_ShellCommandEvent):
+    type: Literal["response.shell_call_command.done"]
+    command: str = ""
+
+
+class ShellCallOutputContentDelta(_ShellCommandEvent):
+    type: Literal["response.shell_call_output_content.delta"]
+    item_id: str | None = None
+
+
+class ShellCallOutputContentDone(_ShellCommandEvent):
+    type: Literal["response.shell_call_output_content.done"]
+    item_id: str | None = None
+
+
+class ApplyPatchCallOperationDiffDelta(_ItemDeltaEvent):
+    """Recorded from the API but not (yet) in the SDK's event union."""
+
+    type: Literal["response.apply_patch_call_operation_diff.delta"]
+
+
+class ApplyPatchCallOperationDiffDone(_ItemEvent):
+    """Recorded from the API but not (yet) in the SDK's event union."""
+
+    type: Literal["response.apply_patch_call_operation_diff.done"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Audio
+
+
+class AudioDelta(_Event):
+    type: Literal["response.audio.delta"]
+    delta: str = ""
+
+
+class AudioDone(_Event):
+    type: Literal["response.audio.done"]
+
+
+class AudioTranscriptDelta(_Event):
+    type: Literal["response.audio.transcript.delta"]
+    delta: str = ""
+
+
+class AudioTranscriptDone(_Event):
+    type: Literal["response.audio.transcript.done"]
+
+
+WireEvent = Union[
+    ResponseCreated,
+    ResponseInProgress,
+    ResponseQueued,
+    ResponseCompleted,
+    ResponseIncomplete,
+    ResponseFailedEvent,
+    ErrorEvent,
+    OutputItemAdded,
+    OutputItemDone,
+    ContentPartAdded,
+    ContentPartDone,
+    OutputTextDelta,
+    OutputTextDone,
+    OutputTextAnnotationAdded,
+    RefusalDelta,
+    RefusalDone,
+    FunctionCallArgumentsDelta,
+    FunctionCallArgumentsDone,
+    CustomToolCallInputDelta,
+    CustomToolCallInputDone,
+    McpCallArgumentsDelta,
+    McpCallArgumentsDone,
+    McpCallInProgress,
+    McpCallCompleted,
+    McpCallFailed,
+    McpListToolsInProgress,
+    McpListToolsCompleted,
+    McpListToolsFailed,
+    ReasoningSummaryPartAdded,
+    ReasoningSummaryPartDone,
+    ReasoningSummaryTextDelta,
+    ReasoningSummaryTextDone,
+    ReasoningTextDelta,
+    ReasoningTextDone,
+    WebSearchCallInProgress,
+    WebSearchCallSearching,
+    WebSearchCallCompleted,
+    FileSearchCallInProgress,
+    FileSearchCallSearching,
+    FileSearchCallCompleted,
+    CodeInterpreterCallInProgress,
+    CodeInterpreterCallInterpreting,
+    CodeInterpreterCallCompleted,
+    CodeInterpreterCallCodeDelta,
+    CodeInterpreterCallCodeDone,
+    ImageGenerationCallInProgress,
+    ImageGenerationCallGenerating,
+    ImageGenerationCallCompleted,
+    ImageGenerationCallPartialImage,
+    CompactionCompacting,
+    ShellCallCommandAdded,
+    ShellCallCommandDelta,
+    ShellCallCommandDone,
+    ShellCallOutputContentDelta,
+    ShellCallOutputContentDone,
+    ApplyPatchCallOperationDiffDelta,
+    ApplyPatchCallOperationDiffDone,
+    AudioDelta,
+    AudioDone,
+    AudioTranscriptDelta,
+    AudioTranscriptDone,
+]
+
+
+def _type_name(model: type[_Event]) -> str:
+    annotation = model.model_fields["type"].annotation
+    (name,) = annotation.__args__  # type: ignore[union-attr]
+    return str(name)
+
+
+EVENT_MODELS: dict[str, type[_Event]] = {
+    _type_name(model): model
+    for model in WireEvent.__args__  # type: ignore[attr-defined]
+}
+"""Event type name -> model: the fast path when the SSE ``event:`` field names the type."""
+
+any_event_adapter: TypeAdapter[WireEvent] = TypeAdapter(
+    Annotated[WireEvent, Field(discriminator="type")]
+)
+"""Discriminated union over every event: for data-only frames without an ``event:`` field."""

@@ -1,0 +1,259 @@
+"""Sans-IO incremental decoder for ``text/event-stream`` (server-sent events).
+
+Implements the parsing rules of the WHATWG HTML standard, section "Interpreting an event
+stream": feed the decoder the raw bytes of a response body in chunks of any size and it returns
+the events that became complete. It never does I/O, so the same decoder serves sync and async
+transports alike.
+
+Two deliberate departures from the browser algorithm:
+
+* Invalid UTF-8 raises :class:`~spanstream.errors.SSEDecodeError` (naming the byte offset in
+  the stream) instead of being replaced with U+FFFD: a provider sending invalid UTF-8 is broken,
+  and silently corrupting JSON payloads would hide that.
+* Empty-data events are handled as the standard says (not dispatched), but the caller can tell a
+  stream that was cut off in the middle of an event from a clean end through
+  :attr:`SSEDecoder.has_pending`.
+
+Design notes (this is the per-event hot path of a streaming client):
+
+* Bytes that do not yet form a complete line stay in a ``bytearray`` and are neither decoded nor
+  scanned again; a new chunk is searched for line ends on its own, so a long line arriving in
+  many small chunks costs O(total length), not O(n^2).
+* Everything up to the last line end of a chunk is decoded with a single ``bytes.decode`` call
+  and split in C. Line ends (CR and LF) are ASCII and never occur inside a UTF-8 multi-byte
+  sequence, so a code point split across chunks is always decoded whole, with its line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import SSEDecodeError
+
+__all__ = ["SSEDecoder", "ServerSentEvent"]
+
+_BOM = b"\xef\xbb\xbf"
+_CR = 0x0D
+_LF = 0x0A
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    """One dispatched server-sent event.
+
+    ``event`` is the event type (``"message"`` when the stream gave none or an empty one);
+    ``data`` is the data lines joined with ``"\\n"``; ``id`` is the stream's last event ID at
+    dispatch time (it persists across events until an ``id`` field changes it); ``retry`` is the
+    reconnection time in milliseconds from a valid ``retry`` field received since the previous
+    dispatched event, else ``None``.
+    """
+
+    event: str = "message"
+    data: str = ""
+    id: str = ""
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Incremental ``text/event-stream`` decoder: bytes in, :class:`ServerSentEvent` out.
+
+    Call :meth:`feed` with each chunk of the body as it arrives (any split is allowed, including
+    inside a UTF-8 code point or between the CR and LF of a CRLF) and :meth:`close` at the end of
+    the stream. Before closing, :attr:`has_pending` tells whether the stream stopped in the
+    middle of an event.
+
+    :meth:`close` also resets the decoder for a new stream (a reconnection) while keeping
+    :attr:`last_event_id` and :attr:`retry`, which the standard carries across reconnections.
+
+    After :meth:`feed` raises :class:`~spanstream.errors.SSEDecodeError` the stream is
+    unusable: events completed earlier in the same ``feed`` call are not returned, and further
+    ``feed`` calls raise the same error until :meth:`close` resets the decoder.
+    """
+
+    __slots__ = (
+        "_at_start",
+        "_data",
+        "_error",
+        "_event_type",
+        "_id_buffer",
+        "_in_event",
+        "_last_event_id",
+        "_offset",
+        "_retry",
+        "_retry_for_event",
+        "_skip_lf",
+        "_tail",
+    )
+
+    def __init__(self) -> None:
+        self._last_event_id = ""
+        self._id_buffer = ""
+        self._retry: int | None = None
+        self._reset_stream()
+
+    def _reset_stream(self) -> None:
+        # Per-stream parser state; the last event ID and the reconnection time survive this.
+        self._tail = bytearray()  # bytes of the current, not yet terminated line
+        self._offset = 0  # stream offset of ``_tail[0]`` (for error messages)
+        self._at_start = True  # a leading BOM may still arrive
+        self._skip_lf = False  # the previous chunk ended with CR: a leading LF ends no line
+        self._error: str | None = None
+        self._data: list[str] = []
+        self._event_type = ""
+        self._in_event = False  # a field line was seen since the last blank line
+        self._retry_for_event: int | None = None
+        # The ID buffer belongs to the connection in the standard, but an ``id`` field of an
+        # event that never completed must not leak into the next stream.
+        self._id_buffer = self._last_event_id
+
+    @property
+    def has_pending(self) -> bool:
+        """True if part of an undispatched event is buffered.
+
+        That is: a line without its line end, or field lines not yet followed by a blank line.
+        A stream that ends while this is True was truncated (:meth:`close` discards the rest).
+        """
+        return self._in_event or bool(self._tail)
+
+    @property
+    def last_event_id(self) -> str:
+        """The last event ID string: the ID buffer as of the last blank line (the value to send
+        as ``Last-Event-ID`` when reconnecting)."""
+        return self._last_event_id
+
+    @property
+    def retry(self) -> int | None:
+        """The reconnection time in milliseconds last set by a valid ``retry`` field, if any."""
+        return self._retry
+
+    def close(self) -> None:
+        """Mark the end of the stream.
+
+        As the standard requires, an incomplete final event (one not followed by a blank line)
+        is discarded. The decoder is then ready for a new stream.
+        """
+        self._reset_stream()
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Decode the next chunk of the stream and return the events it completed, in order.
+
+        Raises :class:`~spanstream.errors.SSEDecodeError` if a completed line is not valid
+        UTF-8.
+        """
+        if self._error is not None:
+            raise SSEDecodeError(self._error)
+        if self._at_start:
+            chunk = self._strip_bom(chunk)
+        if self._skip_lf and chunk:
+            self._skip_lf = False
+            if chunk[0] == _LF:
+                # The LF of a CRLF whose CR ended the previous chunk: that line already ended.
+                chunk = chunk[1:]
+                self._offset += 1
+
+        # Only the new chunk is searched: the buffered tail is known to hold no line end. A CR
+        # is only looked for after the last LF, so LF-only streams are not scanned twice.
+        end = chunk.rfind(b"\n")
+        cr = chunk.rfind(b"\r", end + 1)
+        if cr > end:
+            end = cr
+        if end < 0:
+            self._tail += chunk
+            return []
+        end += 1
+        if self._tail:
+            # The buffered start of the line is copied once, now that the line is complete.
+            self._tail += chunk[:end]
+            block: bytes | bytearray = self._tail
+            self._tail = bytearray(chunk[end:])
+        elif end == len(chunk):
+            block = chunk  # the common case: the chunk ends with a line end, nothing to copy
+        else:
+            block = chunk[:end]
+            self._tail += chunk[end:]
+        # A CR as the very last byte may be the first half of a CRLF split across chunks.
+        self._skip_lf = end == len(chunk) and chunk[end - 1] == _CR
+
+        try:
+            text = block.decode()
+        except UnicodeDecodeError as exc:
+            self._error = (
+                f"invalid UTF-8 in event stream at byte offset {self._offset + exc.start}"
+                f" ({exc.reason})"
+            )
+            raise SSEDecodeError(self._error) from None
+        self._offset += len(block)
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        lines.pop()  # the block ends with a line end, so the last piece is always empty
+        return self._process(lines)
+
+    def _strip_bom(self, chunk: bytes) -> bytes:
+        """Drop a BOM at the very start of the stream, waiting until three bytes have arrived
+        so that a BOM split across chunks is recognised too."""
+        head = bytes(self._tail) + chunk
+        if len(head) < len(_BOM) and _BOM.startswith(head):
+            # Could still become a BOM: keep the bytes until we know.
+            self._tail = bytearray(head)
+            return b""
+        self._at_start = False
+        self._tail = bytearray()
+        if head.startswith(_BOM):
+            self._offset = len(_BOM)
+            return head[len(_BOM) :]
+        return head
+
+    def _process(self, lines: list[str]) -> list[ServerSentEvent]:
+        """Apply complete lines (without their line ends) to the event being built."""
+        events: list[ServerSentEvent] = []
+        # Locals instead of attribute access in the loop: this runs for every line.
+        data = self._data
+        event_type = self._event_type
+        in_event = self._in_event
+        for line in lines:
+            if not line:
+                # Blank line: dispatch. The last event ID string is updated even when no event
+                # is dispatched, as the standard's "dispatch the event" step 1 does.
+                self._last_event_id = self._id_buffer
+                if data:
+                    events.append(
+                        ServerSentEvent(
+                            event_type or "message",
+                            "\n".join(data),
+                            self._id_buffer,
+                            self._retry_for_event,
+                        )
+                    )
+                    data = []
+                    self._retry_for_event = None
+                event_type = ""
+                in_event = False
+                continue
+            if line[0] == ":":
+                continue  # comment (often a keep-alive)
+            in_event = True
+            name, _, value = line.partition(":")
+            if value[:1] == " ":
+                value = value[1:]
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event_type = value
+            elif name == "id":
+                if "\0" not in value:
+                    self._id_buffer = value
+            elif name == "retry" and value.isascii() and value.isdigit():
+                try:
+                    retry = int(value)
+                except ValueError:
+                    # More digits than int() accepts (sys.get_int_max_str_digits): treat the
+                    # absurd value like any other invalid one and ignore the field.
+                    continue
+                self._retry = retry
+                self._retry_for_event = retry
+            # Any other field name is ignored, as the standard requires.
+        self._data = data
+        self._event_type = event_type
+        self._in_event = in_event
+        return events

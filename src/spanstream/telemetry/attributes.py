@@ -1,0 +1,134 @@
+"""Normalized request/response data -> ``gen_ai.*`` span attributes.
+
+Names come from ``opentelemetry-semantic-conventions`` where it defines them; the few names that
+exist only on the newer ``semantic-conventions-genai`` main branch (pinned in
+``../shared/docs/SEMCONV.md``: client-inference.md @024a4f9) live in the small table below.
+Nothing here knows any provider's wire format: it reads :class:`RequestInfo` and
+:class:`~spanstream.events.Response` only.
+"""
+
+from __future__ import annotations
+
+import os
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv._incubating.attributes import openai_attributes as openai
+from opentelemetry.semconv.attributes import error_attributes, server_attributes
+from opentelemetry.util.types import AttributeValue
+
+from ..events import Response, Usage
+from ..providers.base import RequestInfo
+
+__all__ = [
+    "LATEST_OPT_IN",
+    "SPANSTREAM_OUTCOME",
+    "end_attributes",
+    "start_attributes",
+    "use_latest_conventions",
+]
+
+# Names without a constant in opentelemetry-semantic-conventions 0.66b2.
+GEN_AI_REQUEST_REASONING_LEVEL = "gen_ai.request.reasoning.level"
+GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID = "gen_ai.request.previous_response.id"
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"
+
+# spanstream's own attributes (no convention covers them).
+SPANSTREAM_OUTCOME = "spanstream.outcome"
+SPANSTREAM_TIME_TO_FIRST_TOKEN = "spanstream.time_to_first_token"
+SPANSTREAM_EVENTS_UNKNOWN = "spanstream.events.unknown"
+SPANSTREAM_EVENTS_MALFORMED = "spanstream.events.malformed"
+SPANSTREAM_RETRIES = "spanstream.retries"
+
+LATEST_OPT_IN = "gen_ai_latest_experimental"
+
+
+def use_latest_conventions() -> bool:
+    """Whether ``OTEL_SEMCONV_STABILITY_OPT_IN`` asks for the latest (unreleased) GenAI names."""
+    opt_in = os.environ.get("OTEL_SEMCONV_STABILITY_OPT_IN", "")
+    return LATEST_OPT_IN in {part.strip() for part in opt_in.split(",")}
+
+
+def start_attributes(
+    info: RequestInfo, server_address: str | None, server_port: int | None
+) -> dict[str, AttributeValue]:
+    """Attributes known when the request starts (the sampling-relevant ones among them)."""
+    attributes: dict[str, AttributeValue] = {
+        gen_ai.GEN_AI_OPERATION_NAME: info.operation,
+        gen_ai.GEN_AI_PROVIDER_NAME: info.provider,
+        gen_ai.GEN_AI_REQUEST_MODEL: info.model,
+        gen_ai.GEN_AI_REQUEST_STREAM: True,
+    }
+    if server_address:
+        attributes[server_attributes.SERVER_ADDRESS] = server_address
+        if server_port is not None:
+            attributes[server_attributes.SERVER_PORT] = server_port
+    optional: dict[str, AttributeValue | None] = {
+        gen_ai.GEN_AI_REQUEST_MAX_TOKENS: info.max_tokens,
+        gen_ai.GEN_AI_REQUEST_TEMPERATURE: info.temperature,
+        gen_ai.GEN_AI_REQUEST_TOP_P: info.top_p,
+        gen_ai.GEN_AI_REQUEST_TOP_K: info.top_k,
+        gen_ai.GEN_AI_REQUEST_SEED: info.seed,
+        gen_ai.GEN_AI_REQUEST_FREQUENCY_PENALTY: info.frequency_penalty,
+        gen_ai.GEN_AI_REQUEST_PRESENCE_PENALTY: info.presence_penalty,
+        gen_ai.GEN_AI_REQUEST_STOP_SEQUENCES: list(info.stop_sequences)
+        if info.stop_sequences
+        else None,
+        gen_ai.GEN_AI_REQUEST_CHOICE_COUNT: info.choice_count
+        if info.choice_count not in (None, 1)
+        else None,
+        gen_ai.GEN_AI_OUTPUT_TYPE: info.output_type,
+        GEN_AI_REQUEST_REASONING_LEVEL: info.reasoning_level,
+        GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID: info.previous_response_id,
+    }
+    if info.provider == "openai":
+        optional[openai.OPENAI_API_TYPE] = info.api_type
+        optional[openai.OPENAI_REQUEST_SERVICE_TIER] = info.service_tier
+    attributes.update({k: v for k, v in optional.items() if v is not None})
+    return attributes
+
+
+def end_attributes(
+    info: RequestInfo,
+    response: Response,
+    *,
+    outcome: str,
+    error_type: str | None,
+    time_to_first_chunk: float | None,
+    time_to_first_token: float | None,
+) -> dict[str, AttributeValue]:
+    """Attributes known when the stream ends, on whatever path it ended."""
+    attributes: dict[str, AttributeValue] = {SPANSTREAM_OUTCOME: outcome}
+    if response.id:
+        attributes[gen_ai.GEN_AI_RESPONSE_ID] = response.id
+    if response.model:
+        attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = response.model
+    # The conventions ask for "error" where a finish reason was expected but never came.
+    attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = [response.finish_reason or "error"]
+    if response.usage is not None:
+        attributes.update(usage_attributes(response.usage))
+    if error_type:
+        attributes[error_attributes.ERROR_TYPE] = error_type
+    if time_to_first_chunk is not None:
+        attributes[gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = time_to_first_chunk
+    if time_to_first_token is not None:
+        attributes[SPANSTREAM_TIME_TO_FIRST_TOKEN] = time_to_first_token
+    if info.provider == "openai" and response.service_tier:
+        attributes[openai.OPENAI_RESPONSE_SERVICE_TIER] = response.service_tier
+    return attributes
+
+
+def usage_attributes(usage: Usage) -> dict[str, AttributeValue]:
+    """Token counts under the conventions' names (cache write per the selected name set)."""
+    cache_write = (
+        GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS
+        if use_latest_conventions()
+        else gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+    )
+    values: dict[str, int | None] = {
+        gen_ai.GEN_AI_USAGE_INPUT_TOKENS: usage.input_tokens,
+        gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS: usage.output_tokens,
+        gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: usage.cache_read_input_tokens,
+        cache_write: usage.cache_write_input_tokens,
+        gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: usage.reasoning_output_tokens,
+    }
+    return {name: value for name, value in values.items() if value is not None}

@@ -1,0 +1,134 @@
+"""Helpers for tests that replay recorded provider streams (``tests/fixtures/*``).
+
+Two independent readings of the same recorded bytes:
+
+* :func:`decode_responses` runs them through *our* pipeline (``spanstream.sse.SSEDecoder`` then
+  ``ResponsesParser``), fed in chunks of any size, exactly as a live HTTP body would arrive;
+* :func:`sdk_payloads` reads them the way the official ``openai`` package does (its own SSE
+  decoder, ``[DONE]`` skipped, JSON decoded), to compute expected values without our code.
+
+The recordings are real response bodies and are never edited (see the folder's PROVENANCE.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from spanstream.events import StreamEvent
+from spanstream.providers.openai_responses import ResponsesParser
+from spanstream.sse import SSEDecoder
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+OPENAI_RESPONSES = FIXTURES / "openai-responses"
+
+TERMINAL_TYPES = ("response.completed", "response.incomplete", "response.failed")
+
+# A JSON key/value pair `"type": "response.completed"` (etc.) with unescaped quotes can only be
+# a real key of a payload, never text inside a JSON string (where quotes are escaped).
+_TERMINAL_RE = re.compile(rb'"type"\s*:\s*"(response\.(?:completed|incomplete|failed))"')
+
+
+def responses_fixtures() -> list[Path]:
+    """Every recorded OpenAI Responses stream, sorted by name."""
+    return sorted(OPENAI_RESPONSES.glob("*.sse"))
+
+
+def responses_fixture(name: str) -> Path:
+    """The recorded OpenAI Responses stream called ``name`` (which must exist)."""
+    path = OPENAI_RESPONSES / name
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    return path
+
+
+def terminal_types(raw: bytes) -> set[str]:
+    """The terminal event types (completed/incomplete/failed) present in a raw recording.
+
+    Some recordings could be resumed or partial streams, so whether a terminal event must be
+    reached is read from the bytes rather than assumed.
+    """
+    return {match.decode("ascii") for match in _TERMINAL_RE.findall(raw)}
+
+
+def chunks(raw: bytes, size: int | None) -> Iterator[bytes]:
+    """Split ``raw`` into consecutive chunks of ``size`` bytes (one chunk if ``size`` is None)."""
+    if size is None:
+        yield raw
+        return
+    for start in range(0, len(raw), size):
+        yield raw[start : start + size]
+
+
+@dataclass
+class Decoded:
+    """The outcome of decoding one recording through our pipeline."""
+
+    events: list[StreamEvent]
+    parser: ResponsesParser
+    sse_count: int
+
+    def of_type(self, cls: type[Any]) -> list[Any]:
+        """The events that are instances of ``cls``, in stream order."""
+        return [event for event in self.events if isinstance(event, cls)]
+
+
+def decode_responses(raw: bytes, chunk_size: int | None = None) -> Decoded:
+    """Run a recorded Responses stream through SSEDecoder + ResponsesParser(strict=False).
+
+    ``chunk_size`` splits the body into chunks of that many bytes (cutting lines, CR/LF pairs
+    and UTF-8 code points anywhere); ``None`` feeds it in one piece. Every server-sent event
+    the decoder dispatches, the ``data: [DONE]`` sentinel included, goes to the parser, as the
+    live client would do.
+    """
+    decoder = SSEDecoder()
+    parser = ResponsesParser(strict=False)
+    events: list[StreamEvent] = []
+    sse_count = 0
+    for chunk in chunks(raw, chunk_size):
+        for sse in decoder.feed(chunk):
+            sse_count += 1
+            events += parser.feed(sse)
+    decoder.close()
+    events += parser.close()
+    return Decoded(events, parser, sse_count)
+
+
+@cache
+def decode_fixture(path: Path) -> Decoded:
+    """:func:`decode_responses` of a fixture file in one chunk, cached (do not mutate)."""
+    return decode_responses(path.read_bytes())
+
+
+def sdk_payloads(raw: bytes) -> list[dict[str, Any]]:
+    """The JSON payloads of a recording as the official ``openai`` SDK reads them.
+
+    Uses the SDK's own SSE decoder (``openai._streaming.SSEDecoder``, which its ``Stream``
+    uses on live responses) and, like ``Stream.__stream__``, skips a ``[DONE]`` sentinel.
+    This is independent of our decoder, so it serves to compute expected values.
+    """
+    from openai._streaming import SSEDecoder as SDKDecoder
+
+    payloads: list[dict[str, Any]] = []
+    for sse in SDKDecoder().iter_bytes(iter([raw])):
+        if sse.data.startswith("[DONE]"):
+            continue
+        payloads.append(json.loads(sse.data))
+    return payloads
+
+
+@cache
+def sdk_fixture_payloads(path: Path) -> tuple[dict[str, Any], ...]:
+    """:func:`sdk_payloads` of a fixture file, cached (do not mutate)."""
+    return tuple(sdk_payloads(path.read_bytes()))
+
+
+def sdk_terminal_payload(path: Path) -> dict[str, Any] | None:
+    """The last completed/incomplete/failed payload of a recording, or None."""
+    terminal = [p for p in sdk_fixture_payloads(path) if p.get("type") in TERMINAL_TYPES]
+    return terminal[-1] if terminal else None
