@@ -1,0 +1,66 @@
+"""The ``spanstream`` command: the offline demo and the real-endpoint chat."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+
+from spanstream.cli import demo, main
+
+
+def test_demo_streams_the_recording_and_prints_the_span_tree() -> None:
+    out = io.StringIO()
+    assert demo(drip=0.0, out=out) == 0
+    text = out.getvalue()
+    assert "[reasoning summary]" in text
+    assert "The letter “r” appears 3 times." in text
+    # The inference span is printed as a child of the application's span, with its attributes.
+    assert "- handle_question" in text
+    assert "  - chat o4-mini  [CLIENT" in text
+    for line in (
+        "gen_ai.provider.name = openai",
+        "gen_ai.usage.input_tokens = 36",
+        "gen_ai.usage.output_tokens = 518",
+        "gen_ai.usage.reasoning.output_tokens = 448",
+        "gen_ai.response.finish_reasons = ['stop']",
+        "spanstream.outcome = completed",
+    ):
+        assert line in text
+
+
+def test_chat_without_a_key_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(["chat", "-m", "gpt-4.1-mini", "hello"]) == 2
+    assert "OPENAI_API_KEY is not set" in capsys.readouterr().err
+
+
+def test_chat_against_a_compatible_server(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spanstream.testing import ReplayServer, Reply
+
+    from ..conftest import RESPONSES
+
+    with ReplayServer(default=Reply.from_file(RESPONSES / "gpt-4.1-plain-text.sse")) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        assert main(["chat", "-m", "gpt-4.1", "--base-url", server.base_url, "4+5?"]) == 0
+        assert server.requests[0].json()["input"] == "4+5?"
+    out = capsys.readouterr().out
+    assert "Four plus five equals **nine**" in out
+    assert "- chat gpt-4.1  [CLIENT" in out
+
+
+def test_console_script_help_lists_the_commands() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "spanstream.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "demo" in result.stdout
+    assert "chat" in result.stdout

@@ -1,0 +1,77 @@
+"""The protocol layers (SSE decoder, provider parsers) know nothing about OpenTelemetry."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).parents[2] / "src" / "spanstream"
+PROTOCOL_MODULES = sorted([SRC / "sse.py", *(SRC / "providers").rglob("*.py")])
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of the modules a file imports (relative imports resolved)."""
+    package = _module_name(path).split(".")
+    if path.name != "__init__.py":
+        package.pop()
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _path_of(module: str) -> Path | None:
+    relative = Path(*module.split("."))
+    for candidate in (
+        SRC.parent / relative.with_suffix(".py"),
+        SRC.parent / relative / "__init__.py",
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _reachable_imports(path: Path) -> set[str]:
+    """Every module imported by ``path`` and, transitively, by the spanstream modules it
+    imports (a package's ``__init__`` only when imported as such)."""
+    seen: set[Path] = set()
+    found: set[str] = set()
+    todo = [path]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for name in _imports(current):
+            found.add(name)
+            if name.startswith("spanstream"):
+                target = _path_of(name)
+                if target is not None and target != SRC / "__init__.py":
+                    todo.append(target)
+    return found
+
+
+@pytest.mark.parametrize("path", PROTOCOL_MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_protocol_module_does_not_import_opentelemetry(path: Path) -> None:
+    offenders = sorted(n for n in _reachable_imports(path) if n.split(".")[0] == "opentelemetry")
+    assert offenders == []
+
+
+def test_the_layering_check_sees_telemetry_imports() -> None:
+    # Guard against a check that passes because it sees nothing.
+    assert "opentelemetry.trace" in _reachable_imports(SRC / "telemetry" / "observer.py")
