@@ -51,6 +51,22 @@ class _PendingCall:
         self.arguments: list[str] = []
 
 
+class _PendingReasoning:
+    __slots__ = ("content", "summary")
+
+    def __init__(self) -> None:
+        # part index -> deltas, for summary parts and raw reasoning text apart
+        self.summary: dict[int, list[str]] = {}
+        self.content: dict[int, list[str]] = {}
+
+    def build(self, item_id: str | None) -> Reasoning:
+        return Reasoning(
+            id=item_id,
+            summary=tuple("".join(self.summary[i]) for i in sorted(self.summary)),
+            content=tuple("".join(self.content[i]) for i in sorted(self.content)),
+        )
+
+
 class Accumulator:
     """Collects what a stream has said so far.
 
@@ -90,7 +106,7 @@ class Accumulator:
         self._messages: dict[str | None, _Message] = {}
         self._pending_calls: dict[str, _PendingCall] = {}
         self._calls: dict[str, ToolCall] = {}
-        self._reasoning_parts: dict[str | None, list[str]] = {}
+        self._reasoning_parts: dict[str | None, _PendingReasoning] = {}
         self._reasoning: dict[str | None, Reasoning] = {}
         self._done_items: set[str] = set()
 
@@ -105,7 +121,11 @@ class Accumulator:
             if pending is not None:
                 pending.arguments.append(event.delta)
         elif isinstance(event, ReasoningDelta):
-            self._reasoning_parts.setdefault(event.item_id, []).append(event.text)
+            reasoning = self._reasoning_parts.get(event.item_id)
+            if reasoning is None:
+                reasoning = self._reasoning_parts[event.item_id] = _PendingReasoning()
+            parts = reasoning.summary if event.kind == "summary" else reasoning.content
+            parts.setdefault(event.part, []).append(event.text)
         elif isinstance(event, ResponseStarted):
             self.id = event.id or self.id
             self.model = event.model or self.model
@@ -187,7 +207,7 @@ class Accumulator:
         )
         reasoning = list(self._reasoning.values())
         reasoning.extend(
-            Reasoning(id=item_id, summary=("".join(parts),))
+            parts.build(item_id)
             for item_id, parts in self._reasoning_parts.items()
             if item_id not in self._reasoning
         )

@@ -96,7 +96,7 @@ class ToolCall:
         parsed: dict[str, object] | None = None
         try:
             value = json.loads(arguments) if arguments else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             value = None
         if isinstance(value, dict):
             parsed = value

@@ -30,9 +30,11 @@ def test_span_is_a_child_of_the_callers_span(server: ReplayServer, telemetry: Te
     server.enqueue(Reply.from_file(PLAIN))
     tracer = telemetry.provider.get_tracer("app")
     client = Client(api_key="sk-test", base_url=server.base_url, tracer_provider=telemetry.provider)
-    with tracer.start_as_current_span("handler") as handler:
-        with client.responses.stream(model="gpt-4.1", input="hi") as stream:
-            stream.final_response()
+    with (
+        tracer.start_as_current_span("handler") as handler,
+        client.responses.stream(model="gpt-4.1", input="hi") as stream,
+    ):
+        stream.final_response()
     span = telemetry.only_inference_span()
     assert span.parent is not None
     assert span.parent.span_id == handler.get_span_context().span_id

@@ -51,8 +51,8 @@ __all__ = ["ResponsesParser"]
 logger = logging.getLogger("spanstream.providers.openai_responses")
 
 _NOTHING: list[StreamEvent] = []
-_SEQUENCE_NUMBER = re.compile(r'"sequence_number"\s*:\s*(\d+)')
-_TYPE = re.compile(r'"type"\s*:\s*"([^"\\]*)"')
+# Best effort on a payload that failed to decode; bounded so int() cannot blow up.
+_SEQUENCE_NUMBER = re.compile(r'"sequence_number"\s*:\s*(\d{1,18})\b')
 
 _INCOMPLETE_FINISH_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
 _TERMINAL_STATUS: dict[str, ResponseStatus] = {
@@ -142,12 +142,18 @@ class ResponsesParser:
     # -- bad input ------------------------------------------------------------------------------
 
     def _on_invalid(self, name: str, data: str, exc: ValidationError) -> list[StreamEvent]:
-        type_name = name if name != "message" else None
-        if type_name is None:
-            match = _TYPE.search(data)
-            type_name = match.group(1) if match else None
-        if not _is_json(data) or type_name is None or type_name in wire.EVENT_MODELS:
-            return self._skip_malformed(type_name, data, exc)
+        # Off the hot path: only events that failed validation get here.
+        decoded = _loads(data)
+        payload_type = decoded.get("type") if isinstance(decoded, dict) else None
+        type_name = name if name != "message" else payload_type
+        if (
+            not isinstance(decoded, dict)
+            or not isinstance(type_name, str)
+            or type_name in wire.EVENT_MODELS
+        ):
+            return self._skip_malformed(
+                type_name if isinstance(type_name, str) else None, data, exc
+            )
         self.unknown_count += 1
         logger.debug("unknown Responses event type %r passed through", type_name)
         return [UnknownEvent(type_name, data)]
@@ -323,7 +329,13 @@ class ResponsesParser:
         seen = self._acc.item_ids
         for item in response.output or ():
             item_id = item.get("id")
-            if isinstance(item_id, str) and item_id not in seen and item.get("type") in _BACKFILLED:
+            item_type = item.get("type")
+            if (
+                isinstance(item_id, str)
+                and item_id not in seen
+                and isinstance(item_type, str)
+                and item_type in _BACKFILLED
+            ):
                 events.append(self._item_event(item, None))
 
     def _finish(
@@ -356,12 +368,12 @@ def _usage(usage: wire.UsageObject) -> Usage:
     )
 
 
-def _is_json(data: str) -> bool:
+def _loads(data: str) -> object:
+    """Decode JSON, or ``None`` if it is not (deep nesting included)."""
     try:
-        json.loads(data)
-    except ValueError:
-        return False
-    return True
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _describe(exc: Exception) -> str:

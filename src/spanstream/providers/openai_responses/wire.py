@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
 __all__ = ["EVENT_MODELS", "ITEM_MODELS", "WireEvent", "any_event_adapter"]
 
@@ -27,11 +27,19 @@ class _Wire(BaseModel):
 # Nested objects
 
 
+def _as_text(value: object) -> object:
+    """Codes and params arrive as strings or numbers depending on the server: keep them text."""
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+LenientStr = Annotated[str | None, BeforeValidator(_as_text)]
+
+
 class ErrorObject(_Wire):
     message: str = ""
-    code: str | None = None
-    type: str | None = None
-    param: str | None = None
+    code: LenientStr = None
+    type: LenientStr = None
+    param: LenientStr = None
 
 
 class InputTokensDetails(_Wire):
@@ -184,8 +192,8 @@ class ErrorEvent(_Event):
 
     type: Literal["error"]
     message: str | None = None
-    code: str | None = None
-    param: str | None = None
+    code: LenientStr = None
+    param: LenientStr = None
     error: ErrorObject | None = None
 
 
