@@ -50,7 +50,8 @@ class RetryPolicy:
         retry_after = _retry_after(headers, now) if headers is not None else None
         if retry_after is not None:
             return retry_after
-        base: float = min(self.initial_delay * 2.0**attempt, self.max_delay)
+        # Cap the exponent first: 2.0 ** 1024 overflows.
+        base: float = min(self.initial_delay * 2.0 ** min(attempt, 64), self.max_delay)
         return base * (1.0 - self.jitter * rand())
 
 

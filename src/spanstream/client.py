@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
+from typing import overload
 
 import httpx
 from opentelemetry import context as otel_context
@@ -98,14 +99,20 @@ class _ClientConfig:
         return APIStatusError(
             response.status_code,
             self.scrub(message),
-            error_type=error_type,
-            code=code,
-            param=param,
+            error_type=self.scrub(error_type),
+            code=self.scrub(code),
+            param=self.scrub(param),
             request_id=response.headers.get("x-request-id") or response.headers.get("request-id"),
         )
 
-    def scrub(self, text: str) -> str:
-        """Remove anything that looks like an API key from text bound for an error message."""
+    @overload
+    def scrub(self, text: str) -> str: ...
+    @overload
+    def scrub(self, text: None) -> None: ...
+    def scrub(self, text: str | None) -> str | None:
+        """Remove anything that looks like an API key from text bound for an error."""
+        if text is None:
+            return None
         text = text.replace(self.api_key, "***")
         return _KEY_PATTERN.sub("***", text)
 

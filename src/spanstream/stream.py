@@ -25,6 +25,7 @@ from .errors import (
     APITimeoutError,
     ResponseFailed,
     SpanstreamError,
+    StreamError,
 )
 from .events import (
     RefusalDelta,
@@ -74,6 +75,7 @@ class _StreamCore:
 
     __slots__ = (
         "decoder",
+        "failure",
         "finished",
         "info",
         "observer",
@@ -96,6 +98,7 @@ class _StreamCore:
         self.outcome: Outcome | None = None
         self.retries = 0
         self.to_raise: BaseException | None = None
+        self.failure: ResponseFailed | None = None
 
     def start(self, server_address: str | None, server_port: int | None) -> None:
         self.timings.started = time.perf_counter()
@@ -108,11 +111,17 @@ class _StreamCore:
         """Decode one chunk of the body into queued events."""
         parser = self.parser
         queue = self.queue
-        sse_events = self.decoder.feed(chunk)
-        if not sse_events:
+        try:
+            sse_events = self.decoder.feed(chunk)
+            if not sse_events:
+                return
+            for sse in sse_events:
+                queue.extend(parser.feed(sse))
+        except StreamError as exc:
+            # Events decoded before the bad one are still delivered, then the error is raised.
+            self.to_raise = exc
+            self.finish("error", exc)
             return
-        for sse in sse_events:
-            queue.extend(parser.feed(sse))
         timings = self.timings
         if timings.first_token is None:
             now = time.perf_counter()
@@ -133,7 +142,7 @@ class _StreamCore:
                 error = response.error or parser.error
                 assert error is not None
                 failure = ResponseFailed(error, response)
-                self.to_raise = failure
+                self.to_raise = self.failure = failure
                 self.finish("failed", failure)
             else:
                 self.finish("completed" if response.status == "completed" else "incomplete")
@@ -299,6 +308,8 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
                 core.feed(chunk)
             except BaseException as exc:
                 self._raise_from_read(exc)
+            if core.finished:
+                self._close_response()
 
     def _raise_from_read(self, exc: BaseException) -> NoReturn:
         error = self._core.fail(exc) if isinstance(exc, Exception) else exc
@@ -347,6 +358,8 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
         """
         for _ in self:
             pass
+        if self._core.failure is not None:
+            raise self._core.failure
         return self._core.parser.response
 
     get_final_response = final_response
@@ -430,6 +443,8 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
                 core.feed(chunk)
             except BaseException as exc:
                 await self._raise_from_read(exc)
+            if core.finished:
+                await self._close_response()
 
     async def _raise_from_read(self, exc: BaseException) -> NoReturn:
         error = self._core.fail(exc) if isinstance(exc, Exception) else exc
@@ -474,6 +489,8 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
         (see :meth:`Stream.final_response`)."""
         async for _ in self:
             pass
+        if self._core.failure is not None:
+            raise self._core.failure
         return self._core.parser.response
 
     get_final_response = final_response

@@ -18,8 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from spanstream.testing import ReplayServer, Reply
-from spanstream.testing.replay import MALFORMED_DATA
+from spanstream.testing import MALFORMED_DATA, ReplayServer, Reply
 
 PLAIN_TEXT = (
     Path(__file__).resolve().parents[1] / "fixtures/openai-responses/gpt-4.1-plain-text.sse"

@@ -52,7 +52,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal, cast
 
-__all__ = ["Outcome", "RecordedRequest", "ReplayServer", "Reply"]
+__all__ = ["MALFORMED_DATA", "ROUTES", "Outcome", "RecordedRequest", "ReplayServer", "Reply"]
 
 Outcome = Literal["complete", "cut", "disconnected", "aborted"]
 """How the server finished handling one request (see `ReplayServer.outcomes`).
