@@ -18,6 +18,7 @@ from typing import overload
 import httpx
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.metrics import MeterProvider
 
 from . import __version__
 from ._retry import RetryPolicy
@@ -25,7 +26,7 @@ from .errors import APIStatusError, ConfigurationError
 from .providers.base import PreparedRequest
 from .providers.openai_responses import ResponsesParser, build_request
 from .stream import AsyncStream, Stream, wrap_transport_error
-from .telemetry.observer import SpanObserver
+from .telemetry.observer import Instrumentation, SpanObserver
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client"]
 
@@ -50,6 +51,7 @@ class _ClientConfig:
         max_retries: int | None,
         default_headers: Mapping[str, str] | None,
         tracer_provider: trace.TracerProvider | None,
+        meter_provider: MeterProvider | None,
         strict: bool,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
@@ -66,7 +68,7 @@ class _ClientConfig:
             policy = RetryPolicy(max_retries, policy.initial_delay, policy.max_delay, policy.jitter)
         self.retry = policy
         self.default_headers = dict(default_headers or {})
-        self.tracer_provider = tracer_provider
+        self.instrumentation = Instrumentation(tracer_provider, meter_provider)
         self.strict = strict
 
     @property
@@ -118,7 +120,7 @@ class _ClientConfig:
 
     def observer(self) -> SpanObserver:
         # The parent is the caller's context now, wherever the stream is consumed later.
-        return SpanObserver(self.tracer_provider, otel_context.get_current())
+        return self.instrumentation.observer(otel_context.get_current())
 
 
 def _error_details(response: httpx.Response) -> tuple[str, str | None, str | None, str | None]:
@@ -241,8 +243,8 @@ class Client:
     >>> client = Client(api_key="sk-...", base_url="http://localhost:8000/v1")
 
     ``http_client``: an ``httpx.Client`` of your own, used as given (its transport, proxies,
-    instrumentation) and never closed by spanstream. ``tracer_provider``: where spans go
-    (default: the global provider). ``strict``: raise
+    instrumentation) and never closed by spanstream. ``tracer_provider`` / ``meter_provider``:
+    where spans and metrics go (default: the global providers). ``strict``: raise
     :class:`~spanstream.errors.MalformedEvent` on an undecodable event instead of skipping it.
     """
 
@@ -257,6 +259,7 @@ class Client:
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
         tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
         strict: bool = False,
     ) -> None:
         self._config = _ClientConfig(
@@ -267,6 +270,7 @@ class Client:
             max_retries=max_retries,
             default_headers=default_headers,
             tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
             strict=strict,
         )
         self._owns_http = http_client is None
@@ -351,6 +355,7 @@ class AsyncClient:
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
         tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
         strict: bool = False,
     ) -> None:
         self._config = _ClientConfig(
@@ -361,6 +366,7 @@ class AsyncClient:
             max_retries=max_retries,
             default_headers=default_headers,
             tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
             strict=strict,
         )
         self._owns_http = http_client is None

@@ -1,5 +1,5 @@
-"""OpenTelemetry for streams: the inference span (and, later, metrics and setup)."""
+"""OpenTelemetry for streams: the inference span, metrics and setup."""
 
-from .observer import SpanObserver
+from .observer import Instrumentation, SpanObserver
 
-__all__ = ["SpanObserver"]
+__all__ = ["Instrumentation", "SpanObserver"]

@@ -6,6 +6,7 @@ from contextlib import AbstractContextManager, nullcontext
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .. import __version__
@@ -19,10 +20,28 @@ from .attributes import (
     start_attributes,
 )
 
-__all__ = ["SpanObserver"]
+__all__ = ["Instrumentation", "SpanObserver"]
 
 _SCOPE = "spanstream"
 _FAILURES = frozenset({"failed", "error"})
+
+
+class Instrumentation:
+    """A client's telemetry: where spans (and metrics) go. Created once per client, so the
+    tracer and instruments are not looked up again for every stream."""
+
+    def __init__(
+        self,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+    ) -> None:
+        self.tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider)
+        self.meter_provider = meter_provider
+
+    def observer(self, parent: otel_context.Context | None = None) -> SpanObserver:
+        """An observer for one stream whose span's parent is ``parent`` (default: the current
+        context, i.e. where the user called ``stream(...)``)."""
+        return SpanObserver(self, parent)
 
 
 class SpanObserver:
@@ -36,10 +55,10 @@ class SpanObserver:
 
     def __init__(
         self,
-        tracer_provider: trace.TracerProvider | None = None,
+        instrumentation: Instrumentation | None = None,
         parent: otel_context.Context | None = None,
     ) -> None:
-        self._tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider)
+        self._tracer = (instrumentation or Instrumentation()).tracer
         self._parent = parent if parent is not None else otel_context.get_current()
         self._span: trace.Span | None = None
         self._info: RequestInfo | None = None
