@@ -47,6 +47,7 @@ from .events import (
 )
 from .observe import Outcome, StreamResult
 from .stream import AsyncStream, Stream
+from .telemetry import CaptureMode, ContentCapture, TelemetryHandle, configure
 
 __all__ = [
     "APIConnectionError",
@@ -55,8 +56,10 @@ __all__ = [
     "APITimeoutError",
     "AsyncClient",
     "AsyncStream",
+    "CaptureMode",
     "Client",
     "ConfigurationError",
+    "ContentCapture",
     "ErrorReported",
     "ItemDone",
     "MalformedEvent",
@@ -78,6 +81,7 @@ __all__ = [
     "StreamError",
     "StreamEvent",
     "StreamResult",
+    "TelemetryHandle",
     "TextDelta",
     "ToolCall",
     "ToolCallArgumentsDelta",
@@ -87,4 +91,5 @@ __all__ = [
     "Usage",
     "UsageReported",
     "__version__",
+    "configure",
 ]

@@ -17,7 +17,8 @@ from typing import overload
 
 import httpx
 from opentelemetry import context as otel_context
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry._logs import LoggerProvider
 from opentelemetry.metrics import MeterProvider
 
 from . import __version__
@@ -26,6 +27,7 @@ from .errors import APIStatusError, ConfigurationError
 from .providers.base import PreparedRequest
 from .providers.openai_responses import ResponsesParser, build_request
 from .stream import AsyncStream, Stream, wrap_transport_error
+from .telemetry.content import CaptureMode, ContentCapture
 from .telemetry.observer import Instrumentation, SpanObserver
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client"]
@@ -52,6 +54,9 @@ class _ClientConfig:
         default_headers: Mapping[str, str] | None,
         tracer_provider: trace.TracerProvider | None,
         meter_provider: MeterProvider | None,
+        logger_provider: LoggerProvider | None,
+        capture_content: ContentCapture | CaptureMode | str | bool | None,
+        inject_trace_context: bool,
         strict: bool,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
@@ -68,7 +73,10 @@ class _ClientConfig:
             policy = RetryPolicy(max_retries, policy.initial_delay, policy.max_delay, policy.jitter)
         self.retry = policy
         self.default_headers = dict(default_headers or {})
-        self.instrumentation = Instrumentation(tracer_provider, meter_provider)
+        self.instrumentation = Instrumentation(
+            tracer_provider, meter_provider, logger_provider, capture_content
+        )
+        self.inject_trace_context = inject_trace_context
         self.strict = strict
 
     @property
@@ -92,6 +100,9 @@ class _ClientConfig:
             **prepared.headers,
             "Authorization": f"Bearer {self.api_key}",
         }
+        if self.inject_trace_context:
+            # Called while the inference span is current: the provider sees it as the parent.
+            propagate.inject(headers)
         url = self.base_url.join(prepared.path.lstrip("/"))
         return client.build_request("POST", url, json=prepared.body, headers=headers)
 
@@ -243,8 +254,12 @@ class Client:
     >>> client = Client(api_key="sk-...", base_url="http://localhost:8000/v1")
 
     ``http_client``: an ``httpx.Client`` of your own, used as given (its transport, proxies,
-    instrumentation) and never closed by spanstream. ``tracer_provider`` / ``meter_provider``:
-    where spans and metrics go (default: the global providers). ``strict``: raise
+    instrumentation) and never closed by spanstream. ``tracer_provider`` / ``meter_provider`` /
+    ``logger_provider``: where spans, metrics and content events go (default: the global
+    providers). ``capture_content``: record message content (off by default; see
+    :class:`~spanstream.telemetry.ContentCapture`; ``None`` reads
+    ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``). ``inject_trace_context``: send the
+    W3C ``traceparent`` of the inference span to the provider. ``strict``: raise
     :class:`~spanstream.errors.MalformedEvent` on an undecodable event instead of skipping it.
     """
 
@@ -260,6 +275,9 @@ class Client:
         http_client: httpx.Client | None = None,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
+        logger_provider: LoggerProvider | None = None,
+        capture_content: ContentCapture | CaptureMode | str | bool | None = None,
+        inject_trace_context: bool = False,
         strict: bool = False,
     ) -> None:
         self._config = _ClientConfig(
@@ -271,6 +289,9 @@ class Client:
             default_headers=default_headers,
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
+            logger_provider=logger_provider,
+            capture_content=capture_content,
+            inject_trace_context=inject_trace_context,
             strict=strict,
         )
         self._owns_http = http_client is None
@@ -356,6 +377,9 @@ class AsyncClient:
         http_client: httpx.AsyncClient | None = None,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
+        logger_provider: LoggerProvider | None = None,
+        capture_content: ContentCapture | CaptureMode | str | bool | None = None,
+        inject_trace_context: bool = False,
         strict: bool = False,
     ) -> None:
         self._config = _ClientConfig(
@@ -367,6 +391,9 @@ class AsyncClient:
             default_headers=default_headers,
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
+            logger_provider=logger_provider,
+            capture_content=capture_content,
+            inject_trace_context=inject_trace_context,
             strict=strict,
         )
         self._owns_http = http_client is None

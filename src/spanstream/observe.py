@@ -37,7 +37,10 @@ class StreamTimings:
     started: float
     first_chunk: float | None = None
     first_token: float | None = None
+    last_chunk: float | None = None
     ended: float | None = None
+    chunks: int = 0
+    """Server-sent events received."""
 
     @property
     def time_to_first_chunk(self) -> float | None:
@@ -48,6 +51,13 @@ class StreamTimings:
     def time_to_first_token(self) -> float | None:
         """Seconds from sending the request to the first output delta (text, refusal, tool)."""
         return None if self.first_token is None else self.first_token - self.started
+
+    @property
+    def time_per_output_chunk(self) -> float | None:
+        """Mean seconds between consecutive server-sent events after the first."""
+        if self.chunks < 2 or self.first_chunk is None or self.last_chunk is None:
+            return None
+        return (self.last_chunk - self.first_chunk) / (self.chunks - 1)
 
     @property
     def duration(self) -> float | None:

@@ -122,9 +122,12 @@ class _StreamCore:
             self.to_raise = exc
             self.finish("error", exc)
             return
+        # Per network read, not per event: one clock read and a counter.
+        now = time.perf_counter()
         timings = self.timings
+        timings.last_chunk = now
+        timings.chunks += len(sse_events)
         if timings.first_token is None:
-            now = time.perf_counter()
             if timings.first_chunk is None:
                 timings.first_chunk = now
             if any(isinstance(event, _OUTPUT_DELTAS) for event in queue):

@@ -7,13 +7,24 @@ provider's wire format.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..events import ProviderError, Response, StreamEvent
 from ..sse import ServerSentEvent
 
-__all__ = ["Parser", "PreparedRequest", "RequestInfo"]
+__all__ = ["Parser", "PreparedRequest", "RequestContent", "RequestInfo"]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContent:
+    """A request's content in the GenAI conventions' JSON shapes (SEMCONV.md §4): built by the
+    provider (which knows its wire format) and only when content capture is on."""
+
+    input_messages: list[dict[str, object]]
+    system_instructions: list[dict[str, object]] | None = None
+    tool_definitions: list[dict[str, object]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +48,8 @@ class RequestInfo:
     previous_response_id: str | None = None
     output_type: str | None = None
     service_tier: str | None = None
+    content: Callable[[], RequestContent] | None = field(default=None, compare=False, repr=False)
+    """Builds the request content on demand (for opt-in content capture)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,17 @@
-"""The inference span: one CLIENT span per stream, ended exactly once with its outcome."""
+"""The inference span: one CLIENT span per stream, ended exactly once with its outcome; the
+metrics and the opt-in content of that stream, recorded when it ends."""
 
 from __future__ import annotations
 
+import logging
 from contextlib import AbstractContextManager, nullcontext
 
+from opentelemetry import _logs, trace
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from .. import __version__
 from ..observe import StreamResult
@@ -18,25 +22,59 @@ from .attributes import (
     SPANSTREAM_RETRIES,
     end_attributes,
     start_attributes,
+    use_latest_conventions,
 )
+from .content import CapturedContent, CaptureMode, ContentCapture, output_messages, to_json
+from .metrics import StreamMetrics
+from .setup import defaults
 
-__all__ = ["Instrumentation", "SpanObserver"]
+__all__ = ["DETAILS_EVENT", "Instrumentation", "SpanObserver"]
+
+logger = logging.getLogger("spanstream")
 
 _SCOPE = "spanstream"
 _FAILURES = frozenset({"failed", "error"})
+DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 
 
 class Instrumentation:
-    """A client's telemetry: where spans (and metrics) go. Created once per client, so the
-    tracer and instruments are not looked up again for every stream."""
+    """A client's telemetry: where spans, metrics and content events go, and what content is
+    captured. Created once per client, so the tracer and instruments are not looked up again
+    for every stream.
+
+    ``capture_content``: a :class:`ContentCapture`, a :class:`CaptureMode`, a mode name or a
+    bool; ``None`` reads ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (default: no
+    content).
+    """
 
     def __init__(
         self,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
+        logger_provider: _logs.LoggerProvider | None = None,
+        capture_content: ContentCapture | CaptureMode | str | bool | None = None,
     ) -> None:
-        self.tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider)
-        self.meter_provider = meter_provider
+        # Explicit arguments first, then what spanstream.configure() set, then the globals.
+        self.tracer = trace.get_tracer(
+            _SCOPE, __version__, tracer_provider or defaults.tracer_provider
+        )
+        self.metrics = StreamMetrics(
+            meter_provider or defaults.meter_provider, latest=use_latest_conventions()
+        )
+        if capture_content is None and defaults.capture_content is not None:
+            capture_content = defaults.capture_content
+        self.content = ContentCapture.of(capture_content)
+        self._logger_provider = logger_provider or defaults.logger_provider
+        self._event_logger: _logs.Logger | None = None
+
+    @property
+    def event_logger(self) -> _logs.Logger:
+        """The logger that emits the details event (looked up on first use)."""
+        if self._event_logger is None:
+            self._event_logger = _logs.get_logger(
+                _SCOPE, __version__, logger_provider=self._logger_provider
+            )
+        return self._event_logger
 
     def observer(self, parent: otel_context.Context | None = None) -> SpanObserver:
         """An observer for one stream whose span's parent is ``parent`` (default: the current
@@ -45,33 +83,35 @@ class Instrumentation:
 
 
 class SpanObserver:
-    """Records one stream as a ``gen_ai`` inference span.
+    """Records one stream as a ``gen_ai`` inference span, its metrics and (opt-in) content.
 
     The parent is the context current when the observer was created (where the user called
     ``stream(...)``), not wherever the stream happens to be consumed later.
     """
 
-    __slots__ = ("_info", "_parent", "_span", "_tracer")
+    __slots__ = ("_info", "_instrumentation", "_parent", "_server", "_span")
 
     def __init__(
         self,
         instrumentation: Instrumentation | None = None,
         parent: otel_context.Context | None = None,
     ) -> None:
-        self._tracer = (instrumentation or Instrumentation()).tracer
+        self._instrumentation = instrumentation or Instrumentation()
         self._parent = parent if parent is not None else otel_context.get_current()
         self._span: trace.Span | None = None
         self._info: RequestInfo | None = None
+        self._server: tuple[str | None, int | None] = (None, None)
 
     def start(self, info: RequestInfo, server_address: str | None, server_port: int | None) -> None:
         """Start the span with the attributes known before the request is sent."""
-        self._span = self._tracer.start_span(
+        self._info = info
+        self._server = (server_address, server_port)
+        self._span = self._instrumentation.tracer.start_span(
             f"{info.operation} {info.model}",
             context=self._parent,
             kind=SpanKind.CLIENT,
             attributes=start_attributes(info, server_address, server_port),
         )
-        self._info = info
 
     def activate(self) -> AbstractContextManager[object]:
         """Make the span current for the duration of a ``with`` block."""
@@ -80,31 +120,98 @@ class SpanObserver:
         return trace.use_span(self._span, end_on_exit=False, record_exception=False)
 
     def end(self, result: StreamResult) -> None:
-        """Write the end attributes and end the span."""
+        """Write the end attributes, end the span, then record metrics and content."""
         span = self._span
         info = self._info
         if span is None or info is None:
             return
         self._span = None
-        span.set_attributes(
-            end_attributes(
-                info,
-                result.response,
-                outcome=result.outcome,
-                error_type=result.error_type,
-                time_to_first_chunk=result.timings.time_to_first_chunk,
-                time_to_first_token=result.timings.time_to_first_token,
-            )
+        attributes = end_attributes(
+            info,
+            result.response,
+            outcome=result.outcome,
+            error_type=result.error_type,
+            time_to_first_chunk=result.timings.time_to_first_chunk,
+            time_to_first_token=result.timings.time_to_first_token,
         )
         counters = {
             SPANSTREAM_RETRIES: result.retries,
             SPANSTREAM_EVENTS_UNKNOWN: result.unknown_events,
             SPANSTREAM_EVENTS_MALFORMED: result.malformed_events,
         }
-        span.set_attributes({name: count for name, count in counters.items() if count})
+        attributes.update({name: count for name, count in counters.items() if count})
+        span.set_attributes(attributes)
+        content = self._content(info, result)
+        capture = self._instrumentation.content
+        if content is not None and capture.mode.on_span:
+            span.set_attributes(_content_attributes(content))
         if result.error is not None:
             span.record_exception(result.error)
         if result.outcome in _FAILURES:
             description = str(result.error) if result.error is not None else result.error_type
             span.set_status(Status(StatusCode.ERROR, description))
         span.end()
+
+        span_context = trace.set_span_in_context(span)
+        try:
+            self._instrumentation.metrics.record(info, result, *self._server, span_context)
+        except Exception:  # telemetry must never break the stream
+            logger.exception("spanstream failed to record metrics")
+        if content is not None and capture.emits_event:
+            self._emit_details(span, attributes, content, span_context)
+
+    def _content(self, info: RequestInfo, result: StreamResult) -> CapturedContent | None:
+        capture = self._instrumentation.content
+        if not capture.enabled:
+            return None
+        try:
+            request = info.content() if info.content is not None else None
+            content = CapturedContent(
+                input_messages=request.input_messages if request else [],
+                output_messages=output_messages(result.response),
+                system_instructions=request.system_instructions if request else None,
+                tool_definitions=request.tool_definitions if request else None,
+            )
+            return capture.prepare(content)
+        except Exception:
+            logger.exception("spanstream failed to capture content")
+            return None
+
+    def _emit_details(
+        self,
+        span: trace.Span,
+        attributes: dict[str, AttributeValue],
+        content: CapturedContent,
+        context: otel_context.Context,
+    ) -> None:
+        start = dict(getattr(span, "attributes", None) or {})
+        body: dict[str, object] = {
+            gen_ai.GEN_AI_INPUT_MESSAGES: content.input_messages,
+            gen_ai.GEN_AI_OUTPUT_MESSAGES: content.output_messages,
+        }
+        if content.system_instructions is not None:
+            body[gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS] = content.system_instructions
+        if content.tool_definitions is not None:
+            body[gen_ai.GEN_AI_TOOL_DEFINITIONS] = content.tool_definitions
+        try:
+            self._instrumentation.event_logger.emit(
+                event_name=DETAILS_EVENT,
+                context=context,
+                severity_number=_logs.SeverityNumber.INFO,
+                attributes={**start, **attributes},
+                body=body,  # type: ignore[arg-type]
+            )
+        except Exception:  # telemetry must never break the stream
+            logger.exception("spanstream failed to emit the details event")
+
+
+def _content_attributes(content: CapturedContent) -> dict[str, AttributeValue]:
+    attributes: dict[str, AttributeValue] = {
+        gen_ai.GEN_AI_INPUT_MESSAGES: to_json(content.input_messages),
+        gen_ai.GEN_AI_OUTPUT_MESSAGES: to_json(content.output_messages),
+    }
+    if content.system_instructions is not None:
+        attributes[gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json(content.system_instructions)
+    if content.tool_definitions is not None:
+        attributes[gen_ai.GEN_AI_TOOL_DEFINITIONS] = to_json(content.tool_definitions)
+    return attributes

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from functools import partial
 
-from ..base import PreparedRequest, RequestInfo
+from ..base import PreparedRequest, RequestContent, RequestInfo
 
 __all__ = ["build_request"]
 
@@ -67,7 +69,116 @@ def _info(body: Mapping[str, object]) -> RequestInfo:
         previous_response_id=_str(body.get("previous_response_id")),
         output_type=_OUTPUT_TYPES.get(fmt_type) if isinstance(fmt_type, str) else None,
         service_tier=tier if isinstance(tier, str) and tier != "auto" else None,
+        content=partial(request_content, body),
     )
+
+
+Message = dict[str, object]
+
+
+def request_content(body: Mapping[str, object]) -> RequestContent:
+    """The request's input, instructions and tools in the GenAI conventions' shapes."""
+    instructions = body.get("instructions")
+    tools = body.get("tools")
+    return RequestContent(
+        input_messages=_input_messages(body.get("input")),
+        system_instructions=[{"type": "text", "content": instructions}]
+        if isinstance(instructions, str)
+        else None,
+        tool_definitions=[_tool_definition(t) for t in tools if isinstance(t, Mapping)]
+        if isinstance(tools, Sequence)
+        else None,
+    )
+
+
+def _input_messages(value: object) -> list[Message]:
+    if isinstance(value, str):
+        return [{"role": "user", "parts": [{"type": "text", "content": value}]}]
+    if not isinstance(value, Sequence):
+        return []
+    messages: list[Message] = []
+    for item in value:
+        if not isinstance(item, Mapping):
+            continue
+        kind = item.get("type", "message")
+        if kind == "message" or "role" in item:
+            messages.append(
+                {"role": str(item.get("role", "user")), "parts": _parts(item.get("content"))}
+            )
+        elif kind == "function_call":
+            arguments = item.get("arguments")
+            messages.append(
+                {
+                    "role": "assistant",
+                    "parts": [
+                        {
+                            "type": "tool_call",
+                            "id": item.get("call_id"),
+                            "name": item.get("name"),
+                            "arguments": _json_or_text(arguments),
+                        }
+                    ],
+                }
+            )
+        elif kind == "function_call_output":
+            messages.append(
+                {
+                    "role": "tool",
+                    "parts": [
+                        {
+                            "type": "tool_call_response",
+                            "id": item.get("call_id"),
+                            "response": _json_or_text(item.get("output")),
+                        }
+                    ],
+                }
+            )
+        else:
+            messages.append(
+                {"role": "assistant", "parts": [{"type": "generic", "generic_type": str(kind)}]}
+            )
+    return messages
+
+
+def _parts(content: object) -> list[Message]:
+    if isinstance(content, str):
+        return [{"type": "text", "content": content}]
+    parts: list[Message] = []
+    if isinstance(content, Sequence):
+        for part in content:
+            if not isinstance(part, Mapping):
+                continue
+            kind = part.get("type")
+            if kind in ("input_text", "output_text", "text"):
+                parts.append({"type": "text", "content": part.get("text", "")})
+            elif kind == "input_image" and isinstance(part.get("image_url"), str):
+                parts.append({"type": "uri", "modality": "image", "uri": part["image_url"]})
+            elif kind == "input_file" and isinstance(part.get("file_id"), str):
+                parts.append({"type": "file", "modality": "document", "file_id": part["file_id"]})
+            else:
+                parts.append({"type": "generic", "generic_type": str(kind)})
+    return parts
+
+
+def _tool_definition(tool: Mapping[str, object]) -> Message:
+    kind = tool.get("type", "function")
+    if kind == "function":
+        definition: Message = {"type": "function", "name": tool.get("name")}
+        if "description" in tool:
+            definition["description"] = tool["description"]
+        if "parameters" in tool:
+            definition["parameters"] = tool["parameters"]
+        return definition
+    return {"type": str(kind), "name": tool.get("name", str(kind))}
+
+
+def _json_or_text(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except (ValueError, RecursionError):
+            return value
+    return value
 
 
 _OUTPUT_TYPES = {"text": "text", "json_schema": "json", "json_object": "json"}

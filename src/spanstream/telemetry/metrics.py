@@ -1,0 +1,261 @@
+"""GenAI client metrics, recorded once per stream when it ends.
+
+Two name sets, one table (:data:`METRICS`): the last released conventions (core semconv
+v1.41, what ``opentelemetry-semantic-conventions`` and most dashboards use; the default) and the
+latest ``semantic-conventions-genai`` main (``gen_ai.client.inference.*``; switched on with
+``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental``). Names the conventions do not have
+(time to first token; cache and reasoning token totals in the released set) are ``spanstream.*``.
+
+Nothing is recorded per event: the stream keeps a few timestamps and counts, and the
+instruments are fed once at the end, also for failed, cancelled and abandoned streams.
+
+"Chunk" (undefined by the conventions for SSE) is one server-sent event.
+``time_to_first_chunk`` runs from sending the request to the first event;
+``time_per_output_chunk`` is recorded once per stream as the mean gap between consecutive
+events after the first (recording every gap would put a histogram update on the hot path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
+from opentelemetry.semconv.attributes import error_attributes, server_attributes
+from opentelemetry.util.types import AttributeValue
+
+from .. import __version__
+from ..observe import StreamResult
+from ..providers.base import RequestInfo
+
+__all__ = ["DURATION_BUCKETS", "METRICS", "TOKEN_BUCKETS", "MetricSpec", "StreamMetrics"]
+
+DURATION_BUCKETS = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)  # fmt: skip
+TOKEN_BUCKETS = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)  # fmt: skip
+
+GEN_AI_TOKEN_MODALITY = "gen_ai.token.modality"  # latest conventions only
+
+Measure = Literal[
+    "duration",
+    "time_to_first_chunk",
+    "time_per_output_chunk",
+    "time_to_first_token",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_write_input_tokens",
+    "reasoning_output_tokens",
+    "operation_input_tokens",
+    "operation_output_tokens",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One instrument: its name, kind, unit and buckets, and the extra attributes it carries."""
+
+    name: str
+    kind: Literal["histogram", "counter"]
+    unit: str
+    description: str
+    buckets: tuple[float, ...] | None = None
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+def _seconds(name: str, description: str) -> MetricSpec:
+    return MetricSpec(name, "histogram", "s", description, DURATION_BUCKETS)
+
+
+def _token_histogram(name: str, description: str, token_type: str | None = None) -> MetricSpec:
+    extra = ((gen_ai.GEN_AI_TOKEN_TYPE, token_type),) if token_type else ()
+    return MetricSpec(name, "histogram", "{token}", description, TOKEN_BUCKETS, extra)
+
+
+def _token_counter(name: str, description: str, modality: bool) -> MetricSpec:
+    extra = ((GEN_AI_TOKEN_MODALITY, "unknown"),) if modality else ()
+    return MetricSpec(name, "counter", "{token}", description, None, extra)
+
+
+_TTFT = _seconds(
+    "spanstream.client.operation.time_to_first_token",
+    "Time from sending the request to the first output delta (text, refusal or tool call).",
+)
+
+METRICS: Mapping[str, Mapping[Measure, MetricSpec]] = {
+    # Core semconv v1.41.x: the last released GenAI conventions.
+    "default": {
+        "duration": _seconds(
+            gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION, "GenAI operation duration."
+        ),
+        "time_to_first_chunk": _seconds(
+            gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+            "Time to receive the first chunk (server-sent event) of a streamed response.",
+        ),
+        "time_per_output_chunk": _seconds(
+            gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
+            "Mean time between chunks after the first, one value per stream.",
+        ),
+        "time_to_first_token": _TTFT,
+        "input_tokens": _token_histogram(
+            gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE, "Number of input tokens used.", "input"
+        ),
+        "output_tokens": _token_histogram(
+            gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE, "Number of output tokens used.", "output"
+        ),
+        "cache_read_input_tokens": _token_counter(
+            "spanstream.client.usage.cache_read.input_tokens",
+            "Input tokens served from the provider's cache (a subset of input tokens).",
+            modality=False,
+        ),
+        "cache_write_input_tokens": _token_counter(
+            "spanstream.client.usage.cache_write.input_tokens",
+            "Input tokens written to the provider's cache (a subset of input tokens).",
+            modality=False,
+        ),
+        "reasoning_output_tokens": _token_counter(
+            "spanstream.client.usage.reasoning.output_tokens",
+            "Reasoning tokens (a subset of output tokens).",
+            modality=False,
+        ),
+    },
+    # semantic-conventions-genai main (@024a4f9 / token metrics @066d4a7).
+    "latest": {
+        "duration": _seconds("gen_ai.client.inference.duration", "GenAI inference duration."),
+        "time_to_first_chunk": _seconds(
+            "gen_ai.client.inference.time_to_first_chunk",
+            "Time to receive the first chunk (server-sent event) of a streamed response.",
+        ),
+        "time_per_output_chunk": _seconds(
+            "gen_ai.client.inference.time_per_output_chunk",
+            "Mean time between chunks after the first, one value per stream.",
+        ),
+        "time_to_first_token": _TTFT,
+        "input_tokens": _token_counter(
+            "gen_ai.client.inference.usage.input_tokens", "Input tokens.", modality=True
+        ),
+        "output_tokens": _token_counter(
+            "gen_ai.client.inference.usage.output_tokens", "Output tokens.", modality=True
+        ),
+        "cache_read_input_tokens": _token_counter(
+            "gen_ai.client.inference.usage.cache_read.input_tokens",
+            "Input tokens read from the cache.",
+            modality=True,
+        ),
+        "cache_write_input_tokens": _token_counter(
+            "gen_ai.client.inference.usage.cache_write.input_tokens",
+            "Input tokens written to the cache.",
+            modality=True,
+        ),
+        "reasoning_output_tokens": _token_counter(
+            "gen_ai.client.inference.usage.reasoning.output_tokens",
+            "Reasoning output tokens.",
+            modality=True,
+        ),
+        "operation_input_tokens": _token_histogram(
+            "gen_ai.client.inference.operation.input_tokens", "Input tokens per operation."
+        ),
+        "operation_output_tokens": _token_histogram(
+            "gen_ai.client.inference.operation.output_tokens", "Output tokens per operation."
+        ),
+    },
+}
+
+
+class StreamMetrics:
+    """The instruments of one name set, created once per client."""
+
+    def __init__(self, meter_provider: metrics.MeterProvider | None, *, latest: bool) -> None:
+        meter = metrics.get_meter("spanstream", __version__, meter_provider)
+        self.latest = latest
+        self._specs = METRICS["latest" if latest else "default"]
+        made: dict[str, metrics.Histogram | metrics.Counter] = {}
+        self._instruments: dict[Measure, tuple[MetricSpec, metrics.Histogram | metrics.Counter]]
+        self._instruments = {}
+        for measure, spec in self._specs.items():
+            instrument = made.get(spec.name)
+            if instrument is None:
+                instrument = made[spec.name] = _create(meter, spec)
+            self._instruments[measure] = (spec, instrument)
+
+    def record(
+        self,
+        info: RequestInfo,
+        result: StreamResult,
+        server_address: str | None,
+        server_port: int | None,
+        context: otel_context.Context | None = None,
+    ) -> None:
+        """Record one finished stream."""
+        common: dict[str, AttributeValue] = {
+            gen_ai.GEN_AI_OPERATION_NAME: info.operation,
+            gen_ai.GEN_AI_PROVIDER_NAME: info.provider,
+            gen_ai.GEN_AI_REQUEST_MODEL: info.model,
+        }
+        if result.response.model:
+            common[gen_ai.GEN_AI_RESPONSE_MODEL] = result.response.model
+        if server_address:
+            common[server_attributes.SERVER_ADDRESS] = server_address
+            if server_port is not None:
+                common[server_attributes.SERVER_PORT] = server_port
+        with_error = dict(common)
+        if result.error_type:
+            with_error[error_attributes.ERROR_TYPE] = result.error_type
+
+        timings = result.timings
+        values: dict[Measure, tuple[float | int | None, dict[str, AttributeValue]]] = {
+            "duration": (timings.duration, with_error),
+            "time_to_first_chunk": (timings.time_to_first_chunk, common),
+            "time_per_output_chunk": (timings.time_per_output_chunk, common),
+            "time_to_first_token": (timings.time_to_first_token, common),
+        }
+        usage = result.response.usage
+        if self.latest:
+            # Token metrics for every inference, failed ones included; 0 when no usage came.
+            inputs = (usage.input_tokens if usage else None) or 0
+            outputs = (usage.output_tokens if usage else None) or 0
+            values.update(
+                {
+                    "input_tokens": (inputs, with_error),
+                    "output_tokens": (outputs, with_error),
+                    "operation_input_tokens": (inputs, with_error),
+                    "operation_output_tokens": (outputs, with_error),
+                }
+            )
+        elif usage is not None:
+            values["input_tokens"] = (usage.input_tokens, with_error)
+            values["output_tokens"] = (usage.output_tokens, with_error)
+        if usage is not None:
+            values["cache_read_input_tokens"] = (usage.cache_read_input_tokens, with_error)
+            values["cache_write_input_tokens"] = (usage.cache_write_input_tokens, with_error)
+            values["reasoning_output_tokens"] = (usage.reasoning_output_tokens, with_error)
+
+        for measure, (value, attributes) in values.items():
+            entry = self._instruments.get(measure)
+            if entry is None or value is None:
+                continue
+            spec, instrument = entry
+            if spec.extra:
+                attributes = {**attributes, **dict(spec.extra)}
+            if isinstance(instrument, metrics.Histogram):
+                instrument.record(value, attributes, context=context)
+            else:
+                instrument.add(value, attributes, context=context)
+
+
+def _create(meter: metrics.Meter, spec: MetricSpec) -> metrics.Histogram | metrics.Counter:
+    if spec.kind == "counter":
+        return meter.create_counter(spec.name, unit=spec.unit, description=spec.description)
+    return meter.create_histogram(
+        spec.name,
+        unit=spec.unit,
+        description=spec.description,
+        explicit_bucket_boundaries_advisory=list(spec.buckets or ()),
+    )
