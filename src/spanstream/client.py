@@ -38,6 +38,11 @@ DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 
 _MAX_ERROR_BODY = 64 * 1024
 _KEY_PATTERN = re.compile(r"\b(sk|sk-ant|sk-proj)-[A-Za-z0-9_\-*]{6,}")
+# A server that echoes request headers back: drop the header name and scheme with the value.
+_CREDENTIAL_PATTERN = re.compile(
+    r"(?i)\b(?:(?:proxy-)?authorization|x-api-key)\b\s*[:=]?\s*(?:bearer\s+|basic\s+)?\S*"
+    r"|\bbearer\s+\S+"
+)
 
 
 class _ClientConfig:
@@ -127,6 +132,7 @@ class _ClientConfig:
         if text is None:
             return None
         text = text.replace(self.api_key, "***")
+        text = _CREDENTIAL_PATTERN.sub("[credentials redacted]", text)
         return _KEY_PATTERN.sub("***", text)
 
     def observer(self) -> SpanObserver:

@@ -1,0 +1,201 @@
+"""GenAI metrics from a replayed real recording, in both name sets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    HistogramDataPoint,
+    InMemoryMetricReader,
+    Metric,
+    NumberDataPoint,
+)
+from opentelemetry.sdk.trace import TracerProvider
+
+from spanstream import APIStatusError, Client, RetryPolicy
+from spanstream.telemetry.metrics import DURATION_BUCKETS, METRICS, TOKEN_BUCKETS
+from spanstream.testing import ReplayServer, Reply
+
+from ..conftest import RESPONSES
+
+CACHED = RESPONSES / "gpt-4o-cached-tokens.sse"  # in=1515 (cached 1390) out=8, reasoning 0
+
+
+@dataclass
+class Metrics:
+    reader: InMemoryMetricReader
+    provider: MeterProvider
+
+    def collect(self) -> dict[str, Metric]:
+        data = self.reader.get_metrics_data()
+        found: dict[str, Metric] = {}
+        if data is None:
+            return found
+        for resource in data.resource_metrics:
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    found[metric.name] = metric
+        return found
+
+
+@pytest.fixture
+def meter() -> Iterator[Metrics]:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    yield Metrics(reader, provider)
+    provider.shutdown()
+
+
+def _stream(server: ReplayServer, meter: Metrics, reply: Reply) -> None:
+    server.enqueue(reply)
+    client = Client(
+        api_key="sk-test",
+        base_url=server.base_url,
+        tracer_provider=TracerProvider(),
+        meter_provider=meter.provider,
+        retry=RetryPolicy(max_retries=0),
+    )
+    with client.responses.stream(model="gpt-4o", input="Count") as stream:
+        stream.final_response()
+
+
+def _points(metric: Metric) -> list[HistogramDataPoint | NumberDataPoint]:
+    return list(metric.data.data_points)  # type: ignore[arg-type]
+
+
+def _common(server: ReplayServer) -> dict[str, object]:
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.response.model": "gpt-4o-2024-08-06",
+        "server.address": "127.0.0.1",
+        "server.port": server.port,
+    }
+
+
+def test_released_names_units_buckets_attributes_and_values(
+    server: ReplayServer, meter: Metrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
+    _stream(server, meter, Reply.from_file(CACHED))
+    found = meter.collect()
+    common = _common(server)
+
+    assert set(found) == {
+        "gen_ai.client.operation.duration",
+        "gen_ai.client.token.usage",
+        "gen_ai.client.operation.time_to_first_chunk",
+        "gen_ai.client.operation.time_per_output_chunk",
+        "spanstream.client.operation.time_to_first_token",
+        "spanstream.client.usage.cache_read.input_tokens",
+        "spanstream.client.usage.reasoning.output_tokens",
+    }, "cache writes are not reported by this recording, so none are recorded"
+    for name in (
+        "gen_ai.client.operation.duration",
+        "gen_ai.client.operation.time_to_first_chunk",
+        "gen_ai.client.operation.time_per_output_chunk",
+        "spanstream.client.operation.time_to_first_token",
+    ):
+        assert found[name].unit == "s"
+        (point,) = _points(found[name])
+        assert isinstance(point, HistogramDataPoint)
+        assert tuple(point.explicit_bounds) == DURATION_BUCKETS
+        assert point.count == 1, "recorded once per stream"
+        assert dict(point.attributes or {}) == common
+        assert point.sum > 0
+
+    usage = found["gen_ai.client.token.usage"]
+    assert usage.unit == "{token}"
+    by_type = {dict(p.attributes or {})["gen_ai.token.type"]: p for p in _points(usage)}
+    assert set(by_type) == {"input", "output"}
+    for token_type, value in (("input", 1515), ("output", 8)):
+        point = by_type[token_type]
+        assert isinstance(point, HistogramDataPoint)
+        assert tuple(point.explicit_bounds) == TOKEN_BUCKETS
+        assert (point.count, point.sum) == (1, value)
+        assert dict(point.attributes or {}) == {**common, "gen_ai.token.type": token_type}
+
+    (cached,) = _points(found["spanstream.client.usage.cache_read.input_tokens"])
+    assert isinstance(cached, NumberDataPoint)
+    assert cached.value == 1390
+    assert dict(cached.attributes or {}) == common
+    (reasoning,) = _points(found["spanstream.client.usage.reasoning.output_tokens"])
+    assert reasoning.value == 0  # type: ignore[union-attr]
+
+
+def test_latest_names_switch_on_with_the_opt_in(
+    server: ReplayServer, meter: Metrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http, gen_ai_latest_experimental")
+    _stream(server, meter, Reply.from_file(CACHED))
+    found = meter.collect()
+    common = _common(server)
+    expected = {spec.name for spec in METRICS["latest"].values()}
+    # The recording reports no cache writes: that counter stays unrecorded.
+    assert set(found) == expected - {"gen_ai.client.inference.usage.cache_write.input_tokens"}
+    assert "gen_ai.client.token.usage" not in found
+
+    counters = {
+        "gen_ai.client.inference.usage.input_tokens": 1515,
+        "gen_ai.client.inference.usage.output_tokens": 8,
+        "gen_ai.client.inference.usage.cache_read.input_tokens": 1390,
+        "gen_ai.client.inference.usage.reasoning.output_tokens": 0,
+    }
+    for name, value in counters.items():
+        (point,) = _points(found[name])
+        assert isinstance(point, NumberDataPoint)
+        assert point.value == value
+        assert dict(point.attributes or {}) == {**common, "gen_ai.token.modality": "unknown"}
+    for name, value in (
+        ("gen_ai.client.inference.operation.input_tokens", 1515),
+        ("gen_ai.client.inference.operation.output_tokens", 8),
+    ):
+        (point,) = _points(found[name])
+        assert isinstance(point, HistogramDataPoint)
+        assert (point.count, point.sum) == (1, value)
+        assert tuple(point.explicit_bounds) == TOKEN_BUCKETS
+    (duration,) = _points(found["gen_ai.client.inference.duration"])
+    assert isinstance(duration, HistogramDataPoint)
+    assert tuple(duration.explicit_bounds) == DURATION_BUCKETS
+
+
+def test_failed_request_records_duration_with_error_type(
+    server: ReplayServer, meter: Metrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
+    with pytest.raises(APIStatusError):
+        _stream(server, meter, Reply.error(500))
+    found = meter.collect()
+    (duration,) = _points(found["gen_ai.client.operation.duration"])
+    attributes = dict(duration.attributes or {})
+    assert attributes["error.type"] == "500"
+    assert "gen_ai.response.model" not in attributes
+    assert "gen_ai.client.token.usage" not in found  # no usage was reported
+
+
+def test_failed_request_counts_zero_tokens_under_the_latest_names(
+    server: ReplayServer, meter: Metrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+    with pytest.raises(APIStatusError):
+        _stream(server, meter, Reply.error(503))
+    found = meter.collect()
+    (inputs,) = _points(found["gen_ai.client.inference.usage.input_tokens"])
+    assert isinstance(inputs, NumberDataPoint)
+    assert inputs.value == 0
+    assert dict(inputs.attributes or {})["error.type"] == "503"
+
+
+def test_two_streams_make_two_measurements_not_one_per_event(
+    server: ReplayServer, meter: Metrics
+) -> None:
+    _stream(server, meter, Reply.from_file(CACHED))
+    _stream(server, meter, Reply.from_file(CACHED))
+    found = meter.collect()
+    (ttfc,) = _points(found["gen_ai.client.operation.time_to_first_chunk"])
+    assert isinstance(ttfc, HistogramDataPoint)
+    assert ttfc.count == 2
