@@ -98,3 +98,31 @@ async def test_stream_created_in_one_task_and_abandoned_in_another_detaches_clea
     assert (inference.attributes or {})["spanstream.outcome"] == "abandoned"
     assert "Failed to detach context" not in caplog.text
     await client.aclose()
+
+
+def test_real_httpx_instrumentation_spans_nest_under_the_inference_span(
+    server: ReplayServer, telemetry: Telemetry
+) -> None:
+    httpx = pytest.importorskip("httpx")
+    instrumentation = pytest.importorskip("opentelemetry.instrumentation.httpx")
+    http = httpx.Client()
+    instrumentation.HTTPXClientInstrumentor.instrument_client(
+        http, tracer_provider=telemetry.provider
+    )
+    server.enqueue(Reply.from_file(PLAIN))
+    client = Client(
+        api_key="sk-test",
+        base_url=server.base_url,
+        tracer_provider=telemetry.provider,
+        http_client=http,
+    )
+    with client.responses.stream(model="gpt-4.1", input="hi") as stream:
+        stream.final_response()
+    inference = telemetry.only_inference_span()
+    (http_span,) = [
+        s for s in telemetry.spans if s.kind is trace.SpanKind.CLIENT and s is not inference
+    ]
+    assert http_span.name == "POST"
+    assert http_span.parent is not None
+    assert http_span.parent.span_id == inference.context.span_id
+    http.close()
