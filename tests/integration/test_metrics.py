@@ -86,6 +86,7 @@ def test_released_names_units_buckets_attributes_and_values(
     common = _common(server)
 
     assert set(found) == {
+        "spanstream.client.streams",
         "gen_ai.client.operation.duration",
         "gen_ai.client.token.usage",
         "gen_ai.client.operation.time_to_first_chunk",
@@ -125,6 +126,9 @@ def test_released_names_units_buckets_attributes_and_values(
     assert dict(cached.attributes or {}) == common
     (reasoning,) = _points(found["spanstream.client.usage.reasoning.output_tokens"])
     assert reasoning.value == 0  # type: ignore[union-attr]
+    (streams,) = _points(found["spanstream.client.streams"])
+    assert streams.value == 1  # type: ignore[union-attr]
+    assert dict(streams.attributes or {}) == {**common, "spanstream.outcome": "completed"}
 
 
 def test_latest_names_switch_on_with_the_opt_in(
@@ -175,6 +179,8 @@ def test_failed_request_records_duration_with_error_type(
     assert attributes["error.type"] == "500"
     assert "gen_ai.response.model" not in attributes
     assert "gen_ai.client.token.usage" not in found  # no usage was reported
+    (streams,) = _points(found["spanstream.client.streams"])
+    assert dict(streams.attributes or {})["spanstream.outcome"] == "error"
 
 
 def test_failed_request_counts_zero_tokens_under_the_latest_names(

@@ -31,6 +31,7 @@ from opentelemetry.util.types import AttributeValue
 from .. import __version__
 from ..observe import StreamResult
 from ..providers.base import RequestInfo
+from .attributes import SPANSTREAM_OUTCOME
 
 __all__ = ["DURATION_BUCKETS", "METRICS", "TOKEN_BUCKETS", "MetricSpec", "StreamMetrics"]
 
@@ -44,6 +45,7 @@ TOKEN_BUCKETS = (
 GEN_AI_TOKEN_MODALITY = "gen_ai.token.modality"  # latest conventions only
 
 Measure = Literal[
+    "streams",
     "duration",
     "time_to_first_chunk",
     "time_per_output_chunk",
@@ -84,6 +86,14 @@ def _token_counter(name: str, description: str, modality: bool) -> MetricSpec:
     return MetricSpec(name, "counter", "{token}", description, None, extra)
 
 
+_STREAMS = MetricSpec(
+    "spanstream.client.streams",
+    "counter",
+    "{stream}",
+    "Streams by how they ended (spanstream.outcome: completed, incomplete, failed, error, "
+    "cancelled, abandoned).",
+)
+
 _TTFT = _seconds(
     "spanstream.client.operation.time_to_first_token",
     "Time from sending the request to the first output delta (text, refusal or tool call).",
@@ -92,6 +102,7 @@ _TTFT = _seconds(
 METRICS: Mapping[str, Mapping[Measure, MetricSpec]] = {
     # Core semconv v1.41.x: the last released GenAI conventions.
     "default": {
+        "streams": _STREAMS,
         "duration": _seconds(
             gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION, "GenAI operation duration."
         ),
@@ -128,6 +139,7 @@ METRICS: Mapping[str, Mapping[Measure, MetricSpec]] = {
     },
     # semantic-conventions-genai main (@024a4f9 / token metrics @066d4a7).
     "latest": {
+        "streams": _STREAMS,
         "duration": _seconds("gen_ai.client.inference.duration", "GenAI inference duration."),
         "time_to_first_chunk": _seconds(
             "gen_ai.client.inference.time_to_first_chunk",
@@ -211,6 +223,7 @@ class StreamMetrics:
 
         timings = result.timings
         values: dict[Measure, tuple[float | int | None, dict[str, AttributeValue]]] = {
+            "streams": (1, {**with_error, SPANSTREAM_OUTCOME: result.outcome}),
             "duration": (timings.duration, with_error),
             "time_to_first_chunk": (timings.time_to_first_chunk, common),
             "time_per_output_chunk": (timings.time_per_output_chunk, common),
