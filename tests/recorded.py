@@ -2,8 +2,9 @@
 
 Two independent readings of the same recorded bytes:
 
-* :func:`decode_responses` runs them through *our* pipeline (``spanstream.sse.SSEDecoder`` then
-  ``ResponsesParser``), fed in chunks of any size, exactly as a live HTTP body would arrive;
+* :func:`decode_responses` (and :func:`decode` for any parser) runs them through *our* pipeline
+  (``spanstream.sse.SSEDecoder`` then a provider parser), fed in chunks of any size, exactly as
+  a live HTTP body would arrive;
 * :func:`sdk_payloads` reads them the way the official ``openai`` package does (its own SSE
   decoder, ``[DONE]`` skipped, JSON decoded), to compute expected values without our code.
 
@@ -21,11 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from spanstream.events import StreamEvent
+from spanstream.providers.anthropic_messages import MessagesParser
+from spanstream.providers.base import Parser, ParserFactory
+from spanstream.providers.openai_chat import ChatCompletionsParser
 from spanstream.providers.openai_responses import ResponsesParser
 from spanstream.sse import SSEDecoder
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 OPENAI_RESPONSES = FIXTURES / "openai-responses"
+OPENAI_CHAT = FIXTURES / "openai-chat"
+ANTHROPIC_MESSAGES = FIXTURES / "anthropic-messages"
 
 TERMINAL_TYPES = ("response.completed", "response.incomplete", "response.failed")
 
@@ -70,7 +76,7 @@ class Decoded:
     """The outcome of decoding one recording through our pipeline."""
 
     events: list[StreamEvent]
-    parser: ResponsesParser
+    parser: Any  # the concrete parser, so tests can read its provider-specific state
     sse_count: int
 
     def of_type(self, cls: type[Any]) -> list[Any]:
@@ -86,8 +92,14 @@ def decode_responses(raw: bytes, chunk_size: int | None = None) -> Decoded:
     the decoder dispatches, the ``data: [DONE]`` sentinel included, goes to the parser, as the
     live client would do.
     """
+    return decode(raw, ResponsesParser, chunk_size)
+
+
+def decode(raw: bytes, parser_factory: ParserFactory, chunk_size: int | None = None) -> Decoded:
+    """Run a recorded stream through SSEDecoder + a fresh non-strict parser, the way the live
+    client does: every dispatched event goes to the parser, then ``close()`` at the end."""
     decoder = SSEDecoder()
-    parser = ResponsesParser(strict=False)
+    parser: Parser = parser_factory(strict=False)
     events: list[StreamEvent] = []
     sse_count = 0
     for chunk in chunks(raw, chunk_size):
@@ -132,3 +144,36 @@ def sdk_terminal_payload(path: Path) -> dict[str, Any] | None:
     """The last completed/incomplete/failed payload of a recording, or None."""
     terminal = [p for p in sdk_fixture_payloads(path) if p.get("type") in TERMINAL_TYPES]
     return terminal[-1] if terminal else None
+
+
+def recordings(folder: Path) -> list[Path]:
+    """Every recorded stream (``*.sse``) of a fixture folder, sorted by name."""
+    return sorted(folder.glob("*.sse"))
+
+
+def recording(folder: Path, name: str) -> Path:
+    """The recording called ``name`` in ``folder`` (which must exist)."""
+    path = folder / name
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    return path
+
+
+@cache
+def decode_chat(path: Path) -> Decoded:
+    """A Chat Completions recording through ``ChatCompletionsParser``, cached (do not mutate)."""
+    return decode(path.read_bytes(), ChatCompletionsParser)
+
+
+@cache
+def decode_anthropic(path: Path) -> Decoded:
+    """An Anthropic Messages recording through ``MessagesParser``, cached (do not mutate)."""
+    return decode(path.read_bytes(), MessagesParser)
+
+
+def anthropic_sdk_events(raw: bytes) -> list[tuple[str | None, dict[str, Any]]]:
+    """``(event name, payload)`` of a recording as the official ``anthropic`` SDK reads it: its
+    own SSE decoder (``anthropic._streaming.SSEDecoder``), independent of ours."""
+    from anthropic._streaming import SSEDecoder as SDKDecoder
+
+    return [(sse.event, json.loads(sse.data)) for sse in SDKDecoder().iter_bytes(iter([raw]))]

@@ -9,6 +9,7 @@
 
 __version__ = "0.1.0"
 
+from ._anthropic import AnthropicClient, AsyncAnthropicClient
 from ._retry import RetryPolicy
 from .client import AsyncClient, Client
 from .errors import (
@@ -54,6 +55,8 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AnthropicClient",
+    "AsyncAnthropicClient",
     "AsyncClient",
     "AsyncStream",
     "CaptureMode",

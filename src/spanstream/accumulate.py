@@ -59,11 +59,12 @@ class _PendingReasoning:
         self.summary: dict[int, list[str]] = {}
         self.content: dict[int, list[str]] = {}
 
-    def build(self, item_id: str | None) -> Reasoning:
+    def build(self, item_id: str | None, signature: str | None = None) -> Reasoning:
         return Reasoning(
             id=item_id,
             summary=tuple("".join(self.summary[i]) for i in sorted(self.summary)),
             content=tuple("".join(self.content[i]) for i in sorted(self.content)),
+            signature=signature,
         )
 
 
@@ -85,6 +86,7 @@ class Accumulator:
         "_reasoning_parts",
         "error",
         "finish_reason",
+        "finish_reasons",
         "id",
         "incomplete_reason",
         "model",
@@ -98,6 +100,7 @@ class Accumulator:
         self.model: str | None = None
         self.status: ResponseStatus = "in_progress"
         self.finish_reason: FinishReason | None = None
+        self.finish_reasons: tuple[FinishReason, ...] = ()
         self.usage: Usage | None = None
         self.error: ProviderError | None = None
         self.incomplete_reason: str | None = None
@@ -143,6 +146,10 @@ class Accumulator:
             message = self._message(event.id)
             message.done_text = event.text
             message.done_refusal = event.refusal
+            # The done event restates the whole text: the deltas (one string object each, ~15
+            # times the size of the text they spell) are no longer needed.
+            message.text.clear()
+            message.refusal.clear()
         elif isinstance(event, ReasoningDone):
             if event.reasoning.id:
                 self._done_items.add(event.reasoning.id)
@@ -176,13 +183,55 @@ class Accumulator:
         *,
         error: ProviderError | None = None,
         incomplete_reason: str | None = None,
+        finish_reasons: tuple[FinishReason, ...] | None = None,
     ) -> Response:
-        """Record the terminal state and return the final response."""
+        """Record the terminal state and return the final response. ``finish_reasons`` (one per
+        choice) defaults to ``(finish_reason,)``."""
         self.status = status
         self.finish_reason = finish_reason
         self.error = error or self.error
         self.incomplete_reason = incomplete_reason
+        if finish_reasons is None:
+            finish_reasons = (finish_reason,) if finish_reason is not None else ()
+        self.finish_reasons = finish_reasons
         return self.snapshot()
+
+    # -- done events built from the deltas, for APIs that close items without restating them --
+
+    def message_done(self, item_id: str | None) -> MessageDone | None:
+        """Close message ``item_id``: fold in and return its :class:`MessageDone` (text and
+        refusal as streamed), or ``None`` if it streamed nothing."""
+        message = self._messages.get(item_id)
+        if message is None or message.done_text is not None:
+            return None
+        event = MessageDone(item_id, "".join(message.text), "".join(message.refusal) or None)
+        self.add(event)
+        return event
+
+    def tool_call_done(self, call_id: str) -> ToolCallDone | None:
+        """Close a started tool call: fold in and return its :class:`ToolCallDone` with the
+        arguments as streamed, or ``None`` if no such call is open."""
+        pending = self._pending_calls.get(call_id)
+        if pending is None:
+            return None
+        call = ToolCall.build(call_id, pending.name, "".join(pending.arguments), pending.item_id)
+        event = ToolCallDone(call)
+        self.add(event)
+        return event
+
+    def reasoning_done(
+        self, item_id: str | None, *, signature: str | None = None
+    ) -> ReasoningDone | None:
+        """Close reasoning item ``item_id``: fold in and return its :class:`ReasoningDone`
+        (parts as streamed, plus a ``signature`` where the API has one), or ``None`` if it
+        streamed nothing and has no signature."""
+        parts = self._reasoning_parts.get(item_id)
+        if parts is None and signature is None:
+            return None
+        reasoning = (parts or _PendingReasoning()).build(item_id, signature)
+        event = ReasoningDone(reasoning)
+        self.add(event)
+        return event
 
     def snapshot(self) -> Response:
         """The response as accumulated so far (partial until the terminal event)."""
@@ -224,4 +273,5 @@ class Accumulator:
             error=self.error,
             incomplete_reason=self.incomplete_reason,
             service_tier=self.service_tier,
+            finish_reasons=self.finish_reasons,
         )

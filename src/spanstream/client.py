@@ -1,7 +1,11 @@
 """``Client`` and ``AsyncClient``: configuration, authentication and sending with retries.
 
-The two classes share :class:`_ClientConfig` (everything but I/O) and differ only in the HTTP
-call and the sleep between retries.
+Everything provider-specific (environment variables, default base URL, authentication headers)
+comes from a :class:`~spanstream.providers.base.Provider` description, and each request brings
+its path and parser (:class:`~spanstream.providers.base.PreparedRequest`), so the same machinery
+serves every provider: :class:`_SyncClient` / :class:`_AsyncClient` are the OpenAI clients here
+and the Anthropic ones in ``_anthropic.py``. Sync and async share :class:`_ClientConfig`
+(everything but I/O) and differ only in the HTTP call and the sleep between retries.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import overload
+from typing import TypeVar, overload
 
 import httpx
 from opentelemetry import context as otel_context
@@ -22,21 +26,24 @@ from opentelemetry._logs import LoggerProvider
 from opentelemetry.metrics import MeterProvider
 
 from . import __version__
+from ._chat import AsyncChat, Chat
 from ._retry import RetryPolicy
 from .errors import APIStatusError, ConfigurationError
-from .providers.base import PreparedRequest
-from .providers.openai_responses import ResponsesParser, build_request
+from .providers.base import PreparedRequest, Provider
+from .providers.openai_responses import build_request
+from .providers.services import OPENAI
 from .stream import AsyncStream, Stream, wrap_transport_error
 from .telemetry.content import CaptureMode, ContentCapture
 from .telemetry.observer import Instrumentation, SpanObserver
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client"]
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 """Connect within 5 s; up to 600 s between two reads (reasoning models think before writing)."""
 
 _MAX_ERROR_BODY = 64 * 1024
+_C = TypeVar("_C", bound="_SyncClient")
+_A = TypeVar("_A", bound="_AsyncClient")
 _KEY_PATTERN = re.compile(r"\b(sk|sk-ant|sk-proj)-[A-Za-z0-9_\-*]{6,}")
 # A server that echoes request headers back: drop the header name and scheme with the value.
 _CREDENTIAL_PATTERN = re.compile(
@@ -50,6 +57,7 @@ class _ClientConfig:
 
     def __init__(
         self,
+        provider: Provider,
         *,
         api_key: str | None,
         base_url: str | httpx.URL | None,
@@ -64,13 +72,15 @@ class _ClientConfig:
         inject_trace_context: bool,
         strict: bool,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.provider = provider
+        key = api_key if api_key is not None else os.environ.get(provider.api_key_env)
         if not key:
             raise ConfigurationError(
-                "no API key: pass api_key=... or set the OPENAI_API_KEY environment variable"
+                f"no API key: pass api_key=... or set the {provider.api_key_env} environment"
+                " variable"
             )
         self.api_key = key
-        url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        url = base_url or os.environ.get(provider.base_url_env) or provider.default_base_url
         self.base_url = httpx.URL(str(url).rstrip("/") + "/")
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         policy = retry or RetryPolicy()
@@ -103,7 +113,7 @@ class _ClientConfig:
             "User-Agent": f"spanstream/{__version__}",
             **self.default_headers,
             **prepared.headers,
-            "Authorization": f"Bearer {self.api_key}",
+            **self.provider.auth_headers(self.api_key),
         }
         if self.inject_trace_context:
             # Called while the inference span is current: the provider sees it as the parent.
@@ -120,7 +130,14 @@ class _ClientConfig:
             error_type=self.scrub(error_type),
             code=self.scrub(code),
             param=self.scrub(param),
-            request_id=response.headers.get("x-request-id") or response.headers.get("request-id"),
+            request_id=next(
+                (
+                    response.headers[name]
+                    for name in self.provider.request_id_headers
+                    if name in response.headers
+                ),
+                None,
+            ),
         )
 
     @overload
@@ -165,7 +182,7 @@ def _error_details(response: httpx.Response) -> tuple[str, str | None, str | Non
 class Responses:
     """``client.responses``: the OpenAI Responses API."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: _SyncClient) -> None:
         self._client = client
 
     def stream(
@@ -211,7 +228,7 @@ class Responses:
 class AsyncResponses:
     """``async_client.responses``: the OpenAI Responses API."""
 
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: _AsyncClient) -> None:
         self._client = client
 
     def stream(
@@ -253,56 +270,13 @@ class AsyncResponses:
         return self._client._stream(prepared)
 
 
-class Client:
-    """A synchronous client for streaming LLM responses inside OpenTelemetry spans.
+class _SyncClient:
+    """What the synchronous clients share: sending with retries, streaming, closing."""
 
-    >>> client = Client()                      # OPENAI_API_KEY, OPENAI_BASE_URL from the env
-    >>> client = Client(api_key="sk-...", base_url="http://localhost:8000/v1")
-
-    ``http_client``: an ``httpx.Client`` of your own, used as given (its transport, proxies,
-    instrumentation) and never closed by spanstream. ``tracer_provider`` / ``meter_provider`` /
-    ``logger_provider``: where spans, metrics and content events go (default: the global
-    providers). ``capture_content``: record message content (off by default; see
-    :class:`~spanstream.telemetry.ContentCapture`; ``None`` reads
-    ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``). ``inject_trace_context``: send the
-    W3C ``traceparent`` of the inference span to the provider. ``strict``: raise
-    :class:`~spanstream.errors.MalformedEvent` on an undecodable event instead of skipping it.
-    """
-
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | httpx.URL | None = None,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        http_client: httpx.Client | None = None,
-        tracer_provider: trace.TracerProvider | None = None,
-        meter_provider: MeterProvider | None = None,
-        logger_provider: LoggerProvider | None = None,
-        capture_content: ContentCapture | CaptureMode | str | bool | None = None,
-        inject_trace_context: bool = False,
-        strict: bool = False,
-    ) -> None:
-        self._config = _ClientConfig(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            retry=retry,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-            logger_provider=logger_provider,
-            capture_content=capture_content,
-            inject_trace_context=inject_trace_context,
-            strict=strict,
-        )
+    def __init__(self, config: _ClientConfig, http_client: httpx.Client | None) -> None:
+        self._config = config
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=self._config.timeout)
-        self.responses = Responses(self)
+        self._http = http_client or httpx.Client(timeout=config.timeout)
 
     @property
     def base_url(self) -> httpx.URL:
@@ -313,7 +287,7 @@ class Client:
         config = self._config
         return Stream(
             send=lambda: self._send(prepared),
-            parser=ResponsesParser(strict=config.strict),
+            parser=prepared.parser(strict=config.strict),
             observer=config.observer(),
             info=prepared.info,
             server_address=config.server_address,
@@ -356,7 +330,7 @@ class Client:
         if self._owns_http:
             self._http.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self: _C) -> _C:
         return self
 
     def __exit__(
@@ -368,8 +342,24 @@ class Client:
         self.close()
 
 
-class AsyncClient:
-    """The ``asyncio`` twin of :class:`Client` (same arguments, ``httpx.AsyncClient``)."""
+class Client(_SyncClient):
+    """A synchronous client for streaming LLM responses inside OpenTelemetry spans.
+
+    >>> client = Client()                      # OPENAI_API_KEY, OPENAI_BASE_URL from the env
+    >>> client = Client(api_key="sk-...", base_url="http://localhost:8000/v1")
+
+    APIs: ``client.responses`` (Responses) and ``client.chat.completions`` (Chat Completions,
+    also spoken by vLLM, llama.cpp, Ollama and gateways).
+
+    ``http_client``: an ``httpx.Client`` of your own, used as given (its transport, proxies,
+    instrumentation) and never closed by spanstream. ``tracer_provider`` / ``meter_provider`` /
+    ``logger_provider``: where spans, metrics and content events go (default: the global
+    providers). ``capture_content``: record message content (off by default; see
+    :class:`~spanstream.telemetry.ContentCapture`; ``None`` reads
+    ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``). ``inject_trace_context``: send the
+    W3C ``traceparent`` of the inference span to the provider. ``strict``: raise
+    :class:`~spanstream.errors.MalformedEvent` on an undecodable event instead of skipping it.
+    """
 
     def __init__(
         self,
@@ -380,7 +370,7 @@ class AsyncClient:
         max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         default_headers: Mapping[str, str] | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: httpx.Client | None = None,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
         logger_provider: LoggerProvider | None = None,
@@ -388,7 +378,8 @@ class AsyncClient:
         inject_trace_context: bool = False,
         strict: bool = False,
     ) -> None:
-        self._config = _ClientConfig(
+        config = _ClientConfig(
+            OPENAI,
             api_key=api_key,
             base_url=base_url,
             timeout=timeout,
@@ -402,9 +393,18 @@ class AsyncClient:
             inject_trace_context=inject_trace_context,
             strict=strict,
         )
+        super().__init__(config, http_client)
+        self.responses = Responses(self)
+        self.chat = Chat(self)
+
+
+class _AsyncClient:
+    """What the ``asyncio`` clients share: sending with retries, streaming, closing."""
+
+    def __init__(self, config: _ClientConfig, http_client: httpx.AsyncClient | None) -> None:
+        self._config = config
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=self._config.timeout)
-        self.responses = AsyncResponses(self)
+        self._http = http_client or httpx.AsyncClient(timeout=config.timeout)
 
     @property
     def base_url(self) -> httpx.URL:
@@ -415,7 +415,7 @@ class AsyncClient:
         config = self._config
         return AsyncStream(
             send=lambda: self._send(prepared),
-            parser=ResponsesParser(strict=config.strict),
+            parser=prepared.parser(strict=config.strict),
             observer=config.observer(),
             info=prepared.info,
             server_address=config.server_address,
@@ -458,7 +458,7 @@ class AsyncClient:
         if self._owns_http:
             await self._http.aclose()
 
-    async def __aenter__(self) -> AsyncClient:
+    async def __aenter__(self: _A) -> _A:
         return self
 
     async def __aexit__(
@@ -468,3 +468,43 @@ class AsyncClient:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+class AsyncClient(_AsyncClient):
+    """The ``asyncio`` twin of :class:`Client` (same arguments, ``httpx.AsyncClient``)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | httpx.URL | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        logger_provider: LoggerProvider | None = None,
+        capture_content: ContentCapture | CaptureMode | str | bool | None = None,
+        inject_trace_context: bool = False,
+        strict: bool = False,
+    ) -> None:
+        config = _ClientConfig(
+            OPENAI,
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            retry=retry,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            logger_provider=logger_provider,
+            capture_content=capture_content,
+            inject_trace_context=inject_trace_context,
+            strict=strict,
+        )
+        super().__init__(config, http_client)
+        self.responses = AsyncResponses(self)
+        self.chat = AsyncChat(self)

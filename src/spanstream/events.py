@@ -112,6 +112,10 @@ class Reasoning:
     summary: tuple[str, ...] = ()
     content: tuple[str, ...] = ()
     encrypted_content: str | None = None
+    signature: str | None = None
+    """Anthropic: the signature of a thinking block, to send back with it on the next turn."""
+    redacted: bool = False
+    """Anthropic ``redacted_thinking``: the reasoning is only in ``encrypted_content``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +134,10 @@ class Response:
     error: ProviderError | None = None
     incomplete_reason: str | None = None
     service_tier: str | None = None
+    finish_reasons: tuple[FinishReason, ...] = ()
+    """One finish reason per choice, in choice order (Chat Completions with ``n`` > 1 has
+    several; the other fields describe choice 0). ``error`` marks a choice that ended without
+    one. Empty until the response is finished."""
 
 
 @dataclass(frozen=True, slots=True)

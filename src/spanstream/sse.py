@@ -186,6 +186,9 @@ class SSEDecoder:
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
+        # A done event restates the whole response: its line can be megabytes, so let the
+        # bytes and the decoded block go before the lines are copied again into field values.
+        del block, text
         lines.pop()  # the block ends with a line end, so the last piece is always empty
         return self._process(lines)
 
@@ -220,7 +223,7 @@ class SSEDecoder:
                     events.append(
                         ServerSentEvent(
                             event_type or "message",
-                            "\n".join(data),
+                            data[0] if len(data) == 1 else "\n".join(data),
                             self._id_buffer,
                             self._retry_for_event,
                         )
@@ -229,6 +232,16 @@ class SSEDecoder:
                     self._retry_for_event = None
                 event_type = ""
                 in_event = False
+                continue
+            # The two fields of nearly every event, as servers write them: one slice each,
+            # where the general rule below costs a partition and a second copy of the value.
+            if line.startswith("data: "):
+                in_event = True
+                data.append(line[6:])
+                continue
+            if line.startswith("event: "):
+                in_event = True
+                event_type = line[7:]
                 continue
             if line[0] == ":":
                 continue  # comment (often a keep-alive)

@@ -14,7 +14,14 @@ from typing import Protocol
 from ..events import ProviderError, Response, StreamEvent
 from ..sse import ServerSentEvent
 
-__all__ = ["Parser", "PreparedRequest", "RequestContent", "RequestInfo"]
+__all__ = [
+    "Parser",
+    "ParserFactory",
+    "PreparedRequest",
+    "Provider",
+    "RequestContent",
+    "RequestInfo",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +61,40 @@ class RequestInfo:
 
 @dataclass(frozen=True, slots=True)
 class PreparedRequest:
-    """An HTTP request ready to send, minus authentication (the client adds that)."""
+    """An HTTP request ready to send, minus authentication (the client adds that), with the
+    parser that reads its streamed reply."""
 
     path: str
     body: dict[str, object]
     info: RequestInfo
+    parser: ParserFactory
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """Where a provider's API lives and how it authenticates: what a client must not hard-code.
+
+    One description serves every API of the provider (OpenAI's Responses and Chat Completions
+    share it); the path and parser of each API come with its :class:`PreparedRequest`.
+    """
+
+    name: str
+    api_key_env: str
+    """Environment variable read when no ``api_key`` is given."""
+    base_url_env: str
+    """Environment variable read when no ``base_url`` is given."""
+    default_base_url: str
+    api_key_header: str = "Authorization"
+    api_key_prefix: str = "Bearer "
+    headers: tuple[tuple[str, str], ...] = ()
+    """Headers sent with every request (such as an API version)."""
+    request_id_headers: tuple[str, ...] = ("x-request-id", "request-id")
+    """Response headers that carry the provider's request id, first match wins."""
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        """The headers that authenticate a request with ``api_key``."""
+        return {**dict(self.headers), self.api_key_header: self.api_key_prefix + api_key}
 
 
 class Parser(Protocol):
@@ -86,3 +121,9 @@ class Parser(Protocol):
     def error(self) -> ProviderError | None:
         """The provider error reported inside the stream, if any."""
         ...
+
+
+class ParserFactory(Protocol):
+    """Makes a fresh :class:`Parser` for one stream (a parser class is one)."""
+
+    def __call__(self, *, strict: bool) -> Parser: ...

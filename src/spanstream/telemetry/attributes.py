@@ -103,7 +103,9 @@ def end_attributes(
     if response.model:
         attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = response.model
     # The conventions ask for "error" where a finish reason was expected but never came.
-    attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = [response.finish_reason or "error"]
+    attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = list(response.finish_reasons) or [
+        response.finish_reason or "error"
+    ]
     if response.usage is not None:
         attributes.update(usage_attributes(response.usage))
     if error_type:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -84,7 +86,8 @@ class ResponsesParser:
         self._started = False
         self._call_ids: dict[str, str] = {}  # item id -> call id, for argument deltas
         self._error: ProviderError | None = None
-        self._handlers = {
+        # Event type -> handler; each handler takes what its event type decodes to.
+        self._handlers: dict[str, Callable[[Any], list[StreamEvent]]] = {
             "response.output_text.delta": self._on_text_delta,
             "response.refusal.delta": self._on_refusal_delta,
             "response.function_call_arguments.delta": self._on_arguments_delta,
@@ -117,18 +120,19 @@ class ResponsesParser:
         """Parse one server-sent event into zero or more normalized events."""
         name = sse.event
         data = sse.data
-        model = wire.EVENT_MODELS.get(name)
+        decode = wire.EVENT_DECODERS.get(name)
         try:
-            if model is not None:
-                payload: wire.WireEvent = model.model_validate_json(data)  # type: ignore[assignment]
+            if decode is not None:
+                payload = decode(data)  # its type is ``name`` (a literal of its model)
             elif data == "[DONE]":
                 # OpenAI-compatible servers (OpenRouter) end with the Chat Completions sentinel.
                 return _NOTHING
             else:
                 payload = wire.any_event_adapter.validate_json(data)
+                name = wire.type_of(payload)
         except ValidationError as exc:
-            return self._on_invalid(name, data, exc)
-        handler = self._handlers.get(payload.type)
+            return self._on_invalid(sse.event, data, exc)
+        handler = self._handlers.get(name)
         if handler is None:
             return _NOTHING
         return handler(payload)
@@ -149,7 +153,7 @@ class ResponsesParser:
         if (
             not isinstance(decoded, dict)
             or not isinstance(type_name, str)
-            or type_name in wire.EVENT_MODELS
+            or type_name in wire.EVENT_DECODERS
         ):
             return self._skip_malformed(
                 type_name if isinstance(type_name, str) else None, data, exc
@@ -185,30 +189,31 @@ class ResponsesParser:
         self._acc.add(event)
         return [event]
 
-    def _on_text_delta(self, payload: wire.WireEvent) -> list[StreamEvent]:
-        assert isinstance(payload, wire.OutputTextDelta)
-        return self._emit(TextDelta(payload.delta, payload.item_id))
+    def _on_text_delta(self, payload: wire.OutputTextDelta) -> list[StreamEvent]:
+        # The hot path: most events of a stream come here.
+        event = TextDelta(payload.get("delta", ""), payload.get("item_id"))
+        self._acc.add(event)
+        return [event]
 
-    def _on_refusal_delta(self, payload: wire.WireEvent) -> list[StreamEvent]:
-        assert isinstance(payload, wire.RefusalDelta)
-        return self._emit(RefusalDelta(payload.delta, payload.item_id))
+    def _on_refusal_delta(self, payload: wire.RefusalDelta) -> list[StreamEvent]:
+        return self._emit(RefusalDelta(payload.get("delta", ""), payload.get("item_id")))
 
-    def _on_arguments_delta(self, payload: wire.WireEvent) -> list[StreamEvent]:
-        assert isinstance(payload, wire.FunctionCallArgumentsDelta)
-        call_id = self._call_ids.get(payload.item_id or "", payload.item_id or "")
-        return self._emit(ToolCallArgumentsDelta(call_id, payload.delta, payload.item_id))
+    def _on_arguments_delta(self, payload: wire.FunctionCallArgumentsDelta) -> list[StreamEvent]:
+        item_id = payload.get("item_id")
+        call_id = self._call_ids.get(item_id or "", item_id or "")
+        return self._emit(ToolCallArgumentsDelta(call_id, payload.get("delta", ""), item_id))
 
-    def _on_reasoning_summary_delta(self, payload: wire.WireEvent) -> list[StreamEvent]:
-        assert isinstance(payload, wire.ReasoningSummaryTextDelta)
-        return self._emit(
-            ReasoningDelta(payload.delta, payload.item_id, "summary", payload.summary_index or 0)
-        )
+    def _on_reasoning_summary_delta(
+        self, payload: wire.ReasoningSummaryTextDelta
+    ) -> list[StreamEvent]:
+        part = payload.get("summary_index") or 0
+        delta = payload.get("delta", "")
+        return self._emit(ReasoningDelta(delta, payload.get("item_id"), "summary", part))
 
-    def _on_reasoning_text_delta(self, payload: wire.WireEvent) -> list[StreamEvent]:
-        assert isinstance(payload, wire.ReasoningTextDelta)
-        return self._emit(
-            ReasoningDelta(payload.delta, payload.item_id, "text", payload.content_index or 0)
-        )
+    def _on_reasoning_text_delta(self, payload: wire.ReasoningTextDelta) -> list[StreamEvent]:
+        part = payload.get("content_index") or 0
+        delta = payload.get("delta", "")
+        return self._emit(ReasoningDelta(delta, payload.get("item_id"), "text", part))
 
     def _on_started(self, payload: wire.WireEvent) -> list[StreamEvent]:
         assert isinstance(payload, wire._ResponseEvent)
@@ -236,7 +241,9 @@ class ResponsesParser:
         assert isinstance(payload, wire.OutputItemDone)
         return [self._item_event(payload.item, payload.sequence_number)]
 
-    def _validate_item(self, raw: wire.OutputItem, payload: wire.WireEvent) -> wire._Wire | None:
+    def _validate_item(
+        self, raw: wire.OutputItem, payload: wire.OutputItemAdded
+    ) -> wire._Wire | None:
         model = wire.ITEM_MODELS.get(str(raw.get("type")))
         if model is None:
             return None

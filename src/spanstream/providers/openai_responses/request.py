@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 
 from ..base import PreparedRequest, RequestContent, RequestInfo
+from .parser import ResponsesParser
 
 __all__ = ["build_request"]
 
@@ -46,7 +47,7 @@ def build_request(
     body.update({key: value for key, value in optional.items() if value is not None})
     if extra_body:
         body.update(extra_body)
-    return PreparedRequest(path="/responses", body=body, info=_info(body))
+    return PreparedRequest(path="/responses", body=body, info=_info(body), parser=ResponsesParser)
 
 
 def _info(body: Mapping[str, object]) -> RequestInfo:

@@ -1,0 +1,198 @@
+"""``AnthropicClient`` and ``AsyncAnthropicClient``: Anthropic Messages streams, with the same
+normalized events, final :class:`~spanstream.events.Response` and telemetry as the OpenAI
+clients. They differ from :class:`~spanstream.Client` only in the provider description
+(``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL``, ``x-api-key``, ``anthropic-version``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import httpx
+from opentelemetry import trace
+from opentelemetry._logs import LoggerProvider
+from opentelemetry.metrics import MeterProvider
+
+from ._retry import RetryPolicy
+from .client import DEFAULT_TIMEOUT, _AsyncClient, _ClientConfig, _SyncClient
+from .providers.anthropic_messages import build_request
+from .providers.services import ANTHROPIC
+from .stream import AsyncStream, Stream
+from .telemetry.content import CaptureMode, ContentCapture
+
+__all__ = ["AnthropicClient", "AsyncAnthropicClient", "AsyncMessages", "Messages"]
+
+
+class Messages:
+    """``client.messages``: the Anthropic Messages API."""
+
+    def __init__(self, client: _SyncClient) -> None:
+        self._client = client
+
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, object]],
+        max_tokens: int,
+        system: str | Sequence[Mapping[str, object]] | None = None,
+        tools: Sequence[Mapping[str, object]] | None = None,
+        thinking: Mapping[str, object] | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        stop_sequences: Sequence[str] | None = None,
+        **extra_body: object,
+    ) -> Stream:
+        """Stream a message. Any further keyword is sent as a body field as is.
+
+        >>> messages = [{"role": "user", "content": "Say hi"}]
+        >>> with client.messages.stream(
+        ...     model="claude-sonnet-4-5", messages=messages, max_tokens=256
+        ... ) as stream:
+        ...     for event in stream:
+        ...         if isinstance(event, TextDelta):
+        ...             print(event.text, end="")
+        """
+        prepared = build_request(
+            model=model,
+            messages=messages,
+            max_tokens=max_tokens,
+            system=system,
+            tools=tools,
+            thinking=thinking,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            stop_sequences=stop_sequences,
+            extra_body=extra_body,
+        )
+        return self._client._stream(prepared)
+
+
+class AsyncMessages:
+    """``async_client.messages``: the Anthropic Messages API."""
+
+    def __init__(self, client: _AsyncClient) -> None:
+        self._client = client
+
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, object]],
+        max_tokens: int,
+        system: str | Sequence[Mapping[str, object]] | None = None,
+        tools: Sequence[Mapping[str, object]] | None = None,
+        thinking: Mapping[str, object] | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        stop_sequences: Sequence[str] | None = None,
+        **extra_body: object,
+    ) -> AsyncStream:
+        """Stream a message (see :meth:`Messages.stream`)::
+
+        async with client.messages.stream(model=..., messages=..., max_tokens=256) as stream:
+            async for event in stream:
+                ...
+        """
+        prepared = build_request(
+            model=model,
+            messages=messages,
+            max_tokens=max_tokens,
+            system=system,
+            tools=tools,
+            thinking=thinking,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            stop_sequences=stop_sequences,
+            extra_body=extra_body,
+        )
+        return self._client._stream(prepared)
+
+
+class AnthropicClient(_SyncClient):
+    """A synchronous client for Anthropic Messages streams inside OpenTelemetry spans.
+
+    >>> client = AnthropicClient()   # ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL from the env
+    >>> client = AnthropicClient(api_key="sk-ant-...", base_url="https://gateway.example/v1")
+
+    The base URL includes ``/v1`` (default ``https://api.anthropic.com/v1``); requests go to
+    ``{base_url}/messages``. The arguments are those of :class:`~spanstream.Client`.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | httpx.URL | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        logger_provider: LoggerProvider | None = None,
+        capture_content: ContentCapture | CaptureMode | str | bool | None = None,
+        inject_trace_context: bool = False,
+        strict: bool = False,
+    ) -> None:
+        config = _ClientConfig(
+            ANTHROPIC,
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            retry=retry,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            logger_provider=logger_provider,
+            capture_content=capture_content,
+            inject_trace_context=inject_trace_context,
+            strict=strict,
+        )
+        super().__init__(config, http_client)
+        self.messages = Messages(self)
+
+
+class AsyncAnthropicClient(_AsyncClient):
+    """The ``asyncio`` twin of :class:`AnthropicClient` (same arguments,
+    ``httpx.AsyncClient``)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | httpx.URL | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        logger_provider: LoggerProvider | None = None,
+        capture_content: ContentCapture | CaptureMode | str | bool | None = None,
+        inject_trace_context: bool = False,
+        strict: bool = False,
+    ) -> None:
+        config = _ClientConfig(
+            ANTHROPIC,
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            retry=retry,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            logger_provider=logger_provider,
+            capture_content=capture_content,
+            inject_trace_context=inject_trace_context,
+            strict=strict,
+        )
+        super().__init__(config, http_client)
+        self.messages = AsyncMessages(self)

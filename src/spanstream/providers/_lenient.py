@@ -1,0 +1,57 @@
+"""What the provider parsers share about bad input: decode leniently, skip or raise, never echo.
+
+A payload that cannot be decoded is skipped, logged and counted, or raises
+:class:`~spanstream.errors.MalformedEvent` in strict mode. The log line and the exception name the
+offending field but never include the payload (it may hold user content).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from pydantic import ValidationError
+
+from ..errors import MalformedEvent
+
+__all__ = ["Lenient", "describe", "loads"]
+
+
+def loads(data: str) -> object:
+    """Decode JSON, or ``None`` if it is not (deep nesting included)."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+
+
+def describe(exc: Exception) -> str:
+    """A one-line reason that names the offending field but never echoes the payload."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_input=False, include_url=False)[0]
+        location = ".".join(str(part) for part in first["loc"]) or "payload"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return f"{location}: {first['msg']}{more}"
+    return type(exc).__name__
+
+
+class Lenient:
+    """Base of the parsers: counts the events it skips, or raises on the first when strict.
+
+    Subclasses set :attr:`api` (named in messages) and :attr:`logger`.
+    """
+
+    api = "provider"
+    logger = logging.getLogger("spanstream.providers")
+
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
+        self.malformed_count = 0
+        """Events skipped because their payload could not be decoded."""
+
+    def _skip_malformed(self, type_name: str | None, reason: str) -> None:
+        message = f"malformed {self.api} event {type_name or '<untyped>'}: {reason}"
+        if self.strict:
+            raise MalformedEvent(message, event_type=type_name, sequence_number=None)
+        self.malformed_count += 1
+        self.logger.warning("skipped %s", message)

@@ -1,0 +1,369 @@
+"""Sans-IO parser: Anthropic Messages server-sent events -> normalized stream events.
+
+A Messages stream is ``message_start``, then for each content block ``content_block_start``,
+its deltas and ``content_block_stop``, then ``message_delta`` (stop reason, final usage) and
+``message_stop``; ``ping`` may come anywhere and ``error`` reports a failure. Mapping:
+
+* ``text`` blocks -> :class:`~spanstream.events.TextDelta`, then ``MessageDone`` at their stop;
+* ``thinking`` blocks -> ``ReasoningDelta`` (``kind="text"``), then ``ReasoningDone`` whose
+  :class:`~spanstream.events.Reasoning` carries the block's ``signature``;
+  ``redacted_thinking`` -> ``ReasoningDone`` with ``redacted=True`` and the opaque ``data`` as
+  ``encrypted_content``;
+* ``tool_use`` blocks -> ``ToolCallStarted``, ``ToolCallArgumentsDelta`` (``input_json_delta``),
+  ``ToolCallDone`` at their stop;
+* every other block (server tools, their results, MCP, compaction) -> ``ItemDone`` at its stop,
+  with the block as sent and its streamed ``input`` / ``content`` filled in.
+
+Block events carry ``item_id="block-<index>"``. Usage is split across ``message_start`` and
+``message_delta``: the values are cumulative, so each field keeps its latest reported value
+(never summed), then it is normalized once to the conventions' meaning — input tokens include
+cache reads and cache writes, which are also reported apart.
+
+The stream is complete at ``message_stop``, or at the end of the body after a ``message_delta``
+with a stop reason (relays that drop the last frame).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+
+from ...accumulate import Accumulator
+from ...events import (
+    ErrorReported,
+    FinishReason,
+    ItemDone,
+    ProviderError,
+    Reasoning,
+    ReasoningDelta,
+    ReasoningDone,
+    Response,
+    ResponseDone,
+    ResponseStarted,
+    ResponseStatus,
+    StreamEvent,
+    TextDelta,
+    ToolCallArgumentsDelta,
+    ToolCallStarted,
+    UnknownEvent,
+    Usage,
+    UsageReported,
+)
+from ...sse import ServerSentEvent
+from .._lenient import Lenient, describe, loads
+from . import wire
+
+__all__ = ["STOP_REASONS", "MessagesParser"]
+
+logger = logging.getLogger("spanstream.providers.anthropic_messages")
+
+_NOTHING: list[StreamEvent] = []
+
+STOP_REASONS: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "tool_use": "tool_call",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "refusal": "content_filter",
+    # No convention value: the server paused a long turn (server tools) to be continued.
+    "pause_turn": "pause_turn",
+}
+"""Anthropic ``stop_reason`` -> the conventions' finish reason (others pass through)."""
+
+# Stop reasons that cut the answer short, by a limit or a filter: the response is incomplete.
+_INCOMPLETE = frozenset({"max_tokens", "model_context_window_exceeded", "refusal", "pause_turn"})
+
+_USAGE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
+
+
+class _Block:
+    """A content block between its start and its stop."""
+
+    __slots__ = ("call_id", "content", "data", "input", "item_id", "kind", "signature")
+
+    def __init__(self, index: int, data: wire.ContentBlock) -> None:
+        self.data = data
+        self.kind = str(data.get("type", ""))
+        self.item_id = f"block-{index}"
+        self.call_id: str | None = None
+        self.signature: str | None = None
+        self.input: list[str] = []  # input_json_delta parts of server tool blocks
+        self.content: list[str] = []  # compaction_delta parts
+
+
+class MessagesParser(Lenient):
+    """Turns Anthropic Messages SSE events into :mod:`spanstream.events`.
+
+    >>> parser = MessagesParser()
+    >>> parser.feed(ServerSentEvent("content_block_start",
+    ...     '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}'))
+    []
+    >>> parser.feed(ServerSentEvent("content_block_delta",
+    ...     '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}'))
+    [TextDelta(text='Hi', item_id='block-0')]
+    """
+
+    api = "Anthropic Messages"
+    logger = logger
+
+    def __init__(self, *, strict: bool = False) -> None:
+        super().__init__(strict=strict)
+        self.unknown_count = 0
+        """Events of a type this parser does not know (passed on as ``UnknownEvent``)."""
+        self.done = False
+        """Whether the stream is complete (``message_stop``, or an error was reported)."""
+        self._acc = Accumulator()
+        self._blocks: dict[int, _Block] = {}
+        self._usage: dict[str, int] = {}
+        self._stop_reason: str | None = None
+        self._error: ProviderError | None = None
+        self._data = ""
+        self._handlers = {
+            "content_block_delta": self._on_block_delta,
+            "content_block_start": self._on_block_start,
+            "content_block_stop": self._on_block_stop,
+            "message_start": self._on_message_start,
+            "message_delta": self._on_message_delta,
+            "message_stop": self._on_message_stop,
+            "ping": self._on_ping,
+            "error": self._on_error,
+        }
+
+    @property
+    def response(self) -> Response:
+        """The response accumulated so far (final once :attr:`done`)."""
+        return self._acc.snapshot()
+
+    @property
+    def error(self) -> ProviderError | None:
+        """The provider error reported in the stream, if any."""
+        return self._error
+
+    def feed(self, sse: ServerSentEvent) -> list[StreamEvent]:
+        """Parse one server-sent event into zero or more normalized events."""
+        if self.done:
+            return _NOTHING
+        name = sse.event
+        data = sse.data
+        model = wire.EVENT_MODELS.get(name)
+        try:
+            if model is not None:
+                payload: wire.WireEvent = model.model_validate_json(data)  # type: ignore[assignment]
+            elif name == "message":
+                payload = wire.any_event_adapter.validate_json(data)
+            else:
+                self.unknown_count += 1
+                return [UnknownEvent(name, data)]
+        except ValidationError as exc:
+            return self._on_invalid(name, data, exc)
+        self._data = data
+        return self._handlers[payload.type](payload)
+
+    def close(self) -> list[StreamEvent]:
+        """End of the body: complete after a stop reason, failed after a reported error;
+        otherwise nothing (the stream was cut)."""
+        if self.done or (self._error is None and self._stop_reason is None):
+            return _NOTHING
+        return self._finish()
+
+    # -- bad input ------------------------------------------------------------------------------
+
+    def _on_invalid(self, name: str, data: str, exc: ValidationError) -> list[StreamEvent]:
+        decoded = loads(data)
+        type_name = decoded.get("type") if isinstance(decoded, dict) else None
+        if name == "message" and isinstance(type_name, str) and type_name not in wire.EVENT_MODELS:
+            self.unknown_count += 1
+            return [UnknownEvent(type_name, data)]
+        self._skip_malformed(name if name != "message" else type_name, describe(exc))
+        return _NOTHING
+
+    # -- handlers -------------------------------------------------------------------------------
+
+    def _emit(self, event: StreamEvent) -> list[StreamEvent]:
+        self._acc.add(event)
+        return [event]
+
+    def _on_block_delta(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire.ContentBlockDelta)
+        block = self._blocks.get(payload.index)
+        if block is None:
+            self._skip_malformed(payload.type, f"block {payload.index} was never started")
+            return _NOTHING
+        delta = payload.delta
+        kind = delta.type
+        if kind == "text_delta":
+            return self._emit(TextDelta(delta.text, block.item_id)) if delta.text else _NOTHING
+        if kind == "input_json_delta":
+            if not delta.partial_json:
+                return _NOTHING
+            if block.call_id is None:
+                block.input.append(delta.partial_json)
+                return _NOTHING
+            return self._emit(
+                ToolCallArgumentsDelta(block.call_id, delta.partial_json, block.item_id)
+            )
+        if kind == "thinking_delta":
+            if not delta.thinking:
+                return _NOTHING
+            return self._emit(ReasoningDelta(delta.thinking, block.item_id, "text"))
+        if kind == "signature_delta":
+            block.signature = delta.signature
+        elif kind == "compaction_delta":
+            block.content.append(delta.content or "")
+        elif kind != "citations_delta":  # citations are not represented (yet)
+            self.unknown_count += 1
+            return [UnknownEvent(f"{payload.type}.{kind}", self._data)]
+        return _NOTHING
+
+    def _on_block_start(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire.ContentBlockStart)
+        block = self._blocks[payload.index] = _Block(payload.index, payload.content_block)
+        data = block.data
+        if block.kind == "text":
+            text = data.get("text")
+            return (
+                self._emit(TextDelta(text, block.item_id))
+                if isinstance(text, str) and text
+                else _NOTHING
+            )
+        if block.kind == "thinking":
+            signature = data.get("signature")
+            block.signature = signature if isinstance(signature, str) and signature else None
+            thinking = data.get("thinking")
+            if isinstance(thinking, str) and thinking:
+                return self._emit(ReasoningDelta(thinking, block.item_id, "text"))
+        elif block.kind == "tool_use":
+            call_id, name = data.get("id"), data.get("name")
+            block.call_id = call_id if isinstance(call_id, str) else block.item_id
+            started = ToolCallStarted(
+                block.call_id, name if isinstance(name, str) else "", block.item_id
+            )
+            return self._emit(started)
+        return _NOTHING
+
+    def _on_block_stop(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire.ContentBlockStop)
+        block = self._blocks.pop(payload.index, None)
+        return self._close_block(block) if block is not None else _NOTHING
+
+    def _close_block(self, block: _Block) -> list[StreamEvent]:
+        acc = self._acc
+        kind = block.kind
+        done: StreamEvent | None
+        if kind == "text":
+            done = acc.message_done(block.item_id)
+        elif kind == "thinking":
+            done = acc.reasoning_done(block.item_id, signature=block.signature)
+        elif kind == "tool_use":
+            done = acc.tool_call_done(block.call_id or block.item_id)
+        elif kind == "redacted_thinking":
+            opaque = block.data.get("data")
+            reasoning = Reasoning(
+                block.item_id,
+                encrypted_content=opaque if isinstance(opaque, str) else None,
+                redacted=True,
+            )
+            done = ReasoningDone(reasoning)
+            acc.add(done)
+        else:
+            done = self._item_done(block)
+            acc.add(done)
+        return [done] if done is not None else _NOTHING
+
+    @staticmethod
+    def _item_done(block: _Block) -> ItemDone:
+        data = dict(block.data)
+        if block.input:
+            streamed = "".join(block.input)
+            decoded = loads(streamed)
+            data["input"] = decoded if decoded is not None else streamed
+        if block.content:
+            data["content"] = "".join(block.content)
+        block_id = data.get("id")
+        return ItemDone(block.kind, block_id if isinstance(block_id, str) else block.item_id, data)
+
+    def _on_message_start(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire.MessageStart)
+        message = payload.message
+        events = self._emit(ResponseStarted(message.id, message.model))
+        if message.usage is not None:
+            if message.usage.service_tier:
+                self._acc.service_tier = message.usage.service_tier
+            events += self._update_usage(message.usage)
+        return events
+
+    def _on_message_delta(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire.MessageDelta)
+        if payload.delta.stop_reason:
+            self._stop_reason = payload.delta.stop_reason
+        return self._update_usage(payload.usage) if payload.usage is not None else _NOTHING
+
+    def _update_usage(self, usage: wire.UsageObject) -> list[StreamEvent]:
+        # Counts are cumulative: a later report replaces a field, an absent field keeps its value.
+        fields = self._usage
+        for name in _USAGE_FIELDS:
+            value = getattr(usage, name)
+            if value is not None:
+                fields[name] = value
+        details = usage.output_tokens_details
+        if details is not None and details.thinking_tokens is not None:
+            fields["thinking_tokens"] = details.thinking_tokens
+        return self._emit(UsageReported(_normalized(fields)))
+
+    def _on_message_stop(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        return self._finish()
+
+    def _on_ping(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        return _NOTHING
+
+    def _on_error(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire.ErrorEvent)
+        nested = payload.error or wire.ErrorObject()
+        # Anthropic errors have no code: their type (``overloaded_error``) is the code.
+        code = payload.code or nested.type
+        message = payload.message or nested.message or "error event"
+        self._error = ProviderError(message=message, code=code, type=nested.type)
+        return [ErrorReported(self._error)]
+
+    def _finish(self) -> list[StreamEvent]:
+        self.done = True
+        events: list[StreamEvent] = []
+        if self._error is None:
+            for index in sorted(self._blocks):  # blocks a relay never stopped
+                events += self._close_block(self._blocks.pop(index))
+        raw = self._stop_reason
+        status: ResponseStatus = "completed"
+        reason: FinishReason | None = STOP_REASONS.get(raw, raw) if raw else None
+        if self._error is not None:
+            status, reason = "failed", "error"
+        elif raw in _INCOMPLETE:
+            status = "incomplete"
+        response = self._acc.finish(
+            status,
+            reason,
+            error=self._error,
+            incomplete_reason=raw if status == "incomplete" else None,
+        )
+        events.append(ResponseDone(response))
+        return events
+
+
+def _normalized(fields: dict[str, int]) -> Usage:
+    """Anthropic usage in the conventions' meaning: ``input_tokens`` excludes cache reads and
+    writes, so they are added in (and also reported apart)."""
+    parts = [fields.get(name) for name in _USAGE_FIELDS if name != "output_tokens"]
+    known = [value for value in parts if value is not None]
+    return Usage(
+        input_tokens=sum(known) if known else None,
+        output_tokens=fields.get("output_tokens"),
+        cache_read_input_tokens=fields.get("cache_read_input_tokens"),
+        cache_write_input_tokens=fields.get("cache_creation_input_tokens"),
+        reasoning_output_tokens=fields.get("thinking_tokens"),
+    )

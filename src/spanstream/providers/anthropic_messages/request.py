@@ -1,0 +1,147 @@
+"""Builds the ``POST /messages`` request body and its :class:`RequestInfo`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import partial
+
+from .._content import Part, generic_part, json_or_text, text_part, uri_or_generic
+from ..base import PreparedRequest, RequestContent, RequestInfo
+from .parser import MessagesParser
+
+__all__ = ["build_request", "request_content"]
+
+
+def build_request(
+    *,
+    model: str,
+    messages: Sequence[Mapping[str, object]],
+    max_tokens: int,
+    system: str | Sequence[Mapping[str, object]] | None = None,
+    tools: Sequence[Mapping[str, object]] | None = None,
+    thinking: Mapping[str, object] | None = None,
+    temperature: float | None = None,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    stop_sequences: Sequence[str] | None = None,
+    extra_body: Mapping[str, object] | None = None,
+) -> PreparedRequest:
+    """Return the streaming request for Anthropic Messages.
+
+    Parameters left ``None`` are not sent. ``extra_body`` is merged last, so any field the API
+    accepts (``metadata``, ``tool_choice``, ``output_config``...) can be passed even if this
+    function does not name it.
+    """
+    body: dict[str, object] = {
+        "model": model,
+        "messages": list(messages),
+        "max_tokens": max_tokens,
+        "stream": True,
+    }
+    optional: dict[str, object | None] = {
+        "system": system if isinstance(system, str) or system is None else list(system),
+        "tools": list(tools) if tools is not None else None,
+        "thinking": dict(thinking) if thinking is not None else None,
+        "temperature": temperature,
+        "top_k": top_k,
+        "top_p": top_p,
+        "stop_sequences": list(stop_sequences) if stop_sequences is not None else None,
+    }
+    body.update({key: value for key, value in optional.items() if value is not None})
+    if extra_body:
+        body.update(extra_body)
+    return PreparedRequest(path="/messages", body=body, info=_info(body), parser=MessagesParser)
+
+
+def _info(body: Mapping[str, object]) -> RequestInfo:
+    """Read the telemetry-relevant fields from the final body (after ``extra_body``)."""
+    output_config = body.get("output_config")
+    effort = output_config.get("effort") if isinstance(output_config, Mapping) else None
+    output_format = output_config.get("format") if isinstance(output_config, Mapping) else None
+    stop = body.get("stop_sequences")
+    return RequestInfo(
+        provider="anthropic",
+        operation="chat",
+        model=str(body["model"]),
+        max_tokens=_int(body.get("max_tokens")),
+        temperature=_float(body.get("temperature")),
+        top_p=_float(body.get("top_p")),
+        top_k=_int(body.get("top_k")),
+        stop_sequences=tuple(s for s in stop if isinstance(s, str)) or None
+        if isinstance(stop, Sequence) and not isinstance(stop, str)
+        else None,
+        reasoning_level=effort if isinstance(effort, str) else None,
+        output_type="json" if isinstance(output_format, Mapping) else None,
+        content=partial(request_content, body),
+    )
+
+
+def request_content(body: Mapping[str, object]) -> RequestContent:
+    """The request's messages, ``system`` and tools in the GenAI conventions' shapes."""
+    messages = body.get("messages")
+    system = body.get("system")
+    tools = body.get("tools")
+    return RequestContent(
+        input_messages=[_message(m) for m in messages if isinstance(m, Mapping)]
+        if isinstance(messages, Sequence)
+        else [],
+        system_instructions=_parts(system) if system else None,
+        tool_definitions=[_tool_definition(t) for t in tools if isinstance(t, Mapping)]
+        if isinstance(tools, Sequence)
+        else None,
+    )
+
+
+def _message(message: Mapping[str, object]) -> Part:
+    return {"role": str(message.get("role", "user")), "parts": _parts(message.get("content"))}
+
+
+def _parts(content: object) -> list[Part]:
+    if isinstance(content, str):
+        return [text_part(content)]
+    parts: list[Part] = []
+    for block in content if isinstance(content, Sequence) else ():
+        if not isinstance(block, Mapping):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            parts.append(text_part(block.get("text")))
+        elif kind == "thinking":
+            parts.append({"type": "reasoning", "content": block.get("thinking", "")})
+        elif kind == "tool_use":
+            call = {"type": "tool_call", "id": block.get("id"), "name": block.get("name")}
+            call["arguments"] = block.get("input")
+            parts.append(call)
+        elif kind == "tool_result":
+            result = {"type": "tool_call_response", "id": block.get("tool_use_id")}
+            result["response"] = json_or_text(block.get("content"))
+            parts.append(result)
+        elif kind in ("image", "document"):
+            source = block.get("source")
+            url = source.get("url") if isinstance(source, Mapping) else None
+            parts.append(uri_or_generic(url, str(kind), str(kind)))
+        else:
+            parts.append(generic_part(kind))
+    return parts
+
+
+def _tool_definition(tool: Mapping[str, object]) -> Part:
+    kind = tool.get("type", "custom")
+    if kind == "custom" or "input_schema" in tool:
+        definition: Part = {"type": "function", "name": tool.get("name")}
+        if "description" in tool:
+            definition["description"] = tool["description"]
+        if "input_schema" in tool:
+            definition["parameters"] = tool["input_schema"]
+        return definition
+    return {"type": str(kind), "name": tool.get("name", str(kind))}
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None

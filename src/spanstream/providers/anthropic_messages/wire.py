@@ -1,0 +1,156 @@
+"""Pydantic models of Anthropic Messages streaming events, as they arrive on the wire.
+
+Every event type of the API's stream has a model: ``message_start``, ``content_block_start``,
+``content_block_delta``, ``content_block_stop``, ``message_delta``, ``message_stop``, ``ping``
+and ``error``. Content blocks are kept as decoded JSON (the API keeps adding server-tool block
+types; the parser reads the few it knows and passes the rest through by name), and deltas are
+one model with the optional fields of every delta type. The models are deliberately lenient:
+every field has a default and unknown fields are ignored.
+
+These models never leave the provider package: the parser turns them into
+:mod:`spanstream.events`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+
+__all__ = ["EVENT_MODELS", "ContentBlock", "WireEvent", "any_event_adapter"]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _as_text(value: object) -> object:
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+LenientStr = Annotated[str | None, BeforeValidator(_as_text)]
+
+ContentBlock = dict[str, object]
+"""A content block as decoded JSON (``text``, ``thinking``, ``tool_use``, server tool blocks...)."""
+
+
+class OutputTokensDetails(_Wire):
+    thinking_tokens: int | None = None
+
+
+class UsageObject(_Wire):
+    """Token counts. Anthropic's ``input_tokens`` excludes the cached tokens."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
+    output_tokens_details: OutputTokensDetails | None = None
+    service_tier: str | None = None
+
+
+class MessageObject(_Wire):
+    id: str | None = None
+    model: str | None = None
+    usage: UsageObject | None = None
+
+
+class Delta(_Wire):
+    """Any content block delta: ``text_delta``, ``input_json_delta``, ``thinking_delta``,
+    ``signature_delta``, ``citations_delta``, ``compaction_delta``..."""
+
+    type: str = ""
+    text: str | None = None
+    partial_json: str | None = None
+    thinking: str | None = None
+    signature: str | None = None
+    content: str | None = None
+
+
+class MessageDeltaBody(_Wire):
+    stop_reason: str | None = None
+    stop_sequence: str | None = None
+
+
+class ErrorObject(_Wire):
+    type: LenientStr = None
+    message: str | None = None
+
+
+class _Event(_Wire):
+    type: str
+
+
+class MessageStart(_Event):
+    type: Literal["message_start"]
+    message: MessageObject = Field(default_factory=MessageObject)
+
+
+class ContentBlockStart(_Event):
+    type: Literal["content_block_start"]
+    index: int = 0
+    content_block: ContentBlock = Field(default_factory=dict)
+
+
+class ContentBlockDelta(_Event):
+    type: Literal["content_block_delta"]
+    index: int = 0
+    delta: Delta = Field(default_factory=Delta)
+
+
+class ContentBlockStop(_Event):
+    type: Literal["content_block_stop"]
+    index: int = 0
+
+
+class MessageDelta(_Event):
+    type: Literal["message_delta"]
+    delta: MessageDeltaBody = Field(default_factory=MessageDeltaBody)
+    usage: UsageObject | None = None
+
+
+class MessageStop(_Event):
+    type: Literal["message_stop"]
+
+
+class Ping(_Event):
+    type: Literal["ping"]
+
+
+class ErrorEvent(_Event):
+    """``error``: ``{"type": "error", "error": {"type", "message"}}``; the top-level ``code`` and
+    ``message`` of OpenAI-style error frames are read too (some relays send those)."""
+
+    type: Literal["error"]
+    error: ErrorObject | None = None
+    code: LenientStr = None
+    message: str | None = None
+
+
+WireEvent = Union[
+    MessageStart,
+    ContentBlockStart,
+    ContentBlockDelta,
+    ContentBlockStop,
+    MessageDelta,
+    MessageStop,
+    Ping,
+    ErrorEvent,
+]
+
+EVENT_MODELS: dict[str, type[_Event]] = {
+    "message_start": MessageStart,
+    "content_block_start": ContentBlockStart,
+    "content_block_delta": ContentBlockDelta,
+    "content_block_stop": ContentBlockStop,
+    "message_delta": MessageDelta,
+    "message_stop": MessageStop,
+    "ping": Ping,
+    "error": ErrorEvent,
+}
+"""Event name -> model: the fast path, since every Anthropic frame has an ``event:`` line."""
+
+any_event_adapter: TypeAdapter[WireEvent] = TypeAdapter(
+    Annotated[WireEvent, Field(discriminator="type")]
+)
+"""Discriminated union over every event: for data-only frames (relays that drop ``event:``)."""

@@ -1,0 +1,321 @@
+"""Sans-IO parser: OpenAI Chat Completions server-sent events -> normalized stream events.
+
+Chat Completions streams are data-only frames, each a ``chat.completion.chunk`` whose choices
+carry deltas, ended by ``data: [DONE]``. The parser turns them into :mod:`spanstream.events`:
+
+* each choice's items get the id ``choice-<index>``; :class:`~spanstream.events.Response`
+  describes choice 0 (its text, tool calls, reasoning, finish reason) and
+  ``Response.finish_reasons`` lists every choice's;
+* reasoning text of compatible servers (``delta.reasoning_content``, ``delta.reasoning``) is
+  :class:`~spanstream.events.ReasoningDelta` with ``kind="text"``;
+* tool calls arrive as deltas keyed by their index. A model writes one call after the other, so
+  a call is done when the next one starts or its choice finishes; a delta for a call already
+  done breaks that order and is skipped as malformed;
+* a choice's reasoning and message are done when the choice has a ``finish_reason``.
+
+When is a stream complete? At ``data: [DONE]``; or, for servers that omit it, at the end of the
+body if every choice had its ``finish_reason`` (the usage chunk, when asked for, comes before
+``[DONE]``, so it is never awaited past the end of the body). Anything else ends as an error.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+
+from ...accumulate import Accumulator
+from ...events import (
+    ErrorReported,
+    FinishReason,
+    ProviderError,
+    ReasoningDelta,
+    RefusalDelta,
+    Response,
+    ResponseDone,
+    ResponseStarted,
+    StreamEvent,
+    TextDelta,
+    ToolCallArgumentsDelta,
+    ToolCallStarted,
+    UnknownEvent,
+    Usage,
+    UsageReported,
+)
+from ...sse import ServerSentEvent
+from .._lenient import Lenient, describe
+from . import wire
+
+__all__ = ["FINISH_REASONS", "ChatCompletionsParser"]
+
+logger = logging.getLogger("spanstream.providers.openai_chat")
+
+_NOTHING: list[StreamEvent] = []
+_NO_DELTA = wire.Delta()
+
+FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_call",
+    "function_call": "tool_call",
+    "content_filter": "content_filter",
+}
+"""Chat ``finish_reason`` -> the conventions' value (others pass through unchanged)."""
+
+# Finish reasons that mean a limit cut the answer short: the response is ``incomplete``.
+_INCOMPLETE = frozenset({"length", "content_filter"})
+
+
+class _Choice:
+    """What the parser tracks for one choice of the completion."""
+
+    __slots__ = ("acc", "calls", "finish_reason", "item_id", "open_calls")
+
+    def __init__(self, index: int, acc: Accumulator) -> None:
+        self.acc = acc
+        self.item_id = f"choice-{index}"
+        self.calls: dict[int, str] = {}  # tool-call index -> call id
+        self.open_calls: dict[int, str] = {}  # the calls not yet done
+        self.finish_reason: str | None = None
+
+
+class ChatCompletionsParser(Lenient):
+    """Turns Chat Completions SSE events into :mod:`spanstream.events`.
+
+    >>> parser = ChatCompletionsParser()
+    >>> parser.feed(ServerSentEvent("message",
+    ...     '{"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"}}]}'))[1]
+    TextDelta(text='Hi', item_id='choice-0')
+    """
+
+    api = "Chat Completions"
+    logger = logger
+
+    def __init__(self, *, strict: bool = False) -> None:
+        super().__init__(strict=strict)
+        self.unknown_count = 0
+        """Events of a type this parser does not know (passed on as ``UnknownEvent``)."""
+        self.done = False
+        """Whether the response ended (``[DONE]``; or the end of the body after every choice
+        finished, or after an error was reported)."""
+        self._acc = Accumulator()  # choice 0: the final Response
+        self._choices: dict[int, _Choice] = {}
+        self._started = False
+        self._error: ProviderError | None = None
+
+    @property
+    def response(self) -> Response:
+        """The response accumulated so far (final once :attr:`done`)."""
+        return self._acc.snapshot()
+
+    @property
+    def error(self) -> ProviderError | None:
+        """The provider error reported in the stream, if any."""
+        return self._error
+
+    def feed(self, sse: ServerSentEvent) -> list[StreamEvent]:
+        """Parse one server-sent event into zero or more normalized events."""
+        data = sse.data
+        if self.done:
+            return _NOTHING
+        if data.startswith("[DONE]"):
+            return self._finish()
+        if sse.event == "error":
+            return self._on_error_event(data)
+        if sse.event != "message":
+            self.unknown_count += 1
+            return [UnknownEvent(sse.event, data)]
+        try:
+            chunk = wire.ChatCompletionChunk.model_validate_json(data)
+        except ValidationError as exc:
+            self._skip_malformed("chat.completion.chunk", describe(exc))
+            return _NOTHING
+        events: list[StreamEvent] = []
+        if not self._started and (chunk.id or chunk.model):
+            # Azure's first chunk (prompt filter results) has an empty id and model.
+            self._started = True
+            started = ResponseStarted(chunk.id or None, chunk.model or None)
+            events.append(self._emit(self._acc, started))
+        if chunk.service_tier:
+            self._acc.service_tier = chunk.service_tier
+        for choice in chunk.choices or ():
+            self._on_choice(choice, events)
+        usage = chunk.usage or (chunk.x_groq.usage if chunk.x_groq else None)
+        if usage is not None:
+            events.append(self._emit(self._acc, UsageReported(_usage(usage))))
+        if chunk.error is not None:
+            events.append(self._report(chunk.error))
+        return events
+
+    def close(self) -> list[StreamEvent]:
+        """End of the body: complete if every choice finished, failed after a reported error;
+        otherwise nothing (the stream was cut)."""
+        if self.done:
+            return _NOTHING
+        choices = self._choices.values()
+        finished = bool(choices) and all(c.finish_reason is not None for c in choices)
+        if self._error is not None or finished:
+            return self._finish()
+        return _NOTHING
+
+    # -- chunks ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _emit(acc: Accumulator, event: StreamEvent) -> StreamEvent:
+        acc.add(event)
+        return event
+
+    def _choice(self, index: int) -> _Choice:
+        choice = self._choices.get(index)
+        if choice is None:
+            acc = self._acc if index == 0 else Accumulator()
+            choice = self._choices[index] = _Choice(index, acc)
+        return choice
+
+    def _on_choice(self, payload: wire.Choice, events: list[StreamEvent]) -> None:
+        choice = self._choice(payload.index or 0)
+        acc = choice.acc
+        delta = payload.delta or _NO_DELTA
+        content = delta.content
+        if isinstance(content, list):
+            content = self._on_content_parts(choice, content, events)
+        reasoning = delta.reasoning_content or delta.reasoning
+        if reasoning:
+            events.append(self._emit(acc, ReasoningDelta(reasoning, choice.item_id, "text")))
+        if content:
+            events.append(self._emit(acc, TextDelta(content, choice.item_id)))
+        if delta.refusal:
+            events.append(self._emit(acc, RefusalDelta(delta.refusal, choice.item_id)))
+        for call in delta.tool_calls or ():
+            self._on_tool_call(choice, call, events)
+        if payload.finish_reason:
+            # Together sends a finish reason after each tool call, then the next call: the first
+            # reason counts, and each one closes what is open so far.
+            choice.finish_reason = choice.finish_reason or payload.finish_reason
+            self._close_choice(choice, events)
+
+    def _on_content_parts(
+        self, choice: _Choice, parts: list[wire.ContentPart], events: list[StreamEvent]
+    ) -> str:
+        """Emit the reasoning of ``thinking`` parts; return the text of ``text`` parts."""
+        texts: list[str] = []
+        for part in parts:
+            if part.type == "thinking":
+                thinking = "".join(p.text or "" for p in part.thinking or ())
+                if thinking:
+                    event = ReasoningDelta(thinking, choice.item_id, "text")
+                    events.append(self._emit(choice.acc, event))
+            elif part.text:
+                texts.append(part.text)
+        return "".join(texts)
+
+    def _on_tool_call(
+        self, choice: _Choice, call: wire.ToolCallDelta, events: list[StreamEvent]
+    ) -> None:
+        index = call.index
+        if index is None:
+            # Mistral sends each call whole and without an index: known id, or a new call.
+            known = [i for i, call_id in choice.calls.items() if call_id == call.id]
+            index = known[0] if known else len(choice.calls)
+        function = call.function
+        call_id = choice.calls.get(index)
+        if call_id is None:
+            for earlier in [i for i in choice.open_calls if i < index]:
+                done = choice.acc.tool_call_done(choice.open_calls.pop(earlier))
+                if done is not None:
+                    events.append(done)
+            call_id = call.id or f"{choice.item_id}-call-{index}"
+            choice.calls[index] = choice.open_calls[index] = call_id
+            name = (function.name if function else None) or ""
+            events.append(self._emit(choice.acc, ToolCallStarted(call_id, name, choice.item_id)))
+        elif index not in choice.open_calls:
+            self._skip_malformed("chat.completion.chunk", f"tool call {index} after it was done")
+            return
+        arguments = function.arguments if function else None
+        if arguments:
+            delta = ToolCallArgumentsDelta(call_id, arguments, choice.item_id)
+            events.append(self._emit(choice.acc, delta))
+
+    @staticmethod
+    def _close_choice(choice: _Choice, events: list[StreamEvent]) -> None:
+        """The choice finished: its reasoning, message and remaining calls are done."""
+        acc = choice.acc
+        for done in (acc.reasoning_done(choice.item_id), acc.message_done(choice.item_id)):
+            if done is not None:
+                events.append(done)
+        for index in sorted(choice.open_calls):
+            call = acc.tool_call_done(choice.open_calls[index])
+            if call is not None:
+                events.append(call)
+        choice.open_calls.clear()
+
+    # -- errors and the end ---------------------------------------------------------------------
+
+    def _on_error_event(self, data: str) -> list[StreamEvent]:
+        try:
+            payload = wire.ErrorPayload.model_validate_json(data)
+        except ValidationError as exc:
+            self._skip_malformed("error", describe(exc))
+            return _NOTHING
+        nested = payload.error or wire.ErrorObject()
+        error = wire.ErrorObject(
+            message=payload.message or nested.message,
+            code=payload.code or nested.code,
+            type=nested.type or (payload.type if payload.type != "error" else None),
+            param=payload.param or nested.param,
+        )
+        return [self._report(error)]
+
+    def _report(self, error: wire.ErrorObject) -> ErrorReported:
+        # Without a code (OpenAI sends none on server errors) the type is the best low-cardinality
+        # name for ``error.type``.
+        self._error = ProviderError(
+            message=error.message or "error event",
+            code=error.code or error.type,
+            type=error.type,
+            param=error.param,
+        )
+        return ErrorReported(self._error)
+
+    def _finish(self) -> list[StreamEvent]:
+        self.done = True
+        events: list[StreamEvent] = []
+        error = self._error
+        if error is not None:  # a failed response's items stay unfinished
+            reasons: tuple[FinishReason, ...] = ("error",) * max(1, len(self._choices))
+            response = self._acc.finish("failed", "error", error=error, finish_reasons=reasons)
+        else:
+            for choice in self._choices.values():
+                self._close_choice(choice, events)
+            first = self._choices.get(0)
+            raw = first.finish_reason if first is not None else None
+            incomplete = raw in _INCOMPLETE
+            response = self._acc.finish(
+                "incomplete" if incomplete else "completed",
+                _finish_reason(raw) if first is not None else None,
+                incomplete_reason=raw if incomplete else None,
+                finish_reasons=tuple(
+                    _finish_reason(self._choices[i].finish_reason) for i in sorted(self._choices)
+                ),
+            )
+        events.append(ResponseDone(response))
+        return events
+
+
+def _finish_reason(raw: str | None) -> FinishReason:
+    # The conventions ask for "error" where a finish reason was expected but never came.
+    return FINISH_REASONS.get(raw, raw) if raw else "error"
+
+
+def _usage(usage: wire.UsageObject) -> Usage:
+    """Chat usage in the conventions' meaning: ``prompt_tokens`` already includes the cached
+    tokens and ``completion_tokens`` the reasoning tokens."""
+    prompt = usage.prompt_tokens_details
+    completion = usage.completion_tokens_details
+    return Usage(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+        cache_read_input_tokens=prompt.cached_tokens if prompt else None,
+        reasoning_output_tokens=completion.reasoning_tokens if completion else None,
+    )

@@ -1,0 +1,119 @@
+"""Pydantic models of OpenAI Chat Completions streaming chunks, as they arrive on the wire.
+
+One model, :class:`ChatCompletionChunk`, covers every frame of a stream: OpenAI's and those of
+the compatible servers recorded in ``tests/fixtures/openai-chat`` (Azure, DeepSeek, Groq,
+Mistral, OpenRouter, Together, vLLM-style servers...). The models are deliberately lenient:
+servers omit fields the API reference calls required (Azure's first chunk has empty ``id`` and
+``model``, Mistral tool calls have no ``index``), so every field has a default and unknown
+fields are ignored. Only the fields spanstream reads are declared.
+
+These models never leave the provider package: the parser turns them into
+:mod:`spanstream.events`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+__all__ = ["ChatCompletionChunk", "ErrorObject", "ErrorPayload", "UsageObject"]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _as_text(value: object) -> object:
+    """Codes arrive as strings or numbers depending on the server: keep them text."""
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+LenientStr = Annotated[str | None, BeforeValidator(_as_text)]
+
+
+class ErrorObject(_Wire):
+    message: str | None = None
+    code: LenientStr = None
+    type: LenientStr = None
+    param: LenientStr = None
+
+
+class ErrorPayload(_Wire):
+    """An in-stream error: ``{"error": {...}}`` (OpenAI, Groq) or the error's fields at the top
+    level (``{"type": "error", "code": ..., "message": ...}``)."""
+
+    error: ErrorObject | None = None
+    message: str | None = None
+    code: LenientStr = None
+    type: LenientStr = None
+    param: LenientStr = None
+
+
+class PromptTokensDetails(_Wire):
+    cached_tokens: int | None = None
+
+
+class CompletionTokensDetails(_Wire):
+    reasoning_tokens: int | None = None
+
+
+class UsageObject(_Wire):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
+
+
+class GroqExtension(_Wire):
+    """Groq's ``x_groq`` object, which carried the usage before ``stream_options`` existed."""
+
+    usage: UsageObject | None = None
+
+
+class FunctionDelta(_Wire):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ToolCallDelta(_Wire):
+    index: int | None = None
+    id: str | None = None
+    type: str | None = None
+    function: FunctionDelta | None = None
+
+
+class ContentPart(_Wire):
+    """Mistral streams ``content`` as a list of parts: ``text``, or ``thinking`` with text parts."""
+
+    type: str | None = None
+    text: str | None = None
+    thinking: list[ContentPart] | None = None
+
+
+class Delta(_Wire):
+    content: str | list[ContentPart] | None = None
+    refusal: str | None = None
+    reasoning_content: str | None = None
+    """DeepSeek, Z.ai, vLLM: the reasoning text."""
+    reasoning: str | None = None
+    """OpenRouter, Groq, Ollama: the reasoning text."""
+    tool_calls: list[ToolCallDelta] | None = None
+
+
+class Choice(_Wire):
+    index: int | None = None
+    delta: Delta | None = None
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(_Wire):
+    id: str | None = None
+    model: str | None = None
+    choices: list[Choice] | None = None
+    usage: UsageObject | None = None
+    service_tier: str | None = None
+    x_groq: GroqExtension | None = None
+    error: ErrorObject | None = None
+    """OpenRouter and others report a mid-stream failure inside an otherwise normal chunk."""
