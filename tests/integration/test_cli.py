@@ -9,6 +9,9 @@ import sys
 import pytest
 
 from spanstream.cli import demo, main
+from spanstream.testing import ReplayServer
+
+from ..conftest import RESPONSES
 
 
 def test_demo_streams_the_recording_and_prints_the_span_tree() -> None:
@@ -40,16 +43,14 @@ def test_chat_without_a_key_says_what_is_missing(
 
 
 def test_chat_against_a_compatible_server(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sse_replay_server: ReplayServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from spanstream.testing import ReplayServer, Reply
-
-    from ..conftest import RESPONSES
-
-    with ReplayServer(default=Reply.from_file(RESPONSES / "gpt-4.1-plain-text.sse")) as server:
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        assert main(["chat", "-m", "gpt-4.1", "--base-url", server.base_url, "4+5?"]) == 0
-        assert server.requests[0].json()["input"] == "4+5?"
+    sse_replay_server.reply_with_file(RESPONSES / "gpt-4.1-plain-text.sse")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert main(["chat", "-m", "gpt-4.1", "--base-url", sse_replay_server.base_url, "4+5?"]) == 0
+    assert sse_replay_server.last_request.json()["input"] == "4+5?"
     out = capsys.readouterr().out
     assert "Four plus five equals **nine**" in out
     assert "- chat gpt-4.1  [CLIENT" in out

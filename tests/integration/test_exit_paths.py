@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from opentelemetry.trace import StatusCode
 
 from spanstream import (
     APIConnectionError,
@@ -26,9 +25,9 @@ from spanstream import (
     RetryPolicy,
     SSEDecodeError,
 )
-from spanstream.testing import ReplayServer, Reply
+from spanstream.testing import GenAITelemetry, ReplayServer, Reply, assert_inference_span
 
-from ..conftest import RESPONSES, Telemetry
+from ..conftest import RESPONSES
 
 PLAIN = RESPONSES / "gpt-4.1-plain-text.sse"  # 12 events, usage in=13 out=9
 CACHED = RESPONSES / "gpt-4o-cached-tokens.sse"
@@ -128,35 +127,36 @@ PATHS = [
 ]
 
 
-def _check_span(telemetry: Telemetry, path: ExitPath, caplog: pytest.LogCaptureFixture) -> None:
-    span = telemetry.only_inference_span()
-    attributes = dict(span.attributes or {})
-    assert attributes["spanstream.outcome"] == path.outcome
-    assert tuple(attributes["gen_ai.response.finish_reasons"]) == path.finish_reasons  # type: ignore[arg-type]
+def _check_span(
+    telemetry: GenAITelemetry, path: ExitPath, caplog: pytest.LogCaptureFixture
+) -> None:
+    span = telemetry.inference_span()
     failure = path.outcome in ("failed", "error")
-    assert (span.status.status_code is StatusCode.ERROR) is failure
-    assert attributes.get("error.type") == path.error_type
+    assert_inference_span(
+        span,
+        outcome=path.outcome,
+        finish_reasons=path.finish_reasons,
+        status="error" if failure else "unset",
+        error_type=path.error_type,
+        attributes=path.extra,
+    )
     if path.usage is not None:
-        assert attributes["gen_ai.usage.input_tokens"] == path.usage[0]
-        assert attributes["gen_ai.usage.output_tokens"] == path.usage[1]
-    for key, value in path.extra.items():
-        assert attributes[key] == value
-    assert telemetry.lifecycle.started == telemetry.lifecycle.ended
+        assert_inference_span(span, input_tokens=path.usage[0], output_tokens=path.usage[1])
+    # No span left open, none ended twice (the SDK logs "Calling end() on an ended span").
+    assert telemetry.started == telemetry.ended
+    assert telemetry.open_spans == []
     assert "ended span" not in caplog.text
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
 def test_sync_exit_path(
-    path: ExitPath, server: ReplayServer, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+    path: ExitPath,
+    sse_replay_server: ReplayServer,
+    genai_telemetry: GenAITelemetry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    server.enqueue(*path.replies())
-    client = Client(
-        api_key="sk-test",
-        base_url=server.base_url,
-        tracer_provider=telemetry.provider,
-        retry=NO_RETRY,
-        strict=path.strict,
-    )
+    sse_replay_server.enqueue(*path.replies())
+    client = genai_telemetry.client(sse_replay_server, retry=NO_RETRY, strict=path.strict)
     caplog.set_level(logging.WARNING)
 
     def consume() -> None:
@@ -170,21 +170,18 @@ def test_sync_exit_path(
         with pytest.raises(path.raises):
             consume()
     client.close()
-    _check_span(telemetry, path, caplog)
+    _check_span(genai_telemetry, path, caplog)
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
 async def test_async_exit_path(
-    path: ExitPath, server: ReplayServer, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+    path: ExitPath,
+    sse_replay_server: ReplayServer,
+    genai_telemetry: GenAITelemetry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    server.enqueue(*path.replies())
-    client = AsyncClient(
-        api_key="sk-test",
-        base_url=server.base_url,
-        tracer_provider=telemetry.provider,
-        retry=NO_RETRY,
-        strict=path.strict,
-    )
+    sse_replay_server.enqueue(*path.replies())
+    client = genai_telemetry.async_client(sse_replay_server, retry=NO_RETRY, strict=path.strict)
     caplog.set_level(logging.WARNING)
 
     async def consume() -> None:
@@ -198,7 +195,7 @@ async def test_async_exit_path(
         with pytest.raises(path.raises):
             await consume()
     await client.aclose()
-    _check_span(telemetry, path, caplog)
+    _check_span(genai_telemetry, path, caplog)
 
 
 # -- paths where the consumer ends the stream ---------------------------------------------------
@@ -206,35 +203,37 @@ async def test_async_exit_path(
 ABANDONED = ExitPath("abandoned", lambda: [], "abandoned")
 
 
-def _sync_client(server: ReplayServer, telemetry: Telemetry) -> Client:
+def _sync_client(server: ReplayServer, telemetry: GenAITelemetry) -> Client:
     # hold_after_events keeps the server streaming, so nothing ends the stream but the consumer.
-    server.enqueue(Reply.from_file(PLAIN, hold_after_events=4))
-    return Client(api_key="sk-test", base_url=server.base_url, tracer_provider=telemetry.provider)
+    server.reply_with_file(PLAIN, hold_after_events=4)
+    return telemetry.client(server)
 
 
-def _async_client(server: ReplayServer, telemetry: Telemetry) -> AsyncClient:
-    server.enqueue(Reply.from_file(PLAIN, hold_after_events=4))
-    return AsyncClient(
-        api_key="sk-test", base_url=server.base_url, tracer_provider=telemetry.provider
-    )
+def _async_client(server: ReplayServer, telemetry: GenAITelemetry) -> AsyncClient:
+    server.reply_with_file(PLAIN, hold_after_events=4)
+    return telemetry.async_client(server)
 
 
 def test_sync_consumer_break(
-    server: ReplayServer, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+    sse_replay_server: ReplayServer,
+    genai_telemetry: GenAITelemetry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client = _sync_client(server, telemetry)
+    client = _sync_client(sse_replay_server, genai_telemetry)
     with client.responses.stream(model="gpt-4.1", input="hi") as stream:
         for _ in stream:
             break
     assert stream.outcome == "abandoned"
-    _check_span(telemetry, ABANDONED, caplog)
-    assert server.wait_for_finished(1)
+    _check_span(genai_telemetry, ABANDONED, caplog)
+    assert sse_replay_server.wait_for_finished(1)
 
 
 def test_sync_exception_in_consumer_loop(
-    server: ReplayServer, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+    sse_replay_server: ReplayServer,
+    genai_telemetry: GenAITelemetry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client = _sync_client(server, telemetry)
+    client = _sync_client(sse_replay_server, genai_telemetry)
 
     def consume() -> None:
         with client.responses.stream(model="gpt-4.1", input="hi") as stream:
@@ -243,52 +242,61 @@ def test_sync_exception_in_consumer_loop(
 
     with pytest.raises(ConsumerError):
         consume()
-    _check_span(telemetry, ABANDONED, caplog)
-    span = telemetry.only_inference_span()
+    _check_span(genai_telemetry, ABANDONED, caplog)
+    span = genai_telemetry.inference_span()
     assert [e.attributes["exception.type"] for e in span.events if e.attributes] == [
         "tests.integration.test_exit_paths.ConsumerError"
     ]
 
 
 def test_sync_close_before_iterating(
-    server: ReplayServer, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+    sse_replay_server: ReplayServer,
+    genai_telemetry: GenAITelemetry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client = _sync_client(server, telemetry)
+    client = _sync_client(sse_replay_server, genai_telemetry)
     with client.responses.stream(model="gpt-4.1", input="hi") as stream:
         stream.close()
         assert list(stream) == []
-    _check_span(telemetry, ABANDONED, caplog)
+    _check_span(genai_telemetry, ABANDONED, caplog)
 
 
 def test_sync_garbage_collected_unclosed_stream(
-    server: ReplayServer, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+    sse_replay_server: ReplayServer,
+    genai_telemetry: GenAITelemetry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client = _sync_client(server, telemetry)
+    client = _sync_client(sse_replay_server, genai_telemetry)
     stream = client.responses.stream(model="gpt-4.1", input="hi")
     next(stream)
-    assert telemetry.inference_spans == []
+    assert genai_telemetry.inference_spans == []
+    assert [span.name for span in genai_telemetry.open_spans] == ["chat gpt-4.1"]
     del stream
     gc.collect()
-    _check_span(telemetry, ABANDONED, caplog)
-    assert server.wait_for_finished(1)
+    _check_span(genai_telemetry, ABANDONED, caplog)
+    assert sse_replay_server.wait_for_finished(1)
 
 
 async def test_async_consumer_break(
-    server: ReplayServer, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+    sse_replay_server: ReplayServer,
+    genai_telemetry: GenAITelemetry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client = _async_client(server, telemetry)
+    client = _async_client(sse_replay_server, genai_telemetry)
     async with client.responses.stream(model="gpt-4.1", input="hi") as stream:
         async for _ in stream:
             break
     assert stream.outcome == "abandoned"
-    _check_span(telemetry, ABANDONED, caplog)
+    _check_span(genai_telemetry, ABANDONED, caplog)
     await client.aclose()
 
 
 async def test_async_exception_in_consumer_loop(
-    server: ReplayServer, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+    sse_replay_server: ReplayServer,
+    genai_telemetry: GenAITelemetry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client = _async_client(server, telemetry)
+    client = _async_client(sse_replay_server, genai_telemetry)
 
     async def consume() -> None:
         async with client.responses.stream(model="gpt-4.1", input="hi") as stream:
@@ -297,30 +305,34 @@ async def test_async_exception_in_consumer_loop(
 
     with pytest.raises(ConsumerError):
         await consume()
-    _check_span(telemetry, ABANDONED, caplog)
+    _check_span(genai_telemetry, ABANDONED, caplog)
     await client.aclose()
 
 
 async def test_async_close_before_iterating(
-    server: ReplayServer, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+    sse_replay_server: ReplayServer,
+    genai_telemetry: GenAITelemetry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client = _async_client(server, telemetry)
+    client = _async_client(sse_replay_server, genai_telemetry)
     async with client.responses.stream(model="gpt-4.1", input="hi") as stream:
         await stream.close()
         assert [event async for event in stream] == []
-    _check_span(telemetry, ABANDONED, caplog)
+    _check_span(genai_telemetry, ABANDONED, caplog)
     await client.aclose()
 
 
 async def test_async_garbage_collected_unclosed_stream(
-    server: ReplayServer, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+    sse_replay_server: ReplayServer,
+    genai_telemetry: GenAITelemetry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client = _async_client(server, telemetry)
+    client = _async_client(sse_replay_server, genai_telemetry)
     stream = client.responses.stream(model="gpt-4.1", input="hi")
     await stream.__anext__()
     del stream
     gc.collect()
-    _check_span(telemetry, ABANDONED, caplog)
+    _check_span(genai_telemetry, ABANDONED, caplog)
     await client.aclose()
 
 
@@ -346,16 +358,19 @@ async def _cancel_while(
 
 @pytest.mark.parametrize("reading", [True, False], ids=["while_reading", "in_consumer_code"])
 async def test_async_cancellation(
-    reading: bool, server: ReplayServer, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+    reading: bool,
+    sse_replay_server: ReplayServer,
+    genai_telemetry: GenAITelemetry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client = _async_client(server, telemetry)
+    client = _async_client(sse_replay_server, genai_telemetry)
     task, got_event = await _cancel_while(client, reading)
     await got_event.wait()
     if reading:
         # The server holds after 4 events: wait until it does, so the task is blocked reading.
-        await asyncio.to_thread(server.wait_for_hold, 1)
+        await asyncio.to_thread(sse_replay_server.wait_for_hold, 1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    _check_span(telemetry, CANCELLED, caplog)
+    _check_span(genai_telemetry, CANCELLED, caplog)
     await client.aclose()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import httpx
 from opentelemetry import trace
 
-from spanstream import AsyncClient, Client
-from spanstream.testing import ReplayServer, Reply
+from spanstream.testing import GenAITelemetry, ReplayServer
 
-from ..conftest import RESPONSES, Telemetry
+from ..conftest import RESPONSES
 
 PLAIN = RESPONSES / "gpt-4.1-plain-text.sse"
 
@@ -26,16 +25,18 @@ class SpanningTransport(httpx.HTTPTransport):
             return super().handle_request(request)
 
 
-def test_span_is_a_child_of_the_callers_span(server: ReplayServer, telemetry: Telemetry) -> None:
-    server.enqueue(Reply.from_file(PLAIN))
-    tracer = telemetry.provider.get_tracer("app")
-    client = Client(api_key="sk-test", base_url=server.base_url, tracer_provider=telemetry.provider)
+def test_span_is_a_child_of_the_callers_span(
+    sse_replay_server: ReplayServer, genai_telemetry: GenAITelemetry
+) -> None:
+    sse_replay_server.reply_with_file(PLAIN)
+    tracer = genai_telemetry.tracer_provider.get_tracer("app")
+    client = genai_telemetry.client(sse_replay_server)
     with (
         tracer.start_as_current_span("handler") as handler,
         client.responses.stream(model="gpt-4.1", input="hi") as stream,
     ):
         stream.final_response()
-    span = telemetry.only_inference_span()
+    span = genai_telemetry.inference_span()
     assert span.parent is not None
     assert span.parent.span_id == handler.get_span_context().span_id
     assert span.context.trace_id == handler.get_span_context().trace_id
@@ -44,30 +45,29 @@ def test_span_is_a_child_of_the_callers_span(server: ReplayServer, telemetry: Te
 
 
 def test_http_client_spans_nest_under_the_inference_span(
-    server: ReplayServer, telemetry: Telemetry
+    sse_replay_server: ReplayServer, genai_telemetry: GenAITelemetry
 ) -> None:
-    server.enqueue(Reply.from_file(PLAIN))
-    transport = SpanningTransport(telemetry.provider.get_tracer("httpx"))
-    client = Client(
-        api_key="sk-test",
-        base_url=server.base_url,
-        tracer_provider=telemetry.provider,
-        http_client=httpx.Client(transport=transport),
-    )
-    with client.responses.stream(model="gpt-4.1", input="hi") as stream:
+    sse_replay_server.reply_with_file(PLAIN)
+    transport = SpanningTransport(genai_telemetry.tracer_provider.get_tracer("httpx"))
+    with (
+        httpx.Client(transport=transport) as http,  # the user's own client: never closed by us
+        genai_telemetry.client(sse_replay_server, http_client=http).responses.stream(
+            model="gpt-4.1", input="hi"
+        ) as stream,
+    ):
         stream.final_response()
-    inference = telemetry.only_inference_span()
-    (http_span,) = [s for s in telemetry.spans if s.name == "HTTP POST"]
+    inference = genai_telemetry.inference_span()
+    (http_span,) = [s for s in genai_telemetry.spans if s.name == "HTTP POST"]
     assert http_span.parent is not None
     assert http_span.parent.span_id == inference.context.span_id
 
 
 def test_inference_span_is_not_current_in_the_consumers_loop(
-    server: ReplayServer, telemetry: Telemetry
+    sse_replay_server: ReplayServer, genai_telemetry: GenAITelemetry
 ) -> None:
-    server.enqueue(Reply.from_file(PLAIN))
-    tracer = telemetry.provider.get_tracer("app")
-    client = Client(api_key="sk-test", base_url=server.base_url, tracer_provider=telemetry.provider)
+    sse_replay_server.reply_with_file(PLAIN)
+    tracer = genai_telemetry.tracer_provider.get_tracer("app")
+    client = genai_telemetry.client(sse_replay_server)
     seen: set[int] = set()
     with tracer.start_as_current_span("handler") as handler:
         with client.responses.stream(model="gpt-4.1", input="hi") as stream:
@@ -79,15 +79,13 @@ def test_inference_span_is_not_current_in_the_consumers_loop(
 
 
 async def test_async_stream_consumed_in_another_task_keeps_the_creators_parent(
-    server: ReplayServer, telemetry: Telemetry
+    sse_replay_server: ReplayServer, genai_telemetry: GenAITelemetry
 ) -> None:
     import asyncio
 
-    server.enqueue(Reply.from_file(PLAIN))
-    tracer = telemetry.provider.get_tracer("app")
-    client = AsyncClient(
-        api_key="sk-test", base_url=server.base_url, tracer_provider=telemetry.provider
-    )
+    sse_replay_server.reply_with_file(PLAIN)
+    tracer = genai_telemetry.tracer_provider.get_tracer("app")
+    client = genai_telemetry.async_client(sse_replay_server)
     with tracer.start_as_current_span("request_handler") as handler:
         stream = client.responses.stream(model="gpt-4.1", input="hi")
 
@@ -96,7 +94,7 @@ async def test_async_stream_consumed_in_another_task_keeps_the_creators_parent(
             return (await stream.final_response()).text
 
     assert await asyncio.create_task(consume()) == "Four plus five equals **nine**."
-    span = telemetry.only_inference_span()
+    span = genai_telemetry.inference_span()
     assert span.parent is not None
     assert span.parent.span_id == handler.get_span_context().span_id
     await client.aclose()

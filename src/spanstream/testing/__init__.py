@@ -1,8 +1,60 @@
-"""Test helpers shipped with spanstream: a loopback server replaying LLM streaming responses.
+"""Test helpers shipped with spanstream: assert the GenAI spans and metrics of your code offline.
 
-See `spanstream.testing.replay` for the API and a usage example.
+* `GenAITelemetry` -- isolated in-memory tracer and meter providers (the ``genai_telemetry``
+  pytest fixture), with spanstream client factories wired to them;
+* `ReplayServer` / `Reply` -- a loopback server replaying recorded SSE streams with fault
+  injection (the ``sse_replay_server`` fixture); `recording` finds the bundled recordings;
+* `assert_inference_span`, `assert_metric_point`, `check_semconv` / `assert_semconv` --
+  assertions that speak ``gen_ai`` and fail with a per-attribute diff;
+* `span_snapshot` / `assert_snapshot` -- stable span snapshots for golden-file tests.
+
+The pytest fixtures come from `spanstream.testing.plugin`, registered automatically.
 """
 
+from .assertions import (
+    DEPRECATED_ATTRIBUTES,
+    KNOWN_ATTRIBUTES,
+    Problem,
+    assert_inference_span,
+    assert_metric_point,
+    assert_semconv,
+    check_semconv,
+)
+from .capture import INFERENCE_OPERATIONS, GenAITelemetry, MetricPoint
+from .recordings import recording, recording_names
 from .replay import MALFORMED_DATA, ROUTES, Outcome, RecordedRequest, ReplayServer, Reply
+from .snapshot import (
+    UPDATE_SNAPSHOTS_ENV,
+    VOLATILE_ATTRIBUTES,
+    Snapshot,
+    assert_snapshot,
+    root_snapshots,
+    span_snapshot,
+)
 
-__all__ = ["MALFORMED_DATA", "ROUTES", "Outcome", "RecordedRequest", "ReplayServer", "Reply"]
+__all__ = [
+    "DEPRECATED_ATTRIBUTES",
+    "INFERENCE_OPERATIONS",
+    "KNOWN_ATTRIBUTES",
+    "MALFORMED_DATA",
+    "ROUTES",
+    "GenAITelemetry",
+    "MetricPoint",
+    "Outcome",
+    "Problem",
+    "RecordedRequest",
+    "ReplayServer",
+    "Reply",
+    "Snapshot",
+    "UPDATE_SNAPSHOTS_ENV",
+    "VOLATILE_ATTRIBUTES",
+    "assert_inference_span",
+    "assert_metric_point",
+    "assert_semconv",
+    "assert_snapshot",
+    "check_semconv",
+    "recording",
+    "recording_names",
+    "root_snapshots",
+    "span_snapshot",
+]

@@ -29,8 +29,8 @@ algorithm disabled, so the client sees the stream arrive piece by piece.
 Faults that count events count *dispatched* SSE events of the original body, i.e. blank-line
 terminated frames with at least one ``data`` field (comment-only frames such as ``: ping`` are
 not counted). When several faults target the same count they apply in this order: injected error
-frame, malformed frame, hold, cut. A count larger than the number of events in the body applies
-at the end of the body, before the terminating chunk.
+frame, malformed frame, hold, cut or end. A count larger than the number of events in the body
+applies at the end of the body, before the terminating chunk.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal, cast
+
+from .recordings import recording
 
 __all__ = ["MALFORMED_DATA", "ROUTES", "Outcome", "RecordedRequest", "ReplayServer", "Reply"]
 
@@ -150,6 +152,7 @@ class Reply:
     hold_after_events: int | None = None
     inject_error_after_events: int | None = None
     malformed_after_events: int | None = None
+    end_after_events: int | None = None
 
     def __post_init__(self) -> None:
         if not 100 <= self.status <= 599:
@@ -159,6 +162,7 @@ class Reply:
         for name in (
             "cut_after_bytes",
             "cut_after_events",
+            "end_after_events",
             "hold_after_events",
             "inject_error_after_events",
             "malformed_after_events",
@@ -180,6 +184,7 @@ class Reply:
         chunk_size: int | None = None,
         cut_after_bytes: int | None = None,
         cut_after_events: int | None = None,
+        end_after_events: int | None = None,
         delay_first_byte: float = 0.0,
         drip_interval: float = 0.0,
         hold_after_events: int | None = None,
@@ -198,6 +203,9 @@ class Reply:
           terminating chunk (httpx raises ``RemoteProtocolError``). Counts bytes of the body as
           sent, injected frames included.
         * ``cut_after_events``: send the first N events complete, then close the same way.
+        * ``end_after_events``: send the first N events, then end the body cleanly (with the
+          terminating chunk), as a provider that stops mid-response without a terminal event;
+          with ``inject_error_after_events=N`` it is a provider's ``error`` ending the stream.
         * ``delay_first_byte``: seconds to wait before the status line.
         * ``drip_interval``: seconds to wait between two chunks.
         * ``hold_after_events``: send N events, then keep the connection open without sending
@@ -222,6 +230,7 @@ class Reply:
             chunk_size=chunk_size,
             cut_after_bytes=cut_after_bytes,
             cut_after_events=cut_after_events,
+            end_after_events=end_after_events,
             delay_first_byte=delay_first_byte,
             drip_interval=drip_interval,
             hold_after_events=hold_after_events,
@@ -361,11 +370,13 @@ def _plan(reply: Reply) -> list[_Step]:
         "malformed": reply.malformed_after_events,
         "hold": reply.hold_after_events,
         "cut": reply.cut_after_events,
+        "end": reply.end_after_events,
     }
 
     def faults_due(events_sent: int | None) -> bool:
         # Applies, in the documented order, every fault scheduled at ``events_sent`` (or every
-        # remaining one at the end of the body when ``events_sent`` is None). True once cut.
+        # remaining one at the end of the body when ``events_sent`` is None). True once the
+        # body stops there (cut, or ended early).
         for fault, at in pending.items():
             if at is None or (events_sent is not None and at != events_sent):
                 continue
@@ -376,9 +387,11 @@ def _plan(reply: Reply) -> list[_Step]:
                 steps.append(f"data: {MALFORMED_DATA}\n\n".encode())
             elif fault == "hold":
                 steps.append(_HOLD)
-            else:
+            elif fault == "cut":
                 steps.append(_CUT)
                 return True
+            else:
+                return True  # end: the terminating chunk follows the steps planned so far
         return False
 
     if faults_due(0):
@@ -795,6 +808,53 @@ class ReplayServer:
         """Append replies to the FIFO queue; each request consumes one."""
         with self._state:
             self._queue.extend(replies)
+
+    def reply_with_file(self, path: str | os.PathLike[str], **faults: Any) -> Reply:
+        """Queue `Reply.from_file` of ``path`` with the fault options of `Reply.sse`; returns
+        the queued reply. ``server.reply_with_file(path, cut_after_events=3)``."""
+        return self._enqueue_one(Reply.from_file(path, **faults))
+
+    def reply_with_recording(self, name: str, **faults: Any) -> Reply:
+        """Queue a recording bundled with spanstream (see `spanstream.testing.recording`), e.g.
+        ``server.reply_with_recording("openai-responses/gpt-4.1-plain-text")``."""
+        return self._enqueue_one(Reply.from_file(recording(name), **faults))
+
+    def reply_with_sse(self, body: bytes | str, **faults: Any) -> Reply:
+        """Queue `Reply.sse` of ``body`` (sent byte for byte) with the given fault options."""
+        return self._enqueue_one(Reply.sse(body, **faults))
+
+    def reply_with_events(
+        self, events: Sequence[tuple[str | None, Mapping[str, Any] | str]], **faults: Any
+    ) -> Reply:
+        """Queue `Reply.events` built from ``(event_name, payload)`` pairs, e.g. a Chat
+        Completions stream ``[(None, {...}), (None, "[DONE]")]``."""
+        return self._enqueue_one(Reply.events(events, **faults))
+
+    def reply_with_error(
+        self,
+        status: int,
+        body: Mapping[str, Any] | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        delay_first_byte: float = 0.0,
+    ) -> Reply:
+        """Queue `Reply.error`: ``status`` with an OpenAI-style error body unless ``body`` is
+        given (pass an Anthropic-style ``{"type": "error", "error": {...}}`` for /messages)."""
+        return self._enqueue_one(
+            Reply.error(status, body, headers, delay_first_byte=delay_first_byte)
+        )
+
+    def _enqueue_one(self, reply: Reply) -> Reply:
+        self.enqueue(reply)
+        return reply
+
+    @property
+    def last_request(self) -> RecordedRequest:
+        """The most recent request received; AssertionError if there was none."""
+        with self._state:
+            if not self.requests:
+                raise AssertionError("ReplayServer has received no request")
+            return self.requests[-1]
 
     @property
     def pending(self) -> int:
