@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 from ._anthropic import AnthropicClient, AsyncAnthropicClient
 from ._retry import RetryPolicy
+from .agent import Agent, AgentEvent, AgentRun, AsyncAgent, AsyncAgentRun
 from .client import AsyncClient, Client
 from .errors import (
     APIConnectionError,
@@ -19,6 +20,7 @@ from .errors import (
     APITimeoutError,
     ConfigurationError,
     MalformedEvent,
+    MaxTurnsExceeded,
     ResponseFailed,
     SpanstreamError,
     SSEDecodeError,
@@ -42,6 +44,8 @@ from .events import (
     ToolCallArgumentsDelta,
     ToolCallDone,
     ToolCallStarted,
+    ToolResult,
+    TurnStarted,
     UnknownEvent,
     Usage,
     UsageReported,
@@ -49,8 +53,21 @@ from .events import (
 from .observe import Outcome, StreamResult
 from .stream import AsyncStream, Stream
 from .telemetry import CaptureMode, ContentCapture, TelemetryHandle, configure
+from .tools import Tool, ToolArgumentsError, UnknownTool, tool
 
 __all__ = [
+    "Agent",
+    "AgentEvent",
+    "AgentRun",
+    "AsyncAgent",
+    "AsyncAgentRun",
+    "MaxTurnsExceeded",
+    "Tool",
+    "ToolArgumentsError",
+    "ToolResult",
+    "TurnStarted",
+    "UnknownTool",
+    "tool",
     "APIConnectionError",
     "APIError",
     "APIStatusError",

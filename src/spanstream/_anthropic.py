@@ -5,7 +5,7 @@ clients. They differ from :class:`~spanstream.Client` only in the provider descr
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 from opentelemetry import trace
@@ -13,11 +13,13 @@ from opentelemetry._logs import LoggerProvider
 from opentelemetry.metrics import MeterProvider
 
 from ._retry import RetryPolicy
+from .agent import Agent, AsyncAgent
 from .client import DEFAULT_TIMEOUT, _AsyncClient, _ClientConfig, _SyncClient
 from .providers.anthropic_messages import build_request
 from .providers.services import ANTHROPIC
 from .stream import AsyncStream, Stream
 from .telemetry.content import CaptureMode, ContentCapture
+from .tools import Tool
 
 __all__ = ["AnthropicClient", "AsyncAnthropicClient", "AsyncMessages", "Messages"]
 
@@ -157,6 +159,30 @@ class AnthropicClient(_SyncClient):
         super().__init__(config, http_client)
         self.messages = Messages(self)
 
+    def agent(
+        self,
+        *,
+        model: str,
+        tools: Sequence[Tool | Callable[..., object]] = (),
+        instructions: str | None = None,
+        name: str | None = None,
+        max_tokens: int = 4096,
+        **options: object,
+    ) -> Agent:
+        """An agent over Anthropic Messages (see :meth:`spanstream.Client.agent`);
+        ``max_tokens`` and ``options`` go into every turn's request."""
+        return Agent(
+            self.messages.stream,
+            api="anthropic",
+            provider=self._config.provider.name,
+            model=model,
+            tools=tools,
+            instructions=instructions,
+            name=name,
+            instrumentation=self._config.instrumentation,
+            options={"max_tokens": max_tokens, **options},
+        )
+
 
 class AsyncAnthropicClient(_AsyncClient):
     """The ``asyncio`` twin of :class:`AnthropicClient` (same arguments,
@@ -196,3 +222,27 @@ class AsyncAnthropicClient(_AsyncClient):
         )
         super().__init__(config, http_client)
         self.messages = AsyncMessages(self)
+
+    def agent(
+        self,
+        *,
+        model: str,
+        tools: Sequence[Tool | Callable[..., object]] = (),
+        instructions: str | None = None,
+        name: str | None = None,
+        max_tokens: int = 4096,
+        **options: object,
+    ) -> AsyncAgent:
+        """An agent over Anthropic Messages (see :meth:`spanstream.AsyncClient.agent`);
+        ``max_tokens`` and ``options`` go into every turn's request."""
+        return AsyncAgent(
+            self.messages.stream,
+            api="anthropic",
+            provider=self._config.provider.name,
+            model=model,
+            tools=tools,
+            instructions=instructions,
+            name=name,
+            instrumentation=self._config.instrumentation,
+            options={"max_tokens": max_tokens, **options},
+        )

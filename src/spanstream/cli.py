@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import TextIO
 
@@ -15,10 +15,17 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from . import __version__
+from .agent import AgentEvent
 from .client import Client
 from .errors import SpanstreamError
-from .events import ReasoningDelta, RefusalDelta, StreamEvent, TextDelta, ToolCallDone
-from .stream import Stream
+from .events import (
+    ReasoningDelta,
+    RefusalDelta,
+    TextDelta,
+    ToolCallDone,
+    ToolResult,
+    TurnStarted,
+)
 from .testing.replay import ReplayServer, Reply
 
 __all__ = ["main"]
@@ -26,6 +33,9 @@ __all__ = ["main"]
 DEMO_RECORDING = "demo-o4-mini-reasoning.sse"
 DEMO_MODEL = "o4-mini"
 DEMO_PROMPT = "How many letters are in the word strawberry?"
+DEMO_AGENT_RECORDINGS = ("demo-agent-turn-1.sse", "demo-agent-turn-2.sse")
+DEMO_AGENT_MODEL = "deepseek-v4-flash"
+DEMO_AGENT_PROMPT = "What is the temperature in Tokyo?"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
+        if args.agent:
+            return demo_agent(drip=args.drip)
         return demo(drip=args.drip)
     if args.command == "chat":
         return chat(
@@ -61,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
             "stream it through the real client, print the tokens as they arrive, then print "
             "the finished spans with their gen_ai attributes. No API key, no network."
         ),
+    )
+    demo_cmd.add_argument(
+        "--agent",
+        action="store_true",
+        help="replay a recorded two-turn tool call through the agent loop instead",
     )
     demo_cmd.add_argument(
         "--drip",
@@ -111,6 +128,32 @@ def demo(*, drip: float = 0.004, out: TextIO | None = None) -> int:
     return 0
 
 
+def demo_agent(*, drip: float = 0.004, out: TextIO | None = None) -> int:
+    """Replay a recorded two-turn tool call through the agent loop and print the span tree."""
+    out = out or sys.stdout
+    data = resources.files("spanstream.data")
+    turns = [data.joinpath(name).read_bytes() for name in DEMO_AGENT_RECORDINGS]
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    def get_temperature(city: str) -> float:
+        """Get the current temperature in a city."""
+        return 21.0
+
+    with ReplayServer() as server:
+        server.enqueue(*(Reply.sse(body, drip_interval=drip) for body in turns))
+        out.write(f"Replaying a recorded two-turn tool call from {server.base_url}\n")
+        out.write(f"> {DEMO_AGENT_PROMPT}\n")
+        client = Client(api_key="demo-key", base_url=server.base_url, tracer_provider=provider)
+        agent = client.agent(model=DEMO_AGENT_MODEL, tools=[get_temperature], name="weather")
+        with client, agent.stream(DEMO_AGENT_PROMPT) as run:
+            _print_stream(run, out)
+    out.write("\n\nSpans:\n")
+    print_span_tree(exporter.get_finished_spans(), out)
+    return 0
+
+
 def chat(
     prompt: str,
     *,
@@ -152,15 +195,16 @@ def chat(
     return 0
 
 
-def _print_stream(stream: Stream, out: TextIO) -> None:
+def _print_stream(events: Iterable[AgentEvent], out: TextIO) -> None:
+    """Print events as they arrive, one labelled section per kind of output."""
     section: tuple[str, int] | None = None
-    for event in stream:
+    for event in events:
         kind, text = _printable(event)
         if kind is None:
             continue
         part = event.part if isinstance(event, ReasoningDelta) else 0
-        if section is None or kind != section[0]:
-            out.write(f"\n\n[{kind}]\n" if section else f"[{kind}]\n")
+        if section is None or kind != section[0] or kind in ("turn", "tool call", "tool result"):
+            out.write(f"\n\n[{kind}] " if section else f"[{kind}] ")
         elif part != section[1]:
             out.write("\n\n")
         section = (kind, part)
@@ -168,16 +212,20 @@ def _print_stream(stream: Stream, out: TextIO) -> None:
         out.flush()
 
 
-def _printable(event: StreamEvent) -> tuple[str | None, str]:
+def _printable(event: AgentEvent) -> tuple[str | None, str]:
     if isinstance(event, TextDelta):
         return "answer", event.text
     if isinstance(event, ReasoningDelta):
-        return "reasoning summary", event.text
+        return ("reasoning summary" if event.kind == "summary" else "reasoning"), event.text
     if isinstance(event, RefusalDelta):
         return "refusal", event.text
     if isinstance(event, ToolCallDone):
         call = event.tool_call
-        return "tool call", f"{call.name}({call.arguments})\n"
+        return "tool call", f"{call.name}({call.arguments})"
+    if isinstance(event, TurnStarted):
+        return "turn", str(event.turn)
+    if isinstance(event, ToolResult):
+        return "tool result", event.output
     return None, ""
 
 

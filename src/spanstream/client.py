@@ -15,9 +15,9 @@ import json
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TypeVar, overload
+from typing import Literal, TypeVar, overload
 
 import httpx
 from opentelemetry import context as otel_context
@@ -28,6 +28,7 @@ from opentelemetry.metrics import MeterProvider
 from . import __version__
 from ._chat import AsyncChat, Chat
 from ._retry import RetryPolicy
+from .agent import Agent, AsyncAgent
 from .errors import APIStatusError, ConfigurationError
 from .providers.base import PreparedRequest, Provider
 from .providers.openai_responses import build_request
@@ -35,6 +36,7 @@ from .providers.services import OPENAI
 from .stream import AsyncStream, Stream, wrap_transport_error
 from .telemetry.content import CaptureMode, ContentCapture
 from .telemetry.observer import Instrumentation, SpanObserver
+from .tools import Tool
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client"]
 
@@ -397,6 +399,37 @@ class Client(_SyncClient):
         self.responses = Responses(self)
         self.chat = Chat(self)
 
+    def agent(
+        self,
+        *,
+        model: str,
+        tools: Sequence[Tool | Callable[..., object]] = (),
+        instructions: str | None = None,
+        name: str | None = None,
+        api: Literal["responses", "chat"] = "responses",
+        **options: object,
+    ) -> Agent:
+        """An agent that streams ``model`` over the Responses API (or ``api="chat"``), runs
+        ``tools`` when the model calls them and feeds the results back. ``options`` go into
+        every turn's request (e.g. ``reasoning={"effort": "low"}``).
+
+        >>> agent = client.agent(model="gpt-4.1", tools=[get_weather])
+        >>> with agent.stream("Weather in Paris?") as run:
+        ...     print(run.final_response().text)
+        """
+        stream = self.responses.stream if api == "responses" else self.chat.completions.stream
+        return Agent(
+            stream,
+            api=api,
+            provider=self._config.provider.name,
+            model=model,
+            tools=tools,
+            instructions=instructions,
+            name=name,
+            instrumentation=self._config.instrumentation,
+            options=options,
+        )
+
 
 class _AsyncClient:
     """What the ``asyncio`` clients share: sending with retries, streaming, closing."""
@@ -508,3 +541,34 @@ class AsyncClient(_AsyncClient):
         super().__init__(config, http_client)
         self.responses = AsyncResponses(self)
         self.chat = AsyncChat(self)
+
+    def agent(
+        self,
+        *,
+        model: str,
+        tools: Sequence[Tool | Callable[..., object]] = (),
+        instructions: str | None = None,
+        name: str | None = None,
+        api: Literal["responses", "chat"] = "responses",
+        **options: object,
+    ) -> AsyncAgent:
+        """An agent that streams ``model`` over the Responses API (or ``api="chat"``), runs
+        ``tools`` when the model calls them and feeds the results back. ``options`` go into
+        every turn's request (e.g. ``reasoning={"effort": "low"}``).
+
+        >>> agent = client.agent(model="gpt-4.1", tools=[get_weather])
+        >>> async with agent.stream("Weather in Paris?") as run:
+        ...     print((await run.final_response()).text)
+        """
+        stream = self.responses.stream if api == "responses" else self.chat.completions.stream
+        return AsyncAgent(
+            stream,
+            api=api,
+            provider=self._config.provider.name,
+            model=model,
+            tools=tools,
+            instructions=instructions,
+            name=name,
+            instrumentation=self._config.instrumentation,
+            options=options,
+        )

@@ -18,6 +18,7 @@ __all__ = [
     "APITimeoutError",
     "ConfigurationError",
     "MalformedEvent",
+    "MaxTurnsExceeded",
     "ResponseFailed",
     "SSEDecodeError",
     "SpanstreamError",
@@ -88,6 +89,22 @@ class MalformedEvent(StreamError):
         self.event_type = event_type
         self.sequence_number = sequence_number
         super().__init__(message)
+
+
+class MaxTurnsExceeded(SpanstreamError):
+    """An agent run used all its turns and the model still asked for tools.
+
+    ``history`` is the conversation so far in the provider's own message form (ready to send
+    again), ``responses`` the response of every turn.
+    """
+
+    def __init__(
+        self, max_turns: int, history: list[dict[str, object]], responses: list[Response]
+    ) -> None:
+        self.max_turns = max_turns
+        self.history = history
+        self.responses = responses
+        super().__init__(f"the model still asked for tools after {max_turns} turns")
 
 
 class ResponseFailed(APIError):

@@ -36,6 +36,8 @@ __all__ = [
     "ToolCallArgumentsDelta",
     "ToolCallDone",
     "ToolCallStarted",
+    "ToolResult",
+    "TurnStarted",
     "UnknownEvent",
     "Usage",
     "UsageReported",
@@ -246,6 +248,24 @@ class ItemDone:
     type: str
     id: str | None
     data: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStarted:
+    """An agent run starts turn ``turn`` (1-based): a new model call."""
+
+    turn: int
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """An agent ran a tool call; ``output`` is what goes back to the model. ``error`` is the
+    error's type name when the tool raised or its arguments were invalid (the model then sees
+    the error text as the output)."""
+
+    tool_call: ToolCall
+    output: str
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

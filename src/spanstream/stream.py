@@ -197,6 +197,9 @@ class _StreamCore:
             return
         if isinstance(error, asyncio.CancelledError):
             self.finish("cancelled", error)
+        elif isinstance(error, GeneratorExit):
+            # A generator consuming the stream was closed: abandoned, not an error.
+            self.finish("abandoned")
         else:
             self.finish("abandoned", error)
 

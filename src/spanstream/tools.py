@@ -30,7 +30,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .errors import SpanstreamError
 
-__all__ = ["Tool", "ToolArgumentsError", "tool"]
+__all__ = ["Tool", "ToolArgumentsError", "UnknownTool", "tool"]
+
+
+class UnknownTool(SpanstreamError):
+    """The model called a tool the agent does not have."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        super().__init__(f"no tool named {name!r} (tools: {', '.join(known) or 'none'})")
 
 
 class ToolArgumentsError(SpanstreamError):

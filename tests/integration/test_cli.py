@@ -65,3 +65,18 @@ def test_console_script_help_lists_the_commands() -> None:
     )
     assert "demo" in result.stdout
     assert "chat" in result.stdout
+
+
+def test_demo_agent_replays_a_two_turn_tool_call() -> None:
+    from spanstream.cli import demo_agent
+
+    out = io.StringIO()
+    assert demo_agent(drip=0.0, out=out) == 0
+    text = out.getvalue()
+    assert '[tool call] get_temperature({"city": "Tokyo"})' in text
+    assert "[tool result] 21.0" in text
+    assert "The current temperature in Tokyo is **21.0°C**." in text
+    assert "- invoke_agent weather  [INTERNAL" in text
+    assert "  - execute_tool get_temperature  [INTERNAL" in text
+    assert text.count("  - chat deepseek-v4-flash  [CLIENT") == 2
+    assert "spanstream.agent.turns = 2" in text

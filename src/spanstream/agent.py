@@ -1,0 +1,401 @@
+"""A multi-turn streaming agent loop: stream a turn, run its tool calls, feed the results back.
+
+>>> agent = client.agent(model="gpt-4.1", tools=[get_weather], instructions="Be brief.")
+>>> with agent.stream("Weather in Paris?", max_turns=5) as run:
+...     for event in run:
+...         if isinstance(event, TextDelta):
+...             print(event.text, end="")
+>>> run.final_response().text
+
+Each run is traced as an ``invoke_agent`` span holding one inference span per turn and one
+``execute_tool {name}`` span per tool call. Tool calls of one turn run concurrently. A tool that
+raises, or whose arguments do not validate, does not stop the run: the error text goes back to
+the model as the tool's result and the tool span records ``error.type``. When the model still
+asks for tools after ``max_turns`` turns, :class:`~spanstream.errors.MaxTurnsExceeded` carries
+the history so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import Any, Union
+
+from opentelemetry import context as otel_context
+
+from .errors import MaxTurnsExceeded
+from .events import Response, StreamEvent, ToolCall, ToolResult, TurnStarted, Usage
+from .providers.conversations import CONVERSATIONS, Api, Conversation
+from .stream import AsyncStream, Stream
+from .telemetry.agent import AgentSpan, ToolSpan
+from .telemetry.observer import Instrumentation
+from .tools import Tool, UnknownTool, format_result
+
+__all__ = ["Agent", "AgentEvent", "AgentRun", "AsyncAgent", "AsyncAgentRun"]
+
+AgentEvent = Union[StreamEvent, TurnStarted, ToolResult]
+"""What an agent run yields: the stream events of every turn, plus turn and tool markers."""
+
+UserInput = Union[str, Sequence[Mapping[str, object]]]
+
+
+class _AgentBase:
+    def __init__(
+        self,
+        *,
+        api: Api,
+        provider: str,
+        model: str,
+        tools: Sequence[Tool | Callable[..., object]],
+        instructions: str | None,
+        name: str | None,
+        instrumentation: Instrumentation,
+        options: Mapping[str, object],
+    ) -> None:
+        self.api = api
+        self.provider = provider
+        self.model = model
+        self.tools = [t if isinstance(t, Tool) else Tool.from_function(t) for t in tools]
+        self.instructions = instructions
+        self.name = name
+        self._instrumentation = instrumentation
+        self._options = dict(options)
+        names = [t.name for t in self.tools]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tool names must be unique, got {names}")
+
+    def _conversation(self, user_input: UserInput) -> Conversation:
+        return CONVERSATIONS[self.api](user_input, self.tools, self.instructions)
+
+    def _span(self) -> AgentSpan:
+        return AgentSpan(
+            self._instrumentation,
+            agent_name=self.name,
+            provider=self.provider,
+            model=self.model,
+            parent=otel_context.get_current(),
+        )
+
+
+class _RunState:
+    """What a run has done so far (shared by the sync and async runs)."""
+
+    def __init__(self, conversation: Conversation, max_turns: int) -> None:
+        self.conversation = conversation
+        self.max_turns = max_turns
+        self.turns = 0
+        self.responses: list[Response] = []
+
+    @property
+    def history(self) -> list[dict[str, object]]:
+        """The conversation so far, in the provider's own message form."""
+        return list(self.conversation.items)
+
+    def record(self, response: Response, span: AgentSpan) -> None:
+        self.responses.append(response)
+        span.add_usage(response.usage)
+        self.conversation.add_assistant(response)
+
+    def exceeded(self) -> MaxTurnsExceeded:
+        return MaxTurnsExceeded(self.max_turns, self.history, list(self.responses))
+
+
+def _tool_failure(call: ToolCall, error: Exception) -> ToolResult:
+    return ToolResult(call, f"Error: {type(error).__name__}: {error}", type(error).__name__)
+
+
+# -- sync -----------------------------------------------------------------------------------------
+
+
+class Agent(_AgentBase):
+    """An agent bound to a client (see :meth:`spanstream.Client.agent`)."""
+
+    def __init__(self, stream: Callable[..., Stream], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._stream = stream
+
+    def stream(self, user_input: UserInput, *, max_turns: int = 5) -> AgentRun:
+        """Run the agent on ``user_input``, streaming every turn's events."""
+        return AgentRun(self, user_input, max_turns)
+
+
+class AgentRun(Iterator[AgentEvent]):
+    """One run of an :class:`Agent`: a context manager and iterator of :data:`AgentEvent`."""
+
+    def __init__(self, agent: Agent, user_input: UserInput, max_turns: int) -> None:
+        self._agent = agent
+        self._state = _RunState(agent._conversation(user_input), max_turns)
+        self._events: Generator[AgentEvent, None, None] | None = None
+
+    @property
+    def history(self) -> list[dict[str, object]]:
+        """The conversation so far, in the provider's own message form."""
+        return self._state.history
+
+    @property
+    def responses(self) -> list[Response]:
+        """The response of every finished turn."""
+        return list(self._state.responses)
+
+    @property
+    def usage(self) -> Usage:
+        """Token usage summed over the finished turns."""
+        return summed_usage(self._state.responses)
+
+    def __enter__(self) -> AgentRun:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> AgentRun:
+        return self
+
+    def __next__(self) -> AgentEvent:
+        if self._events is None:
+            self._events = self._run()
+        return next(self._events)
+
+    def close(self) -> None:
+        """Stop the run; spans still open end as ``abandoned``."""
+        if self._events is not None:
+            self._events.close()
+
+    def final_response(self) -> Response:
+        """Run to the end and return the last turn's response."""
+        for _ in self:
+            pass
+        return self._state.responses[-1]
+
+    def _run(self) -> Generator[AgentEvent, None, None]:
+        agent, state = self._agent, self._state
+        span = agent._span()
+        outcome: str = "abandoned"
+        error: BaseException | None = None
+        try:
+            while state.turns < state.max_turns:
+                state.turns += 1
+                yield TurnStarted(state.turns)
+                with span.activate():
+                    stream = agent._stream(
+                        model=agent.model, **state.conversation.request(), **agent._options
+                    )
+                with stream:
+                    yield from stream
+                    response = stream.final_response()
+                state.record(response, span)
+                if not response.tool_calls:
+                    outcome = "completed"
+                    return
+                results = self._run_tools(response.tool_calls, span)
+                yield from results
+                state.conversation.add_tool_results(results)
+            raise state.exceeded()
+        except GeneratorExit:
+            raise
+        except Exception as exc:
+            outcome, error = "error", exc
+            raise
+        finally:
+            span.end(outcome, state.turns, error)
+
+    def _run_tools(self, calls: Sequence[ToolCall], span: AgentSpan) -> list[ToolResult]:
+        if len(calls) == 1:
+            return [self._run_tool(calls[0], span)]
+        with ThreadPoolExecutor(max_workers=min(len(calls), 16)) as pool:
+            return list(pool.map(lambda call: self._run_tool(call, span), calls))
+
+    def _run_tool(self, call: ToolCall, span: AgentSpan) -> ToolResult:
+        tools = {t.name: t for t in self._agent.tools}
+        tool = tools.get(call.name)
+        tool_span = ToolSpan(
+            self._agent._instrumentation,
+            call,
+            description=tool.description if tool else None,
+            parent=span.context,
+        )
+        token = otel_context.attach(tool_span.context)
+        try:
+            if tool is None:
+                raise UnknownTool(call.name, list(tools))
+            output = format_result(tool.run_sync(call.arguments))
+        except Exception as exc:
+            result = _tool_failure(call, exc)
+            tool_span.end(result.output, exc, "error")
+            return result
+        except BaseException as exc:
+            tool_span.end(None, exc, "cancelled")
+            raise
+        finally:
+            otel_context.detach(token)
+        tool_span.end(output, None, "completed")
+        return ToolResult(call, output)
+
+
+# -- async ----------------------------------------------------------------------------------------
+
+
+class AsyncAgent(_AgentBase):
+    """An agent bound to an async client (see :meth:`spanstream.AsyncClient.agent`)."""
+
+    def __init__(self, stream: Callable[..., AsyncStream], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._stream = stream
+
+    def stream(self, user_input: UserInput, *, max_turns: int = 5) -> AsyncAgentRun:
+        """Run the agent on ``user_input``, streaming every turn's events."""
+        return AsyncAgentRun(self, user_input, max_turns)
+
+
+class AsyncAgentRun(AsyncIterator[AgentEvent]):
+    """The ``asyncio`` twin of :class:`AgentRun`."""
+
+    def __init__(self, agent: AsyncAgent, user_input: UserInput, max_turns: int) -> None:
+        self._agent = agent
+        self._state = _RunState(agent._conversation(user_input), max_turns)
+        self._events: AsyncIterator[AgentEvent] | None = None
+
+    @property
+    def history(self) -> list[dict[str, object]]:
+        """The conversation so far, in the provider's own message form."""
+        return self._state.history
+
+    @property
+    def responses(self) -> list[Response]:
+        """The response of every finished turn."""
+        return list(self._state.responses)
+
+    @property
+    def usage(self) -> Usage:
+        """Token usage summed over the finished turns."""
+        return summed_usage(self._state.responses)
+
+    async def __aenter__(self) -> AsyncAgentRun:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncAgentRun:
+        return self
+
+    async def __anext__(self) -> AgentEvent:
+        if self._events is None:
+            self._events = self._run()
+        return await self._events.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop the run; spans still open end as ``abandoned``."""
+        events = self._events
+        if events is not None:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    async def final_response(self) -> Response:
+        """Run to the end and return the last turn's response."""
+        async for _ in self:
+            pass
+        return self._state.responses[-1]
+
+    async def _run(self) -> AsyncIterator[AgentEvent]:
+        agent, state = self._agent, self._state
+        span = agent._span()
+        outcome: str = "abandoned"
+        error: BaseException | None = None
+        try:
+            while state.turns < state.max_turns:
+                state.turns += 1
+                yield TurnStarted(state.turns)
+                with span.activate():
+                    stream = agent._stream(
+                        model=agent.model, **state.conversation.request(), **agent._options
+                    )
+                async with stream:
+                    async for event in stream:
+                        yield event
+                    response = await stream.final_response()
+                state.record(response, span)
+                if not response.tool_calls:
+                    outcome = "completed"
+                    return
+                results = await self._run_tools(response.tool_calls, span)
+                for result in results:
+                    yield result
+                state.conversation.add_tool_results(results)
+            raise state.exceeded()
+        except GeneratorExit:
+            raise
+        except asyncio.CancelledError as exc:
+            outcome, error = "cancelled", exc
+            raise
+        except Exception as exc:
+            outcome, error = "error", exc
+            raise
+        finally:
+            span.end(outcome, state.turns, error)
+
+    async def _run_tools(self, calls: Sequence[ToolCall], span: AgentSpan) -> list[ToolResult]:
+        tasks = [asyncio.ensure_future(self._run_tool(call, span)) for call in calls]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            # Let every tool observe its cancellation and end its span before we go on.
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def _run_tool(self, call: ToolCall, span: AgentSpan) -> ToolResult:
+        tools = {t.name: t for t in self._agent.tools}
+        tool = tools.get(call.name)
+        tool_span = ToolSpan(
+            self._agent._instrumentation,
+            call,
+            description=tool.description if tool else None,
+            parent=span.context,
+        )
+        token = otel_context.attach(tool_span.context)
+        try:
+            if tool is None:
+                raise UnknownTool(call.name, list(tools))
+            output = format_result(await tool.run(call.arguments))
+        except Exception as exc:
+            result = _tool_failure(call, exc)
+            tool_span.end(result.output, exc, "error")
+            return result
+        except BaseException as exc:
+            tool_span.end(None, exc, "cancelled")
+            raise
+        finally:
+            otel_context.detach(token)
+        tool_span.end(output, None, "completed")
+        return ToolResult(call, output)
+
+
+def summed_usage(responses: Sequence[Response]) -> Usage:
+    """Token usage added up over the turns of a run."""
+
+    def total(values: list[int | None]) -> int | None:
+        present = [v for v in values if v is not None]
+        return sum(present) if present else None
+
+    usages = [r.usage for r in responses if r.usage is not None]
+    return Usage(
+        input_tokens=total([u.input_tokens for u in usages]),
+        output_tokens=total([u.output_tokens for u in usages]),
+        total_tokens=total([u.total_tokens for u in usages]),
+        cache_read_input_tokens=total([u.cache_read_input_tokens for u in usages]),
+        cache_write_input_tokens=total([u.cache_write_input_tokens for u in usages]),
+        reasoning_output_tokens=total([u.reasoning_output_tokens for u in usages]),
+    )

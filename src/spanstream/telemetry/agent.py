@@ -1,0 +1,134 @@
+"""Spans of an agent run: ``invoke_agent`` (the run), ``execute_tool {name}`` (each tool call).
+
+The inference span of every turn is created by the client as usual; it nests under the agent
+span because the agent makes its span current while it starts each turn's stream. Attributes
+follow SEMCONV.md §5 (gen-ai-spans.md @024a4f9 / gen-ai-agent-spans.md): the in-process agent
+span is INTERNAL; tool spans are INTERNAL with ``gen_ai.tool.*``; arguments and results are
+recorded only when content capture is on.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv.attributes import error_attributes
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from ..events import ToolCall, Usage
+from .attributes import SPANSTREAM_OUTCOME, usage_attributes
+from .observer import Instrumentation
+
+__all__ = ["AgentSpan", "ToolSpan"]
+
+SPANSTREAM_AGENT_TURNS = "spanstream.agent.turns"
+
+
+class AgentSpan:
+    """The ``invoke_agent`` span of one run, with usage summed over its turns."""
+
+    def __init__(
+        self,
+        instrumentation: Instrumentation,
+        *,
+        agent_name: str | None,
+        provider: str,
+        model: str,
+        parent: otel_context.Context | None,
+    ) -> None:
+        self._instrumentation = instrumentation
+        attributes: dict[str, AttributeValue] = {
+            gen_ai.GEN_AI_OPERATION_NAME: "invoke_agent",
+            gen_ai.GEN_AI_PROVIDER_NAME: provider,
+            gen_ai.GEN_AI_REQUEST_MODEL: model,
+        }
+        if agent_name:
+            attributes[gen_ai.GEN_AI_AGENT_NAME] = agent_name
+        self.span = instrumentation.tracer.start_span(
+            f"invoke_agent {agent_name}" if agent_name else "invoke_agent",
+            context=parent,
+            kind=SpanKind.INTERNAL,
+            attributes=attributes,
+        )
+        self.context = trace.set_span_in_context(self.span, parent)
+        self._usage: dict[str, int] = {}
+        self._ended = False
+
+    def activate(self) -> AbstractContextManager[object]:
+        """Make the agent span current (while a turn's stream is created)."""
+        return trace.use_span(self.span, end_on_exit=False, record_exception=False)
+
+    def add_usage(self, usage: Usage | None) -> None:
+        """Add one turn's token usage to the run's totals."""
+        if usage is None:
+            return
+        for name, value in usage_attributes(usage).items():
+            if isinstance(value, int):
+                self._usage[name] = self._usage.get(name, 0) + value
+
+    def end(self, outcome: str, turns: int, error: BaseException | None = None) -> None:
+        """End the span once with the run's outcome."""
+        if self._ended:
+            return
+        self._ended = True
+        span = self.span
+        span.set_attributes(
+            {**self._usage, SPANSTREAM_OUTCOME: outcome, SPANSTREAM_AGENT_TURNS: turns}
+        )
+        if error is not None and outcome == "error":
+            span.set_attribute(error_attributes.ERROR_TYPE, _error_type(error))
+            span.set_status(Status(StatusCode.ERROR, str(error)))
+        if error is not None:
+            span.record_exception(error)
+        span.end()
+
+
+class ToolSpan:
+    """The ``execute_tool {name}`` span of one call."""
+
+    def __init__(
+        self,
+        instrumentation: Instrumentation,
+        call: ToolCall,
+        *,
+        description: str | None,
+        parent: otel_context.Context,
+    ) -> None:
+        self._capture = instrumentation.content.enabled
+        attributes: dict[str, AttributeValue] = {
+            gen_ai.GEN_AI_OPERATION_NAME: "execute_tool",
+            gen_ai.GEN_AI_TOOL_NAME: call.name,
+            gen_ai.GEN_AI_TOOL_CALL_ID: call.call_id,
+            gen_ai.GEN_AI_TOOL_TYPE: "function",
+        }
+        if description:
+            attributes[gen_ai.GEN_AI_TOOL_DESCRIPTION] = description
+        if self._capture:
+            attributes[gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS] = call.arguments
+        self.span = instrumentation.tracer.start_span(
+            f"execute_tool {call.name}",
+            context=parent,
+            kind=SpanKind.INTERNAL,
+            attributes=attributes,
+        )
+        self.context = trace.set_span_in_context(self.span, parent)
+
+    def end(self, result: str | None, error: BaseException | None, outcome: str) -> None:
+        """End the span: ``outcome`` is ``completed``, ``error`` or ``cancelled``."""
+        span = self.span
+        span.set_attribute(SPANSTREAM_OUTCOME, outcome)
+        if result is not None and self._capture:
+            span.set_attribute(gen_ai.GEN_AI_TOOL_CALL_RESULT, result)
+        if error is not None:
+            span.record_exception(error)
+            if outcome == "error":
+                span.set_attribute(error_attributes.ERROR_TYPE, _error_type(error))
+                span.set_status(Status(StatusCode.ERROR, str(error)))
+        span.end()
+
+
+def _error_type(error: BaseException) -> str:
+    return type(error).__qualname__
