@@ -102,8 +102,65 @@ class _RunState:
         return MaxTurnsExceeded(self.max_turns, self.history, list(self.responses))
 
 
-def _tool_failure(call: ToolCall, error: Exception) -> ToolResult:
-    return ToolResult(call, f"Error: {type(error).__name__}: {error}", type(error).__name__)
+class _RunViews:
+    """Read-only views of a run, shared by the sync and async runs."""
+
+    _state: _RunState
+
+    @property
+    def history(self) -> list[dict[str, object]]:
+        """The conversation so far, in the provider's own message form."""
+        return self._state.history
+
+    @property
+    def responses(self) -> list[Response]:
+        """The response of every finished turn."""
+        return list(self._state.responses)
+
+    @property
+    def usage(self) -> Usage:
+        """Token usage summed over the finished turns."""
+        return summed_usage(self._state.responses)
+
+
+class _ToolExecution:
+    """One tool call's lookup, span and outcome; the sync and async runs differ only in how
+    they call the function."""
+
+    def __init__(self, agent: _AgentBase, call: ToolCall, span: AgentSpan) -> None:
+        self.call = call
+        self.tools = {t.name: t for t in agent.tools}
+        found = self.tools.get(call.name)
+        self.span = ToolSpan(
+            agent._instrumentation,
+            call,
+            description=found.description if found else None,
+            parent=span.context,
+        )
+        self._found = found
+        # Spans the tool function creates nest under its execute_tool span.
+        self._token = otel_context.attach(self.span.context)
+
+    def tool(self) -> Tool:
+        if self._found is None:
+            raise UnknownTool(self.call.name, list(self.tools))
+        return self._found
+
+    def detach(self) -> None:
+        otel_context.detach(self._token)
+
+    def succeeded(self, value: object) -> ToolResult:
+        output = format_result(value)
+        self.span.end(output, None, "completed")
+        return ToolResult(self.call, output)
+
+    def failed(self, error: Exception) -> ToolResult:
+        output = f"Error: {type(error).__name__}: {error}"
+        self.span.end(output, error, "error")
+        return ToolResult(self.call, output, type(error).__name__)
+
+    def cancelled(self, error: BaseException) -> None:
+        self.span.end(None, error, "cancelled")
 
 
 # -- sync -----------------------------------------------------------------------------------------
@@ -121,28 +178,13 @@ class Agent(_AgentBase):
         return AgentRun(self, user_input, max_turns)
 
 
-class AgentRun(Iterator[AgentEvent]):
+class AgentRun(_RunViews, Iterator[AgentEvent]):
     """One run of an :class:`Agent`: a context manager and iterator of :data:`AgentEvent`."""
 
     def __init__(self, agent: Agent, user_input: UserInput, max_turns: int) -> None:
         self._agent = agent
         self._state = _RunState(agent._conversation(user_input), max_turns)
         self._events: Generator[AgentEvent, None, None] | None = None
-
-    @property
-    def history(self) -> list[dict[str, object]]:
-        """The conversation so far, in the provider's own message form."""
-        return self._state.history
-
-    @property
-    def responses(self) -> list[Response]:
-        """The response of every finished turn."""
-        return list(self._state.responses)
-
-    @property
-    def usage(self) -> Usage:
-        """Token usage summed over the finished turns."""
-        return summed_usage(self._state.responses)
 
     def __enter__(self) -> AgentRun:
         return self
@@ -213,30 +255,17 @@ class AgentRun(Iterator[AgentEvent]):
             return list(pool.map(lambda call: self._run_tool(call, span), calls))
 
     def _run_tool(self, call: ToolCall, span: AgentSpan) -> ToolResult:
-        tools = {t.name: t for t in self._agent.tools}
-        tool = tools.get(call.name)
-        tool_span = ToolSpan(
-            self._agent._instrumentation,
-            call,
-            description=tool.description if tool else None,
-            parent=span.context,
-        )
-        token = otel_context.attach(tool_span.context)
+        execution = _ToolExecution(self._agent, call, span)
         try:
-            if tool is None:
-                raise UnknownTool(call.name, list(tools))
-            output = format_result(tool.run_sync(call.arguments))
+            value = execution.tool().run_sync(call.arguments)
         except Exception as exc:
-            result = _tool_failure(call, exc)
-            tool_span.end(result.output, exc, "error")
-            return result
+            return execution.failed(exc)
         except BaseException as exc:
-            tool_span.end(None, exc, "cancelled")
+            execution.cancelled(exc)
             raise
         finally:
-            otel_context.detach(token)
-        tool_span.end(output, None, "completed")
-        return ToolResult(call, output)
+            execution.detach()
+        return execution.succeeded(value)
 
 
 # -- async ----------------------------------------------------------------------------------------
@@ -254,28 +283,13 @@ class AsyncAgent(_AgentBase):
         return AsyncAgentRun(self, user_input, max_turns)
 
 
-class AsyncAgentRun(AsyncIterator[AgentEvent]):
+class AsyncAgentRun(_RunViews, AsyncIterator[AgentEvent]):
     """The ``asyncio`` twin of :class:`AgentRun`."""
 
     def __init__(self, agent: AsyncAgent, user_input: UserInput, max_turns: int) -> None:
         self._agent = agent
         self._state = _RunState(agent._conversation(user_input), max_turns)
         self._events: AsyncIterator[AgentEvent] | None = None
-
-    @property
-    def history(self) -> list[dict[str, object]]:
-        """The conversation so far, in the provider's own message form."""
-        return self._state.history
-
-    @property
-    def responses(self) -> list[Response]:
-        """The response of every finished turn."""
-        return list(self._state.responses)
-
-    @property
-    def usage(self) -> Usage:
-        """Token usage summed over the finished turns."""
-        return summed_usage(self._state.responses)
 
     async def __aenter__(self) -> AsyncAgentRun:
         return self
@@ -357,30 +371,17 @@ class AsyncAgentRun(AsyncIterator[AgentEvent]):
             raise
 
     async def _run_tool(self, call: ToolCall, span: AgentSpan) -> ToolResult:
-        tools = {t.name: t for t in self._agent.tools}
-        tool = tools.get(call.name)
-        tool_span = ToolSpan(
-            self._agent._instrumentation,
-            call,
-            description=tool.description if tool else None,
-            parent=span.context,
-        )
-        token = otel_context.attach(tool_span.context)
+        execution = _ToolExecution(self._agent, call, span)
         try:
-            if tool is None:
-                raise UnknownTool(call.name, list(tools))
-            output = format_result(await tool.run(call.arguments))
+            value = await execution.tool().run(call.arguments)
         except Exception as exc:
-            result = _tool_failure(call, exc)
-            tool_span.end(result.output, exc, "error")
-            return result
+            return execution.failed(exc)
         except BaseException as exc:
-            tool_span.end(None, exc, "cancelled")
+            execution.cancelled(exc)
             raise
         finally:
-            otel_context.detach(token)
-        tool_span.end(output, None, "completed")
-        return ToolResult(call, output)
+            execution.detach()
+        return execution.succeeded(value)
 
 
 def summed_usage(responses: Sequence[Response]) -> Usage:

@@ -49,9 +49,12 @@ class Lenient:
         self.malformed_count = 0
         """Events skipped because their payload could not be decoded."""
 
-    def _skip_malformed(self, type_name: str | None, reason: str) -> None:
-        message = f"malformed {self.api} event {type_name or '<untyped>'}: {reason}"
+    def _skip_malformed(
+        self, type_name: str | None, reason: str, sequence_number: int | None = None
+    ) -> None:
+        where = f" (sequence_number={sequence_number})" if sequence_number is not None else ""
+        message = f"malformed {self.api} event {type_name or '<untyped>'}{where}: {reason}"
         if self.strict:
-            raise MalformedEvent(message, event_type=type_name, sequence_number=None)
+            raise MalformedEvent(message, event_type=type_name, sequence_number=sequence_number)
         self.malformed_count += 1
         self.logger.warning("skipped %s", message)

@@ -12,7 +12,6 @@ shape of its type, is skipped, logged with its sequence number and counted — o
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -21,7 +20,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from ...accumulate import Accumulator
-from ...errors import MalformedEvent
 from ...events import (
     ErrorReported,
     ItemDone,
@@ -46,6 +44,7 @@ from ...events import (
     UsageReported,
 )
 from ...sse import ServerSentEvent
+from .._lenient import Lenient, describe, loads
 from . import wire
 
 __all__ = ["ResponsesParser"]
@@ -64,7 +63,7 @@ _TERMINAL_STATUS: dict[str, ResponseStatus] = {
 }
 
 
-class ResponsesParser:
+class ResponsesParser(Lenient):
     """Turns Responses API SSE events into :mod:`spanstream.events`.
 
     >>> parser = ResponsesParser()
@@ -74,12 +73,13 @@ class ResponsesParser:
     [TextDelta(text='Hi', item_id='msg_1')]
     """
 
+    api = "Responses"
+    logger = logger
+
     def __init__(self, *, strict: bool = False) -> None:
-        self.strict = strict
+        super().__init__(strict=strict)
         self.unknown_count = 0
         """Events of a type this parser does not know (passed on as ``UnknownEvent``)."""
-        self.malformed_count = 0
-        """Events skipped because their payload could not be decoded."""
         self.done = False
         """Whether a terminal event (completed, incomplete, failed) was seen."""
         self._acc = Accumulator()
@@ -147,7 +147,7 @@ class ResponsesParser:
 
     def _on_invalid(self, name: str, data: str, exc: ValidationError) -> list[StreamEvent]:
         # Off the hot path: only events that failed validation get here.
-        decoded = _loads(data)
+        decoded = loads(data)
         payload_type = decoded.get("type") if isinstance(decoded, dict) else None
         type_name = name if name != "message" else payload_type
         if (
@@ -155,14 +155,12 @@ class ResponsesParser:
             or not isinstance(type_name, str)
             or type_name in wire.EVENT_DECODERS
         ):
-            return self._skip_malformed(
-                type_name if isinstance(type_name, str) else None, data, exc
-            )
+            return self._skip_payload(type_name if isinstance(type_name, str) else None, data, exc)
         self.unknown_count += 1
         logger.debug("unknown Responses event type %r passed through", type_name)
         return [UnknownEvent(type_name, data)]
 
-    def _skip_malformed(
+    def _skip_payload(
         self,
         type_name: str | None,
         data: str,
@@ -172,15 +170,7 @@ class ResponsesParser:
         if sequence_number is None:
             match = _SEQUENCE_NUMBER.search(data)
             sequence_number = int(match.group(1)) if match else None
-        reason = _describe(exc)
-        message = (
-            f"malformed Responses event {type_name or '<untyped>'!s} "
-            f"(sequence_number={sequence_number}): {reason}"
-        )
-        if self.strict:
-            raise MalformedEvent(message, event_type=type_name, sequence_number=sequence_number)
-        self.malformed_count += 1
-        logger.warning("skipped %s", message)
+        self._skip_malformed(type_name, describe(exc), sequence_number)
         return _NOTHING
 
     # -- handlers -------------------------------------------------------------------------------
@@ -250,7 +240,7 @@ class ResponsesParser:
         try:
             return model.model_validate(raw)
         except ValidationError as exc:
-            self._skip_malformed(
+            self._skip_payload(
                 f"{payload.type} ({raw.get('type')} item)", "", exc, payload.sequence_number
             )
             return None
@@ -264,7 +254,7 @@ class ResponsesParser:
                 item = model.model_validate(raw)
             except ValidationError as exc:
                 # Keep the item (as ItemDone below) but count and log that it was unreadable.
-                self._skip_malformed(f"{item_type} item", "", exc, sequence_number)
+                self._skip_payload(f"{item_type} item", "", exc, sequence_number)
         event: StreamEvent
         if isinstance(item, wire.MessageItem):
             parts = item.content
@@ -373,21 +363,3 @@ def _usage(usage: wire.UsageObject) -> Usage:
         cache_write_input_tokens=inputs.cache_write_tokens if inputs else None,
         reasoning_output_tokens=outputs.reasoning_tokens if outputs else None,
     )
-
-
-def _loads(data: str) -> object:
-    """Decode JSON, or ``None`` if it is not (deep nesting included)."""
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError):
-        return None
-
-
-def _describe(exc: Exception) -> str:
-    """A one-line reason that names the offending field but never echoes the payload."""
-    if isinstance(exc, ValidationError):
-        first = exc.errors(include_input=False, include_url=False)[0]
-        location = ".".join(str(part) for part in first["loc"]) or "payload"
-        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        return f"{location}: {first['msg']}{more}"
-    return type(exc).__name__
