@@ -28,15 +28,15 @@ test: $(STAMP_DEV) lint typecheck
 	$(BIN)/python -m pytest
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check src tests dashboards
-	$(BIN)/ruff format --check src tests dashboards
+	$(BIN)/ruff check src tests dashboards benchmarks
+	$(BIN)/ruff format --check src tests dashboards benchmarks
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy --strict src
 
 format: $(STAMP_DEV)
-	$(BIN)/ruff format src tests dashboards
-	$(BIN)/ruff check --fix src tests dashboards
+	$(BIN)/ruff format src tests dashboards benchmarks
+	$(BIN)/ruff check --fix src tests dashboards benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
@@ -74,7 +74,7 @@ $(STAMP_BENCH): pyproject.toml | $(BIN)/python
 
 .PHONY: bench bench-quick
 
-## bench: speed and memory against the openai SDK and the json.loads floor (~15-20 min on
+## bench: speed and memory against the openai SDK and the json.loads floor (7-20 min on
 ## 2 cores); writes benchmarks/RESULTS.md and RESULTS.json
 bench: $(STAMP_BENCH)
 	$(BIN)/python -m benchmarks

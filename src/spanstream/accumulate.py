@@ -146,8 +146,8 @@ class Accumulator:
             message = self._message(event.id)
             message.done_text = event.text
             message.done_refusal = event.refusal
-            # The done event restates the whole text: the deltas (one string object each, ~15
-            # times the size of the text they spell) are no longer needed.
+            # The done event restates the whole text: drop the deltas rather than hold the
+            # text twice for as long as the stream object lives.
             message.text.clear()
             message.refusal.clear()
         elif isinstance(event, ReasoningDone):

@@ -196,6 +196,7 @@ class StreamMetrics:
             if instrument is None:
                 instrument = made[spec.name] = _create(meter, spec)
             self._instruments[measure] = (spec, instrument)
+        self._extra = {measure: dict(spec.extra) for measure, spec in self._specs.items()}
 
     def record(
         self,
@@ -256,7 +257,7 @@ class StreamMetrics:
                 continue
             spec, instrument = entry
             if spec.extra:
-                attributes = {**attributes, **dict(spec.extra)}
+                attributes = {**attributes, **self._extra[measure]}
             if isinstance(instrument, metrics.Histogram):
                 instrument.record(value, attributes, context=context)
             else:

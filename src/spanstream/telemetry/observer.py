@@ -126,6 +126,11 @@ class SpanObserver:
         if span is None or info is None:
             return
         self._span = None
+        if not span.is_recording():
+            # Sampled out (or no SDK): skip building attributes; metrics still count the stream.
+            span.end()
+            self._record_metrics(info, result, trace.set_span_in_context(span))
+            return
         attributes = end_attributes(
             info,
             result.response,
@@ -153,12 +158,17 @@ class SpanObserver:
         span.end()
 
         span_context = trace.set_span_in_context(span)
-        try:
-            self._instrumentation.metrics.record(info, result, *self._server, span_context)
-        except Exception:  # telemetry must never break the stream
-            logger.exception("spanstream failed to record metrics")
+        self._record_metrics(info, result, span_context)
         if content is not None and capture.emits_event:
             self._emit_details(span, attributes, content, span_context)
+
+    def _record_metrics(
+        self, info: RequestInfo, result: StreamResult, context: otel_context.Context
+    ) -> None:
+        try:
+            self._instrumentation.metrics.record(info, result, *self._server, context)
+        except Exception:  # telemetry must never break the stream
+            logger.exception("spanstream failed to record metrics")
 
     def _content(self, info: RequestInfo, result: StreamResult) -> CapturedContent | None:
         capture = self._instrumentation.content

@@ -1,0 +1,1 @@
+"""spanstream's benchmark harness: ``python -m benchmarks`` (``make bench``); see README.md."""
