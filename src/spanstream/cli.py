@@ -10,14 +10,17 @@ from importlib import resources
 from typing import TextIO
 
 from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from . import __version__
 from .agent import AgentEvent
 from .client import Client
-from .errors import SpanstreamError
+from .errors import ConfigurationError, SpanstreamError
 from .events import (
     ReasoningDelta,
     RefusalDelta,
@@ -26,6 +29,7 @@ from .events import (
     ToolResult,
     TurnStarted,
 )
+from .telemetry.setup import otlp_http_exporters
 from .testing.replay import ReplayServer, Reply
 
 __all__ = ["main"]
@@ -43,9 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
-        if args.agent:
-            return demo_agent(drip=args.drip)
-        return demo(drip=args.drip)
+        run = demo_agent if args.agent else demo
+        try:
+            return run(drip=args.drip, otlp_endpoint=args.otlp_endpoint)
+        except ConfigurationError as exc:
+            sys.stderr.write(f"spanstream demo: {exc}\n")
+            return 2
     if args.command == "chat":
         return chat(
             args.prompt,
@@ -73,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
             "stream it through the real client, print the tokens as they arrive, then print "
             "the finished spans with their gen_ai attributes. No API key, no network."
         ),
+    )
+    demo_cmd.add_argument(
+        "--otlp-endpoint",
+        default=None,
+        metavar="URL",
+        help="also send the spans and metrics over OTLP/HTTP, e.g. http://127.0.0.1:4318 "
+        "(the collector of `make stack-up`)",
     )
     demo_cmd.add_argument(
         "--agent",
@@ -104,18 +118,49 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def demo(*, drip: float = 0.004, out: TextIO | None = None) -> int:
+class _DemoTelemetry:
+    """Spans kept in memory for the printed tree, and sent over OTLP too when asked."""
+
+    def __init__(self, otlp_endpoint: str | None) -> None:
+        self.exporter = InMemorySpanExporter()
+        resource = Resource.create({SERVICE_NAME: "spanstream-demo"})
+        self.tracer_provider = TracerProvider(resource=resource)
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        readers: list[MetricReader] = []
+        if otlp_endpoint:
+            spans, metrics, _ = otlp_http_exporters(otlp_endpoint, None)
+            self.tracer_provider.add_span_processor(BatchSpanProcessor(spans))
+            readers.append(PeriodicExportingMetricReader(metrics))
+        self.meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+
+    def client(self, base_url: str) -> Client:
+        return Client(
+            api_key="demo-key",
+            base_url=base_url,
+            tracer_provider=self.tracer_provider,
+            meter_provider=self.meter_provider,
+        )
+
+    def finish(self, out: TextIO) -> None:
+        out.write("\n\nSpans:\n")
+        print_span_tree(self.exporter.get_finished_spans(), out)
+        # Flushes the OTLP exporters, if any (a collector that is down only costs a warning).
+        self.tracer_provider.shutdown()
+        self.meter_provider.shutdown()
+
+
+def demo(
+    *, drip: float = 0.004, out: TextIO | None = None, otlp_endpoint: str | None = None
+) -> int:
     """Replay the embedded recording through the real client and print the span tree."""
     out = out or sys.stdout
     body = resources.files("spanstream.data").joinpath(DEMO_RECORDING).read_bytes()
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("spanstream.demo")
+    telemetry = _DemoTelemetry(otlp_endpoint)
+    tracer = telemetry.tracer_provider.get_tracer("spanstream.demo")
     with ReplayServer(default=Reply.sse(body, drip_interval=drip)) as server:
         out.write(f"Replaying a recorded {DEMO_MODEL} stream from {server.base_url}\n")
         out.write(f"> {DEMO_PROMPT}\n\n")
-        client = Client(api_key="demo-key", base_url=server.base_url, tracer_provider=provider)
+        client = telemetry.client(server.base_url)
         # The application's own span: the inference span nests under it.
         with client, tracer.start_as_current_span("handle_question"):
             stream = client.responses.stream(
@@ -123,19 +168,18 @@ def demo(*, drip: float = 0.004, out: TextIO | None = None) -> int:
             )
             with stream:
                 _print_stream(stream, out)
-    out.write("\n\nSpans:\n")
-    print_span_tree(exporter.get_finished_spans(), out)
+    telemetry.finish(out)
     return 0
 
 
-def demo_agent(*, drip: float = 0.004, out: TextIO | None = None) -> int:
+def demo_agent(
+    *, drip: float = 0.004, out: TextIO | None = None, otlp_endpoint: str | None = None
+) -> int:
     """Replay a recorded two-turn tool call through the agent loop and print the span tree."""
     out = out or sys.stdout
     data = resources.files("spanstream.data")
     turns = [data.joinpath(name).read_bytes() for name in DEMO_AGENT_RECORDINGS]
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry = _DemoTelemetry(otlp_endpoint)
 
     def get_temperature(city: str) -> float:
         """Get the current temperature in a city."""
@@ -145,12 +189,11 @@ def demo_agent(*, drip: float = 0.004, out: TextIO | None = None) -> int:
         server.enqueue(*(Reply.sse(body, drip_interval=drip) for body in turns))
         out.write(f"Replaying a recorded two-turn tool call from {server.base_url}\n")
         out.write(f"> {DEMO_AGENT_PROMPT}\n")
-        client = Client(api_key="demo-key", base_url=server.base_url, tracer_provider=provider)
+        client = telemetry.client(server.base_url)
         agent = client.agent(model=DEMO_AGENT_MODEL, tools=[get_temperature], name="weather")
         with client, agent.stream(DEMO_AGENT_PROMPT) as run:
             _print_stream(run, out)
-    out.write("\n\nSpans:\n")
-    print_span_tree(exporter.get_finished_spans(), out)
+    telemetry.finish(out)
     return 0
 
 

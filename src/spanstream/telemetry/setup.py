@@ -212,7 +212,7 @@ def _build(
     if name == "otlp-grpc":
         span_exporter, metric_exporter, log_exporter = _otlp_grpc(endpoint, headers)
     elif name == "otlp-http":
-        span_exporter, metric_exporter, log_exporter = _otlp_http(endpoint, headers)
+        span_exporter, metric_exporter, log_exporter = otlp_http_exporters(endpoint, headers)
     elif name == "console":
         span_exporter = ConsoleSpanExporter()
         metric_exporter = ConsoleMetricExporter()
@@ -282,9 +282,10 @@ def _otlp_grpc(
     )
 
 
-def _otlp_http(
+def otlp_http_exporters(
     endpoint: str | None, headers: Mapping[str, str] | None
 ) -> tuple[SpanExporter, MetricExporter, LogRecordExporter]:
+    """OTLP http/protobuf exporters for spans, metrics and logs under one base ``endpoint``."""
     try:
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
