@@ -98,9 +98,6 @@ class ResponsesParser(Lenient):
             "response.queued": self._on_started,
             "response.output_item.added": self._on_item_added,
             "response.output_item.done": self._on_item_done,
-            "response.completed": self._on_terminal,
-            "response.incomplete": self._on_terminal,
-            "response.failed": self._on_terminal,
             "error": self._on_error,
         }
 
@@ -133,9 +130,11 @@ class ResponsesParser(Lenient):
         except ValidationError as exc:
             return self._on_invalid(sse.event, data, exc)
         handler = self._handlers.get(name)
-        if handler is None:
-            return _NOTHING
-        return handler(payload)
+        if handler is not None:
+            return handler(payload)
+        if name in _TERMINAL_STATUS:
+            return self._on_terminal(payload, data)
+        return _NOTHING
 
     def close(self) -> list[StreamEvent]:
         """End of stream. A provider error without a terminal event still ends as failed."""
@@ -291,7 +290,7 @@ class ResponsesParser(Lenient):
         self._error = error
         return [ErrorReported(error, payload.sequence_number)]
 
-    def _on_terminal(self, payload: wire.WireEvent) -> list[StreamEvent]:
+    def _on_terminal(self, payload: wire.WireEvent, data: str) -> list[StreamEvent]:
         assert isinstance(payload, wire._ResponseEvent)
         response = payload.response
         events: list[StreamEvent] = []
@@ -303,7 +302,7 @@ class ResponsesParser(Lenient):
             self._acc.model = response.model or self._acc.model
         if response.service_tier:
             self._acc.service_tier = response.service_tier
-        self._backfill_items(response, events)
+        self._backfill_items(response, data, events)
         if response.usage is not None:
             usage = _usage(response.usage)
             self._acc.add(UsageReported(usage))
@@ -321,18 +320,30 @@ class ResponsesParser(Lenient):
         events.append(self._finish(status, error, reason))
         return events
 
-    def _backfill_items(self, response: wire.ResponseObject, events: list[StreamEvent]) -> None:
+    def _backfill_items(
+        self, response: wire.ResponseObject, data: str, events: list[StreamEvent]
+    ) -> None:
         """Items the stream never finished (e.g. a resumed stream) come from the final payload."""
         seen = self._acc.item_ids
-        for item in response.output or ():
-            item_id = item.get("id")
-            item_type = item.get("type")
-            if (
-                isinstance(item_id, str)
-                and item_id not in seen
-                and isinstance(item_type, str)
-                and item_type in _BACKFILLED
-            ):
+        missing = [
+            index
+            for index, item in enumerate(response.output or ())
+            if isinstance(item.id, str)
+            and item.id not in seen
+            and isinstance(item.type, str)
+            and item.type in _BACKFILLED
+        ]
+        if not missing:
+            return
+        # Rare (resumed streams): read the full items once, from the payload as received.
+        decoded = loads(data)
+        body = decoded.get("response") if isinstance(decoded, dict) else None
+        output = body.get("output") if isinstance(body, dict) else None
+        if not isinstance(output, list):
+            return
+        for index in missing:
+            item = output[index] if index < len(output) else None
+            if isinstance(item, dict):
                 events.append(self._item_event(item, None))
 
     def _finish(

@@ -114,6 +114,13 @@ ITEM_MODELS: dict[str, type[_Wire]] = {
 }
 
 
+class ItemRef(_Wire):
+    """An output item's identity, without its content."""
+
+    type: object = None
+    id: object = None
+
+
 class ResponseObject(_Wire):
     id: str | None = None
     model: str | None = None
@@ -122,7 +129,10 @@ class ResponseObject(_Wire):
     incomplete_details: IncompleteDetails | None = None
     usage: UsageObject | None = None
     service_tier: str | None = None
-    output: list[OutputItem] | None = None
+    output: list[ItemRef] | None = None
+    """Only each item's id and type: the full items restate the whole response (its text
+    included), which the stream already delivered; the parser re-reads one in full only when
+    the stream never finished it (a resumed stream)."""
 
 
 # ---------------------------------------------------------------------------------------------
