@@ -8,17 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import httpx
-from opentelemetry import trace
-from opentelemetry._logs import LoggerProvider
-from opentelemetry.metrics import MeterProvider
+from typing_extensions import Unpack
 
-from ._retry import RetryPolicy
 from .agent import Agent, AsyncAgent
-from .client import DEFAULT_TIMEOUT, _AsyncClient, _ClientConfig, _SyncClient
+from .client import ClientOptions, _AsyncClient, _ClientConfig, _SyncClient
 from .providers.anthropic_messages import build_request
 from .providers.services import ANTHROPIC
 from .stream import AsyncStream, Stream
-from .telemetry.content import CaptureMode, ContentCapture
 from .tools import Tool
 
 __all__ = ["AnthropicClient", "AsyncAnthropicClient", "AsyncMessages", "Messages"]
@@ -125,38 +121,9 @@ class AnthropicClient(_SyncClient):
     """
 
     def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | httpx.URL | None = None,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        http_client: httpx.Client | None = None,
-        tracer_provider: trace.TracerProvider | None = None,
-        meter_provider: MeterProvider | None = None,
-        logger_provider: LoggerProvider | None = None,
-        capture_content: ContentCapture | CaptureMode | str | bool | None = None,
-        inject_trace_context: bool = False,
-        strict: bool = False,
+        self, *, http_client: httpx.Client | None = None, **options: Unpack[ClientOptions]
     ) -> None:
-        config = _ClientConfig(
-            ANTHROPIC,
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            retry=retry,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-            logger_provider=logger_provider,
-            capture_content=capture_content,
-            inject_trace_context=inject_trace_context,
-            strict=strict,
-        )
-        super().__init__(config, http_client)
+        super().__init__(_ClientConfig(ANTHROPIC, **options), http_client)
         self.messages = Messages(self)
 
     def agent(
@@ -189,38 +156,9 @@ class AsyncAnthropicClient(_AsyncClient):
     ``httpx.AsyncClient``)."""
 
     def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | httpx.URL | None = None,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        tracer_provider: trace.TracerProvider | None = None,
-        meter_provider: MeterProvider | None = None,
-        logger_provider: LoggerProvider | None = None,
-        capture_content: ContentCapture | CaptureMode | str | bool | None = None,
-        inject_trace_context: bool = False,
-        strict: bool = False,
+        self, *, http_client: httpx.AsyncClient | None = None, **options: Unpack[ClientOptions]
     ) -> None:
-        config = _ClientConfig(
-            ANTHROPIC,
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            retry=retry,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-            logger_provider=logger_provider,
-            capture_content=capture_content,
-            inject_trace_context=inject_trace_context,
-            strict=strict,
-        )
-        super().__init__(config, http_client)
+        super().__init__(_ClientConfig(ANTHROPIC, **options), http_client)
         self.messages = AsyncMessages(self)
 
     def agent(

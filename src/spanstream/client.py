@@ -17,13 +17,14 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Literal, TypeVar, overload
+from typing import Literal, TypedDict, TypeVar, overload
 
 import httpx
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry._logs import LoggerProvider
 from opentelemetry.metrics import MeterProvider
+from typing_extensions import Unpack
 
 from . import __version__
 from ._chat import AsyncChat, Chat
@@ -38,7 +39,7 @@ from .telemetry.content import CaptureMode, ContentCapture
 from .telemetry.observer import Instrumentation, SpanObserver
 from .tools import Tool
 
-__all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client"]
+__all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client", "ClientOptions"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 """Connect within 5 s; up to 600 s between two reads (reasoning models think before writing)."""
@@ -54,27 +55,34 @@ _CREDENTIAL_PATTERN = re.compile(
 )
 
 
+class ClientOptions(TypedDict, total=False):
+    """The keyword arguments every client accepts (besides ``http_client``); see
+    :class:`Client` for what each does."""
+
+    api_key: str | None
+    base_url: str | httpx.URL | None
+    timeout: float | httpx.Timeout
+    max_retries: int | None
+    retry: RetryPolicy | None
+    default_headers: Mapping[str, str] | None
+    tracer_provider: trace.TracerProvider | None
+    meter_provider: MeterProvider | None
+    logger_provider: LoggerProvider | None
+    capture_content: ContentCapture | CaptureMode | str | bool | None
+    inject_trace_context: bool
+    strict: bool
+
+
 class _ClientConfig:
     """Configuration shared by the sync and async clients."""
 
-    def __init__(
-        self,
-        provider: Provider,
-        *,
-        api_key: str | None,
-        base_url: str | httpx.URL | None,
-        timeout: float | httpx.Timeout,
-        retry: RetryPolicy | None,
-        max_retries: int | None,
-        default_headers: Mapping[str, str] | None,
-        tracer_provider: trace.TracerProvider | None,
-        meter_provider: MeterProvider | None,
-        logger_provider: LoggerProvider | None,
-        capture_content: ContentCapture | CaptureMode | str | bool | None,
-        inject_trace_context: bool,
-        strict: bool,
-    ) -> None:
+    def __init__(self, provider: Provider, **options: Unpack[ClientOptions]) -> None:
+        unknown = sorted(set(options) - ClientOptions.__optional_keys__)
+        if unknown:
+            # **options is typed for checkers; at run time a misspelt option must not pass.
+            raise TypeError(f"unexpected client option(s): {', '.join(unknown)}")
         self.provider = provider
+        api_key = options.get("api_key")
         key = api_key if api_key is not None else os.environ.get(provider.api_key_env)
         if not key:
             raise ConfigurationError(
@@ -82,20 +90,29 @@ class _ClientConfig:
                 " variable"
             )
         self.api_key = key
-        url = base_url or os.environ.get(provider.base_url_env) or provider.default_base_url
+        url = (
+            options.get("base_url")
+            or os.environ.get(provider.base_url_env)
+            or provider.default_base_url
+        )
         self.base_url = httpx.URL(str(url).rstrip("/") + "/")
+        timeout = options.get("timeout", DEFAULT_TIMEOUT)
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        policy = retry or RetryPolicy()
+        policy = options.get("retry") or RetryPolicy()
+        max_retries = options.get("max_retries")
         if max_retries is not None:
             policy = RetryPolicy(max_retries, policy.initial_delay, policy.max_delay, policy.jitter)
         self.retry = policy
-        self.default_headers = dict(default_headers or {})
+        self.default_headers = dict(options.get("default_headers") or {})
         self.instrumentation = Instrumentation(
-            tracer_provider, meter_provider, logger_provider, capture_content
+            options.get("tracer_provider"),
+            options.get("meter_provider"),
+            options.get("logger_provider"),
+            options.get("capture_content"),
         )
-        self.inject_trace_context = inject_trace_context
+        self.inject_trace_context = options.get("inject_trace_context", False)
         self._urls: dict[str, httpx.URL] = {}
-        self.strict = strict
+        self.strict = options.get("strict", False)
 
     @property
     def server_address(self) -> str:
@@ -367,38 +384,9 @@ class Client(_SyncClient):
     """
 
     def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | httpx.URL | None = None,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        http_client: httpx.Client | None = None,
-        tracer_provider: trace.TracerProvider | None = None,
-        meter_provider: MeterProvider | None = None,
-        logger_provider: LoggerProvider | None = None,
-        capture_content: ContentCapture | CaptureMode | str | bool | None = None,
-        inject_trace_context: bool = False,
-        strict: bool = False,
+        self, *, http_client: httpx.Client | None = None, **options: Unpack[ClientOptions]
     ) -> None:
-        config = _ClientConfig(
-            OPENAI,
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            retry=retry,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-            logger_provider=logger_provider,
-            capture_content=capture_content,
-            inject_trace_context=inject_trace_context,
-            strict=strict,
-        )
-        super().__init__(config, http_client)
+        super().__init__(_ClientConfig(OPENAI, **options), http_client)
         self.responses = Responses(self)
         self.chat = Chat(self)
 
@@ -510,38 +498,9 @@ class AsyncClient(_AsyncClient):
     """The ``asyncio`` twin of :class:`Client` (same arguments, ``httpx.AsyncClient``)."""
 
     def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | httpx.URL | None = None,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        tracer_provider: trace.TracerProvider | None = None,
-        meter_provider: MeterProvider | None = None,
-        logger_provider: LoggerProvider | None = None,
-        capture_content: ContentCapture | CaptureMode | str | bool | None = None,
-        inject_trace_context: bool = False,
-        strict: bool = False,
+        self, *, http_client: httpx.AsyncClient | None = None, **options: Unpack[ClientOptions]
     ) -> None:
-        config = _ClientConfig(
-            OPENAI,
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            retry=retry,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-            logger_provider=logger_provider,
-            capture_content=capture_content,
-            inject_trace_context=inject_trace_context,
-            strict=strict,
-        )
-        super().__init__(config, http_client)
+        super().__init__(_ClientConfig(OPENAI, **options), http_client)
         self.responses = AsyncResponses(self)
         self.chat = AsyncChat(self)
 

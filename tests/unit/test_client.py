@@ -879,3 +879,8 @@ async def test_async_final_response_raises_response_failed_for_a_failed_response
         with pytest.raises(ResponseFailed) as info:
             await stream.final_response()
     assert info.value.code == "insufficient_quota"
+
+
+def test_misspelt_option_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="unexpected client option\\(s\\): max_retry"):
+        Client(api_key="sk-test", max_retry=3)  # type: ignore[call-arg]
