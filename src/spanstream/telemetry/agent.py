@@ -65,7 +65,7 @@ class AgentSpan:
         """Add one turn's token usage to the run's totals."""
         if usage is None:
             return
-        for name, value in usage_attributes(usage).items():
+        for name, value in usage_attributes(usage, latest=self._instrumentation.latest).items():
             if isinstance(value, int):
                 self._usage[name] = self._usage.get(name, 0) + value
 

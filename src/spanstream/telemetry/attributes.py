@@ -95,8 +95,10 @@ def end_attributes(
     error_type: str | None,
     time_to_first_chunk: float | None,
     time_to_first_token: float | None,
+    latest: bool,
 ) -> dict[str, AttributeValue]:
-    """Attributes known when the stream ends, on whatever path it ended."""
+    """Attributes known when the stream ends, on whatever path it ended (``latest``: the
+    name set chosen by :func:`use_latest_conventions` when the client was made)."""
     attributes: dict[str, AttributeValue] = {SPANSTREAM_OUTCOME: outcome}
     if response.id:
         attributes[gen_ai.GEN_AI_RESPONSE_ID] = response.id
@@ -107,7 +109,7 @@ def end_attributes(
         response.finish_reason or "error"
     ]
     if response.usage is not None:
-        attributes.update(usage_attributes(response.usage))
+        attributes.update(usage_attributes(response.usage, latest=latest))
     if error_type:
         attributes[error_attributes.ERROR_TYPE] = error_type
     if time_to_first_chunk is not None:
@@ -119,11 +121,11 @@ def end_attributes(
     return attributes
 
 
-def usage_attributes(usage: Usage) -> dict[str, AttributeValue]:
+def usage_attributes(usage: Usage, *, latest: bool) -> dict[str, AttributeValue]:
     """Token counts under the conventions' names (cache write per the selected name set)."""
     cache_write = (
         GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS
-        if use_latest_conventions()
+        if latest
         else gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
     )
     values: dict[str, int | None] = {

@@ -54,13 +54,13 @@ class Instrumentation:
         logger_provider: _logs.LoggerProvider | None = None,
         capture_content: ContentCapture | CaptureMode | str | bool | None = None,
     ) -> None:
+        self.latest = use_latest_conventions()
+        """Whether this client uses the latest GenAI names (read once, for spans and metrics)."""
         # Explicit arguments first, then what spanstream.configure() set, then the globals.
         self.tracer = trace.get_tracer(
             _SCOPE, __version__, tracer_provider or defaults.tracer_provider
         )
-        self.metrics = StreamMetrics(
-            meter_provider or defaults.meter_provider, latest=use_latest_conventions()
-        )
+        self.metrics = StreamMetrics(meter_provider or defaults.meter_provider, latest=self.latest)
         if capture_content is None and defaults.capture_content is not None:
             capture_content = defaults.capture_content
         self.content = ContentCapture.of(capture_content)
@@ -138,6 +138,7 @@ class SpanObserver:
             error_type=result.error_type,
             time_to_first_chunk=result.timings.time_to_first_chunk,
             time_to_first_token=result.timings.time_to_first_token,
+            latest=self._instrumentation.latest,
         )
         counters = {
             SPANSTREAM_RETRIES: result.retries,
