@@ -93,9 +93,8 @@ class _RunState:
         """The conversation so far, in the provider's own message form."""
         return list(self.conversation.items)
 
-    def record(self, response: Response, span: AgentSpan) -> None:
+    def record(self, response: Response) -> None:
         self.responses.append(response)
-        span.add_usage(response.usage)
         self.conversation.add_assistant(response)
 
     def exceeded(self) -> MaxTurnsExceeded:
@@ -232,7 +231,7 @@ class AgentRun(_RunViews, Iterator[AgentEvent]):
                 with stream:
                     yield from stream
                     response = stream.final_response()
-                state.record(response, span)
+                state.record(response)
                 if not response.tool_calls:
                     outcome = "completed"
                     return
@@ -246,7 +245,7 @@ class AgentRun(_RunViews, Iterator[AgentEvent]):
             outcome, error = "error", exc
             raise
         finally:
-            span.end(outcome, state.turns, error)
+            span.end(outcome, state.turns, summed_usage(state.responses), error)
 
     def _run_tools(self, calls: Sequence[ToolCall], span: AgentSpan) -> list[ToolResult]:
         if len(calls) == 1:
@@ -339,7 +338,7 @@ class AsyncAgentRun(_RunViews, AsyncIterator[AgentEvent]):
                     async for event in stream:
                         yield event
                     response = await stream.final_response()
-                state.record(response, span)
+                state.record(response)
                 if not response.tool_calls:
                     outcome = "completed"
                     return
@@ -357,7 +356,7 @@ class AsyncAgentRun(_RunViews, AsyncIterator[AgentEvent]):
             outcome, error = "error", exc
             raise
         finally:
-            span.end(outcome, state.turns, error)
+            span.end(outcome, state.turns, summed_usage(state.responses), error)
 
     async def _run_tools(self, calls: Sequence[ToolCall], span: AgentSpan) -> list[ToolResult]:
         tasks = [asyncio.ensure_future(self._run_tool(call, span)) for call in calls]

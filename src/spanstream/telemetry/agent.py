@@ -28,7 +28,7 @@ SPANSTREAM_AGENT_TURNS = "spanstream.agent.turns"
 
 
 class AgentSpan:
-    """The ``invoke_agent`` span of one run, with usage summed over its turns."""
+    """The ``invoke_agent`` span of one run."""
 
     def __init__(
         self,
@@ -54,29 +54,26 @@ class AgentSpan:
             attributes=attributes,
         )
         self.context = trace.set_span_in_context(self.span, parent)
-        self._usage: dict[str, int] = {}
         self._ended = False
 
     def activate(self) -> AbstractContextManager[object]:
         """Make the agent span current (while a turn's stream is created)."""
         return trace.use_span(self.span, end_on_exit=False, record_exception=False)
 
-    def add_usage(self, usage: Usage | None) -> None:
-        """Add one turn's token usage to the run's totals."""
-        if usage is None:
-            return
-        for name, value in usage_attributes(usage, latest=self._instrumentation.latest).items():
-            if isinstance(value, int):
-                self._usage[name] = self._usage.get(name, 0) + value
-
-    def end(self, outcome: str, turns: int, error: BaseException | None = None) -> None:
-        """End the span once with the run's outcome."""
+    def end(
+        self, outcome: str, turns: int, usage: Usage, error: BaseException | None = None
+    ) -> None:
+        """End the span once with the run's outcome and its usage summed over the turns."""
         if self._ended:
             return
         self._ended = True
         span = self.span
         span.set_attributes(
-            {**self._usage, SPANSTREAM_OUTCOME: outcome, SPANSTREAM_AGENT_TURNS: turns}
+            {
+                **usage_attributes(usage, latest=self._instrumentation.latest),
+                SPANSTREAM_OUTCOME: outcome,
+                SPANSTREAM_AGENT_TURNS: turns,
+            }
         )
         if error is not None and outcome == "error":
             span.set_attribute(error_attributes.ERROR_TYPE, _error_type(error))
