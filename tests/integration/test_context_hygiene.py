@@ -126,3 +126,23 @@ def test_real_httpx_instrumentation_spans_nest_under_the_inference_span(
     assert http_span.parent is not None
     assert http_span.parent.span_id == inference.context.span_id
     http.close()
+
+
+def test_a_telemetry_bug_still_ends_the_span_and_never_reaches_the_stream(
+    server: ReplayServer,
+    telemetry: Telemetry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import spanstream.telemetry.observer as observer
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("attribute bug")
+
+    monkeypatch.setattr(observer, "end_attributes", broken)
+    server.enqueue(Reply.from_file(PLAIN))
+    client = Client(api_key="sk-test", base_url=server.base_url, tracer_provider=telemetry.provider)
+    with client.responses.stream(model="gpt-4.1", input="hi") as stream:
+        assert stream.final_response().text == "Four plus five equals **nine**."
+    assert telemetry.lifecycle.started == telemetry.lifecycle.ended == 1
+    assert "spanstream observer failed to end" in caplog.text

@@ -131,6 +131,21 @@ class SpanObserver:
             span.end()
             self._record_metrics(info, result, trace.set_span_in_context(span))
             return
+        try:
+            attributes, content = self._annotate(span, info, result)
+        finally:
+            # Whatever went wrong above (a telemetry bug), the span still ends exactly once.
+            span.end()
+
+        span_context = trace.set_span_in_context(span)
+        self._record_metrics(info, result, span_context)
+        if content is not None and self._instrumentation.content.emits_event:
+            self._emit_details(span, attributes, content, span_context)
+
+    def _annotate(
+        self, span: trace.Span, info: RequestInfo, result: StreamResult
+    ) -> tuple[dict[str, AttributeValue], CapturedContent | None]:
+        """Set the end attributes, content and status on the span (not yet ended)."""
         attributes = end_attributes(
             info,
             result.response,
@@ -148,20 +163,14 @@ class SpanObserver:
         attributes.update({name: count for name, count in counters.items() if count})
         span.set_attributes(attributes)
         content = self._content(info, result)
-        capture = self._instrumentation.content
-        if content is not None and capture.mode.on_span:
+        if content is not None and self._instrumentation.content.mode.on_span:
             span.set_attributes(_content_attributes(content))
         if result.error is not None:
             span.record_exception(result.error)
         if result.outcome in _FAILURES:
             description = str(result.error) if result.error is not None else result.error_type
             span.set_status(Status(StatusCode.ERROR, description))
-        span.end()
-
-        span_context = trace.set_span_in_context(span)
-        self._record_metrics(info, result, span_context)
-        if content is not None and capture.emits_event:
-            self._emit_details(span, attributes, content, span_context)
+        return attributes, content
 
     def _record_metrics(
         self, info: RequestInfo, result: StreamResult, context: otel_context.Context
