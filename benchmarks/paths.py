@@ -301,13 +301,15 @@ def _spanstream_async(on: bool) -> Callable[[SSEStream, list[bytes]], Runner]:
 
 
 def parse_direct(chunks: Iterable[bytes]) -> tuple[int, ResponsesParser]:
-    """spanstream's sans-IO core alone: SSE decoder + Responses parser + accumulation."""
+    """spanstream's sans-IO core alone: SSE decoder + Responses parser + accumulation, wired
+    as the streams wire them (undecoded data bytes from ``feed_raw`` to the parser)."""
     decoder = SSEDecoder()
     parser = ResponsesParser()
+    feed = parser.feed_raw
     n = 0
     for chunk in chunks:
-        for sse in decoder.feed(chunk):
-            n += len(parser.feed(sse))
+        for event, data, _, _ in decoder.feed_raw(chunk):
+            n += len(feed(event, data))
     decoder.close()
     return n + len(parser.close()), parser
 

@@ -19,22 +19,35 @@ Design notes (this is the per-event hot path of a streaming client):
 * Bytes that do not yet form a complete line stay in a ``bytearray`` and are neither decoded nor
   scanned again; a new chunk is searched for line ends on its own, so a long line arriving in
   many small chunks costs O(total length), not O(n^2).
-* Everything up to the last line end of a chunk is decoded with a single ``bytes.decode`` call
-  and split in C. Line ends (CR and LF) are ASCII and never occur inside a UTF-8 multi-byte
-  sequence, so a code point split across chunks is always decoded whole, with its line.
+* Everything up to the last line end of a chunk is checked for valid UTF-8 at once (a single
+  ``isascii`` scan, or a ``decode`` when it is not ASCII) and split in C. Line ends (CR and LF)
+  are ASCII and never occur inside a UTF-8 multi-byte sequence, so a code point split across
+  chunks is always checked whole, with its line.
+* Lines stay ``bytes``: :meth:`SSEDecoder.feed_raw` hands each event's data over undecoded, for a
+  JSON parser that reads UTF-8 itself. A done event restating a long answer is then never held
+  as a ``str`` (up to 4 bytes per character) next to its bytes and its parsed text.
 """
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from .errors import SSEDecodeError
 
-__all__ = ["SSEDecoder", "ServerSentEvent"]
+__all__ = ["RawEvent", "SSEDecoder", "ServerSentEvent"]
 
 _BOM = b"\xef\xbb\xbf"
 _CR = 0x0D
 _LF = 0x0A
+_COLON = 0x3A
+_UTF8_PIECE = 1 << 16  # bytes checked per decode call (see SSEDecoder._check_utf8)
+
+RawEvent: TypeAlias = tuple[str, bytes, str, int | None]
+"""A dispatched event as :meth:`SSEDecoder.feed_raw` returns it: ``(event, data, id, retry)``,
+the fields of :class:`ServerSentEvent` with ``data`` as UTF-8 ``bytes`` (already checked to be
+valid)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +111,7 @@ class SSEDecoder:
         self._at_start = True  # a leading BOM may still arrive
         self._skip_lf = False  # the previous chunk ended with CR: a leading LF ends no line
         self._error: str | None = None
-        self._data: list[str] = []
+        self._data: list[bytes] = []
         self._event_type = ""
         self._in_event = False  # a field line was seen since the last blank line
         self._retry_for_event: int | None = None
@@ -140,6 +153,15 @@ class SSEDecoder:
         Raises :class:`~spanstream.errors.SSEDecodeError` if a completed line is not valid
         UTF-8.
         """
+        return [
+            ServerSentEvent(event, data.decode(), id, retry)
+            for event, data, id, retry in self.feed_raw(chunk)
+        ]
+
+    def feed_raw(self, chunk: bytes) -> list[RawEvent]:
+        """Like :meth:`feed`, with each event as a :data:`RawEvent` tuple whose data is still
+        UTF-8 ``bytes``: what a parser that decodes JSON from bytes wants (the streams use it).
+        """
         if self._error is not None:
             raise SSEDecodeError(self._error)
         if self._at_start:
@@ -161,10 +183,11 @@ class SSEDecoder:
             self._tail += chunk
             return []
         end += 1
+        block: bytes
         if self._tail:
             # The buffered start of the line is copied once, now that the line is complete.
             self._tail += chunk[:end]
-            block: bytes | bytearray = self._tail
+            block = bytes(self._tail)
             self._tail = bytearray(chunk[end:])
         elif end == len(chunk):
             block = chunk  # the common case: the chunk ends with a line end, nothing to copy
@@ -174,23 +197,46 @@ class SSEDecoder:
         # A CR as the very last byte may be the first half of a CRLF split across chunks.
         self._skip_lf = end == len(chunk) and chunk[end - 1] == _CR
 
-        try:
-            text = block.decode()
-        except UnicodeDecodeError as exc:
-            self._error = (
-                f"invalid UTF-8 in event stream at byte offset {self._offset + exc.start}"
-                f" ({exc.reason})"
-            )
-            raise SSEDecodeError(self._error) from None
+        if not block.isascii():
+            self._check_utf8(block)
         self._offset += len(block)
-        if "\r" in text:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        lines = text.split("\n")
+        if b"\r" in block:
+            block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = block.split(b"\n")
         # A done event restates the whole response: its line can be megabytes, so let the
-        # bytes and the decoded block go before the lines are copied again into field values.
-        del block, text
+        # block go before the line is copied again into its field value.
+        del block
         lines.pop()  # the block ends with a line end, so the last piece is always empty
         return self._process(lines)
+
+    def _check_utf8(self, block: bytes) -> None:
+        """Raise :class:`~spanstream.errors.SSEDecodeError` unless ``block`` is valid UTF-8.
+
+        The lines stay bytes, so the decoded text is thrown away; a long block is decoded in
+        pieces cut at character starts, so that no ``str`` of it (up to 4 bytes per character)
+        ever exists whole.
+        """
+        view = memoryview(block)
+        size = len(block)
+        start = 0
+        while start < size:
+            end = start + _UTF8_PIECE
+            if end < size:
+                # Back up to the start of a character (a valid one has at most 3 continuation
+                # bytes; a longer run is invalid anyway and fails in the next piece).
+                for _ in range(3):
+                    if block[end] & 0xC0 != 0x80:
+                        break
+                    end -= 1
+            try:
+                codecs.utf_8_decode(view[start:end], "strict", True)
+            except UnicodeDecodeError as exc:
+                self._error = (
+                    "invalid UTF-8 in event stream at byte offset"
+                    f" {self._offset + start + exc.start} ({exc.reason})"
+                )
+                raise SSEDecodeError(self._error) from None
+            start = end
 
     def _strip_bom(self, chunk: bytes) -> bytes:
         """Drop a BOM at the very start of the stream, waiting until three bytes have arrived
@@ -207,9 +253,9 @@ class SSEDecoder:
             return head[len(_BOM) :]
         return head
 
-    def _process(self, lines: list[str]) -> list[ServerSentEvent]:
+    def _process(self, lines: list[bytes]) -> list[RawEvent]:
         """Apply complete lines (without their line ends) to the event being built."""
-        events: list[ServerSentEvent] = []
+        events: list[RawEvent] = []
         # Locals instead of attribute access in the loop: this runs for every line.
         data = self._data
         event_type = self._event_type
@@ -221,9 +267,9 @@ class SSEDecoder:
                 self._last_event_id = self._id_buffer
                 if data:
                     events.append(
-                        ServerSentEvent(
+                        (
                             event_type or "message",
-                            data[0] if len(data) == 1 else "\n".join(data),
+                            data[0] if len(data) == 1 else b"\n".join(data),
                             self._id_buffer,
                             self._retry_for_event,
                         )
@@ -235,28 +281,28 @@ class SSEDecoder:
                 continue
             # The two fields of nearly every event, as servers write them: one slice each,
             # where the general rule below costs a partition and a second copy of the value.
-            if line.startswith("data: "):
+            if line.startswith(b"data: "):
                 in_event = True
                 data.append(line[6:])
                 continue
-            if line.startswith("event: "):
+            if line.startswith(b"event: "):
                 in_event = True
-                event_type = line[7:]
+                event_type = line[7:].decode()
                 continue
-            if line[0] == ":":
+            if line[0] == _COLON:
                 continue  # comment (often a keep-alive)
             in_event = True
-            name, _, value = line.partition(":")
-            if value[:1] == " ":
+            name, _, value = line.partition(b":")
+            if value[:1] == b" ":
                 value = value[1:]
-            if name == "data":
+            if name == b"data":
                 data.append(value)
-            elif name == "event":
-                event_type = value
-            elif name == "id":
-                if "\0" not in value:
-                    self._id_buffer = value
-            elif name == "retry" and value.isascii() and value.isdigit():
+            elif name == b"event":
+                event_type = value.decode()
+            elif name == b"id":
+                if b"\0" not in value:
+                    self._id_buffer = value.decode()
+            elif name == b"retry" and value.isdigit():
                 try:
                     retry = int(value)
                 except ValueError:

@@ -112,11 +112,12 @@ class _StreamCore:
         parser = self.parser
         queue = self.queue
         try:
-            sse_events = self.decoder.feed(chunk)
+            sse_events = self.decoder.feed_raw(chunk)
             if not sse_events:
                 return
-            for sse in sse_events:
-                queue.extend(parser.feed(sse))
+            feed = parser.feed_raw
+            for event, data, _, _ in sse_events:
+                queue.extend(feed(event, data))
         except StreamError as exc:
             # Events decoded before the bad one are still delivered, then the error is raised.
             self.to_raise = exc

@@ -450,6 +450,50 @@ def test_decoder_stays_failed_after_an_error_until_closed() -> None:
     assert datas(decoder.feed(b"data: fine\n\n")) == ["fine"]
 
 
+# A line longer than the piece the decoder checks UTF-8 in (64 KiB): a done event restating a
+# long answer. Multi-byte characters are placed across every piece boundary.
+_PIECE = 1 << 16
+
+
+@pytest.mark.parametrize("shift", [0, 1, 2, 3])
+@pytest.mark.parametrize("char", ["é", "本", "😀"])
+def test_long_line_with_characters_across_piece_boundaries_decodes(shift: int, char: str) -> None:
+    encoded = char.encode()
+    # Characters end exactly at, or straddle, each 64 KiB boundary of the block.
+    filler = "a" * (_PIECE - len(b"data: ") - shift)
+    value = (filler + char) * 3 + "z"
+    stream = f"data: {value}\n\n".encode()
+    assert len(stream) > 2 * _PIECE
+    assert len(encoded) > 1
+    assert datas(decode(stream)) == [value]
+    assert datas(decode(*[stream[i : i + 1000] for i in range(0, len(stream), 1000)])) == [value]
+
+
+@pytest.mark.parametrize("where", [5, _PIECE - 1, _PIECE, _PIECE + 1, 2 * _PIECE + 7])
+def test_invalid_utf8_in_a_long_line_reports_its_offset(where: int) -> None:
+    value = bytearray(("本" * (3 * _PIECE // 3)).encode())  # valid, 3 bytes per character
+    value[where] = 0xFF
+    stream = b"data: " + bytes(value) + b"\n\n"
+    # The error names the start of the character the bad byte breaks.
+    expected = len(b"data: ") + where - where % 3
+    with pytest.raises(SSEDecodeError, match=rf"byte offset {expected}\b"):
+        decode(stream)
+
+
+def test_a_long_run_of_continuation_bytes_at_a_piece_boundary_raises() -> None:
+    stream = b"data: " + b"a" * (_PIECE - 10) + b"\x80" * 20 + b"\n\n"
+    with pytest.raises(SSEDecodeError, match=rf"byte offset {_PIECE - 4}\b"):
+        decode(stream)
+
+
+def test_feed_raw_returns_undecoded_data_with_id_and_retry() -> None:
+    decoder = SSEDecoder()
+    raw = decoder.feed_raw("event: e\nid: 7\nretry: 10\ndata: h\u00e9\ndata: !\n\n".encode())
+    assert raw == [("e", "h\u00e9\n!".encode(), "7", 10)]
+    assert isinstance(raw[0][1], bytes)
+    assert decoder.feed_raw(b"data: x\n\n") == [("message", b"x", "7", None)]
+
+
 # --- ServerSentEvent ---------------------------------------------------------------------------
 
 

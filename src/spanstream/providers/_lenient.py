@@ -9,15 +9,27 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import TypeAlias
 
 from pydantic import ValidationError
 
 from ..errors import MalformedEvent
+from ..events import StreamEvent
+from ..sse import ServerSentEvent
 
-__all__ = ["Lenient", "describe", "loads"]
+__all__ = ["Data", "Lenient", "describe", "loads", "text_of"]
+
+Data: TypeAlias = str | bytes
+"""An event's data: ``bytes`` from the streams (UTF-8, already checked), ``str`` when a caller
+feeds :class:`~spanstream.sse.ServerSentEvent` objects."""
 
 
-def loads(data: str) -> object:
+def text_of(data: Data) -> str:
+    """The data as ``str`` (for the rare paths that need text: unknown events, error logs)."""
+    return data.decode() if isinstance(data, bytes) else data
+
+
+def loads(data: Data) -> object:
     """Decode JSON, or ``None`` if it is not (deep nesting included)."""
     try:
         return json.loads(data)
@@ -48,6 +60,15 @@ class Lenient:
         self.strict = strict
         self.malformed_count = 0
         """Events skipped because their payload could not be decoded."""
+
+    def feed(self, sse: ServerSentEvent) -> list[StreamEvent]:
+        """Parse one server-sent event into zero or more normalized events."""
+        return self.feed_raw(sse.event, sse.data)
+
+    def feed_raw(self, event: str, data: Data) -> list[StreamEvent]:
+        """Parse one event given as its type and its data (``bytes`` as
+        :meth:`~spanstream.sse.SSEDecoder.feed_raw` returns it, or ``str``)."""
+        raise NotImplementedError
 
     def _skip_malformed(
         self, type_name: str | None, reason: str, sequence_number: int | None = None

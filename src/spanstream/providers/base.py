@@ -108,6 +108,11 @@ class Parser(Protocol):
         """Parse one server-sent event."""
         ...
 
+    def feed_raw(self, event: str, data: str | bytes) -> list[StreamEvent]:
+        """Parse one event given as its type and data (UTF-8 ``bytes`` as
+        :meth:`~spanstream.sse.SSEDecoder.feed_raw` returns it, or ``str``)."""
+        ...
+
     def close(self) -> list[StreamEvent]:
         """Signal the end of the stream; returns any events that the end implies."""
         ...

@@ -50,8 +50,7 @@ from ...events import (
     Usage,
     UsageReported,
 )
-from ...sse import ServerSentEvent
-from .._lenient import Lenient, describe, loads
+from .._lenient import Data, Lenient, describe, loads, text_of
 from . import wire
 
 __all__ = ["STOP_REASONS", "MessagesParser"]
@@ -124,7 +123,7 @@ class MessagesParser(Lenient):
         self._usage: dict[str, int] = {}
         self._stop_reason: str | None = None
         self._error: ProviderError | None = None
-        self._data = ""
+        self._data: Data = ""
         self._handlers = {
             "content_block_delta": self._on_block_delta,
             "content_block_start": self._on_block_start,
@@ -146,12 +145,11 @@ class MessagesParser(Lenient):
         """The provider error reported in the stream, if any."""
         return self._error
 
-    def feed(self, sse: ServerSentEvent) -> list[StreamEvent]:
-        """Parse one server-sent event into zero or more normalized events."""
+    def feed_raw(self, event: str, data: Data) -> list[StreamEvent]:
+        """Parse one event (its type and data) into zero or more normalized events."""
         if self.done:
             return _NOTHING
-        name = sse.event
-        data = sse.data
+        name = event
         model = wire.EVENT_MODELS.get(name)
         try:
             if model is not None:
@@ -160,7 +158,7 @@ class MessagesParser(Lenient):
                 payload = wire.any_event_adapter.validate_json(data)
             else:
                 self.unknown_count += 1
-                return [UnknownEvent(name, data)]
+                return [UnknownEvent(name, text_of(data))]
         except ValidationError as exc:
             return self._on_invalid(name, data, exc)
         self._data = data
@@ -175,12 +173,12 @@ class MessagesParser(Lenient):
 
     # -- bad input ------------------------------------------------------------------------------
 
-    def _on_invalid(self, name: str, data: str, exc: ValidationError) -> list[StreamEvent]:
+    def _on_invalid(self, name: str, data: Data, exc: ValidationError) -> list[StreamEvent]:
         decoded = loads(data)
         type_name = decoded.get("type") if isinstance(decoded, dict) else None
         if name == "message" and isinstance(type_name, str) and type_name not in wire.EVENT_MODELS:
             self.unknown_count += 1
-            return [UnknownEvent(type_name, data)]
+            return [UnknownEvent(type_name, text_of(data))]
         self._skip_malformed(name if name != "message" else type_name, describe(exc))
         return _NOTHING
 
@@ -219,7 +217,7 @@ class MessagesParser(Lenient):
             block.content.append(delta.content or "")
         elif kind != "citations_delta":  # citations are not represented (yet)
             self.unknown_count += 1
-            return [UnknownEvent(f"{payload.type}.{kind}", self._data)]
+            return [UnknownEvent(f"{payload.type}.{kind}", text_of(self._data))]
         return _NOTHING
 
     def _on_block_start(self, payload: wire.WireEvent) -> list[StreamEvent]:

@@ -42,8 +42,7 @@ from ...events import (
     Usage,
     UsageReported,
 )
-from ...sse import ServerSentEvent
-from .._lenient import Lenient, describe
+from .._lenient import Data, Lenient, describe, text_of
 from . import wire
 
 __all__ = ["FINISH_REASONS", "ChatCompletionsParser"]
@@ -52,6 +51,7 @@ logger = logging.getLogger("spanstream.providers.openai_chat")
 
 _NOTHING: list[StreamEvent] = []
 _NO_DELTA = wire.Delta()
+_DONE = (b"[DONE]", "[DONE]")
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
@@ -113,18 +113,17 @@ class ChatCompletionsParser(Lenient):
         """The provider error reported in the stream, if any."""
         return self._error
 
-    def feed(self, sse: ServerSentEvent) -> list[StreamEvent]:
-        """Parse one server-sent event into zero or more normalized events."""
-        data = sse.data
+    def feed_raw(self, event: str, data: Data) -> list[StreamEvent]:
+        """Parse one event (its type and data) into zero or more normalized events."""
         if self.done:
             return _NOTHING
-        if data.startswith("[DONE]"):
+        if data[:6] in _DONE:
             return self._finish()
-        if sse.event == "error":
+        if event == "error":
             return self._on_error_event(data)
-        if sse.event != "message":
+        if event != "message":
             self.unknown_count += 1
-            return [UnknownEvent(sse.event, data)]
+            return [UnknownEvent(event, text_of(data))]
         try:
             chunk = wire.ChatCompletionChunk.model_validate_json(data)
         except ValidationError as exc:
@@ -251,7 +250,7 @@ class ChatCompletionsParser(Lenient):
 
     # -- errors and the end ---------------------------------------------------------------------
 
-    def _on_error_event(self, data: str) -> list[StreamEvent]:
+    def _on_error_event(self, data: Data) -> list[StreamEvent]:
         try:
             payload = wire.ErrorPayload.model_validate_json(data)
         except ValidationError as exc:

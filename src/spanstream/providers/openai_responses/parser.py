@@ -1,8 +1,9 @@
 """Sans-IO parser: OpenAI Responses API server-sent events -> normalized stream events.
 
-Feed it :class:`~spanstream.sse.ServerSentEvent` objects; it returns the
-:mod:`spanstream.events` they mean and keeps the accumulated response. It does no I/O, keeps
-no clock and knows nothing about telemetry, so the same parser serves sync and async streams.
+Feed it :class:`~spanstream.sse.ServerSentEvent` objects (or, as the streams do, each event's
+type and undecoded data through ``feed_raw``); it returns the :mod:`spanstream.events` they mean
+and keeps the accumulated response. It does no I/O, keeps no clock and knows nothing about
+telemetry, so the same parser serves sync and async streams.
 
 Bad input never crashes it: an event type it does not know becomes
 :class:`~spanstream.events.UnknownEvent` (counted); a payload that is not valid JSON, or not the
@@ -43,8 +44,7 @@ from ...events import (
     Usage,
     UsageReported,
 )
-from ...sse import ServerSentEvent
-from .._lenient import Lenient, describe, loads
+from .._lenient import Data, Lenient, describe, loads, text_of
 from . import wire
 
 __all__ = ["ResponsesParser"]
@@ -52,6 +52,7 @@ __all__ = ["ResponsesParser"]
 logger = logging.getLogger("spanstream.providers.openai_responses")
 
 _NOTHING: list[StreamEvent] = []
+_DONE = (b"[DONE]", "[DONE]")
 # Best effort on a payload that failed to decode; bounded so int() cannot blow up.
 _SEQUENCE_NUMBER = re.compile(r'"sequence_number"\s*:\s*(\d{1,18})\b')
 
@@ -113,22 +114,21 @@ class ResponsesParser(Lenient):
         """The provider error reported in the stream, if any."""
         return self._error
 
-    def feed(self, sse: ServerSentEvent) -> list[StreamEvent]:
-        """Parse one server-sent event into zero or more normalized events."""
-        name = sse.event
-        data = sse.data
+    def feed_raw(self, event: str, data: Data) -> list[StreamEvent]:
+        """Parse one event (its type and data) into zero or more normalized events."""
+        name = event
         decode = wire.EVENT_DECODERS.get(name)
         try:
             if decode is not None:
                 payload = decode(data)  # its type is ``name`` (a literal of its model)
-            elif data == "[DONE]":
+            elif data in _DONE:
                 # OpenAI-compatible servers (OpenRouter) end with the Chat Completions sentinel.
                 return _NOTHING
             else:
                 payload = wire.any_event_adapter.validate_json(data)
                 name = wire.type_of(payload)
         except ValidationError as exc:
-            return self._on_invalid(sse.event, data, exc)
+            return self._on_invalid(event, data, exc)
         handler = self._handlers.get(name)
         if handler is not None:
             return handler(payload)
@@ -144,7 +144,7 @@ class ResponsesParser(Lenient):
 
     # -- bad input ------------------------------------------------------------------------------
 
-    def _on_invalid(self, name: str, data: str, exc: ValidationError) -> list[StreamEvent]:
+    def _on_invalid(self, name: str, data: Data, exc: ValidationError) -> list[StreamEvent]:
         # Off the hot path: only events that failed validation get here.
         decoded = loads(data)
         payload_type = decoded.get("type") if isinstance(decoded, dict) else None
@@ -157,17 +157,17 @@ class ResponsesParser(Lenient):
             return self._skip_payload(type_name if isinstance(type_name, str) else None, data, exc)
         self.unknown_count += 1
         logger.debug("unknown Responses event type %r passed through", type_name)
-        return [UnknownEvent(type_name, data)]
+        return [UnknownEvent(type_name, text_of(data))]
 
     def _skip_payload(
         self,
         type_name: str | None,
-        data: str,
+        data: Data,
         exc: Exception,
         sequence_number: int | None = None,
     ) -> list[StreamEvent]:
         if sequence_number is None:
-            match = _SEQUENCE_NUMBER.search(data)
+            match = _SEQUENCE_NUMBER.search(text_of(data))
             sequence_number = int(match.group(1)) if match else None
         self._skip_malformed(type_name, describe(exc), sequence_number)
         return _NOTHING
@@ -290,7 +290,7 @@ class ResponsesParser(Lenient):
         self._error = error
         return [ErrorReported(error, payload.sequence_number)]
 
-    def _on_terminal(self, payload: wire.WireEvent, data: str) -> list[StreamEvent]:
+    def _on_terminal(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire._ResponseEvent)
         response = payload.response
         events: list[StreamEvent] = []
@@ -321,7 +321,7 @@ class ResponsesParser(Lenient):
         return events
 
     def _backfill_items(
-        self, response: wire.ResponseObject, data: str, events: list[StreamEvent]
+        self, response: wire.ResponseObject, data: Data, events: list[StreamEvent]
     ) -> None:
         """Items the stream never finished (e.g. a resumed stream) come from the final payload."""
         seen = self._acc.item_ids

@@ -4,7 +4,10 @@ Every event type of the API's ``ResponseStreamEvent`` union has a model here (se
 ``tests/fixtures/openai-responses/EVENT_TYPES.md``). The models are deliberately lenient: real
 servers (older API versions, OpenAI-compatible servers) omit fields that newer schemas call
 required, so nearly every field has a default and unknown fields are ignored. Only the fields
-spanstream reads are declared; the raw JSON is kept by the caller where it matters.
+spanstream reads are declared; the raw JSON is kept by the caller where it matters. The done
+events that restate a text streamed as deltas (``response.output_text.done``,
+``response.content_part.done``, ...) declare none of it: their text can be megabytes, and the
+message's ``response.output_item.done`` is what the parser reads.
 
 These models never leave the provider package: the parser turns them into
 :mod:`spanstream.events`.
@@ -227,12 +230,10 @@ class OutputItemDone(_OutputItemEvent):
 
 class ContentPartAdded(_ContentEvent):
     type: Literal["response.content_part.added"]
-    part: ContentPart | None = None
 
 
 class ContentPartDone(_ContentEvent):
     type: Literal["response.content_part.done"]
-    part: ContentPart | None = None
 
 
 @with_config(_DELTA)
@@ -244,7 +245,6 @@ class OutputTextDelta(TypedDict):
 
 class OutputTextDone(_ContentEvent):
     type: Literal["response.output_text.done"]
-    text: str = ""
 
 
 class OutputTextAnnotationAdded(_ContentEvent):
@@ -261,7 +261,6 @@ class RefusalDelta(TypedDict):
 
 class RefusalDone(_ContentEvent):
     type: Literal["response.refusal.done"]
-    refusal: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +276,6 @@ class FunctionCallArgumentsDelta(TypedDict):
 
 class FunctionCallArgumentsDone(_ItemEvent):
     type: Literal["response.function_call_arguments.done"]
-    arguments: str = ""
 
 
 class CustomToolCallInputDelta(_ItemDeltaEvent):
@@ -328,12 +326,10 @@ class McpListToolsFailed(_ItemEvent):
 
 class ReasoningSummaryPartAdded(_SummaryEvent):
     type: Literal["response.reasoning_summary_part.added"]
-    part: ContentPart | None = None
 
 
 class ReasoningSummaryPartDone(_SummaryEvent):
     type: Literal["response.reasoning_summary_part.done"]
-    part: ContentPart | None = None
 
 
 @with_config(_DELTA)
@@ -346,7 +342,6 @@ class ReasoningSummaryTextDelta(TypedDict):
 
 class ReasoningSummaryTextDone(_SummaryEvent):
     type: Literal["response.reasoning_summary_text.done"]
-    text: str = ""
 
 
 @with_config(_DELTA)
@@ -359,7 +354,6 @@ class ReasoningTextDelta(TypedDict):
 
 class ReasoningTextDone(_ContentEvent):
     type: Literal["response.reasoning_text.done"]
-    text: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -562,14 +556,14 @@ def _type_name(member: type) -> str:
     return str(name)
 
 
-def _decoder(member: Any) -> Callable[[str], WireEvent]:
+def _decoder(member: Any) -> Callable[[str | bytes], WireEvent]:
     # The validator's own method: ``TypeAdapter.validate_json`` and ``model_validate_json`` wrap
     # it in a Python call that costs a third of a delta's validation.
-    validate: Callable[[str], WireEvent] = TypeAdapter(member).validator.validate_json
+    validate: Callable[[str | bytes], WireEvent] = TypeAdapter(member).validator.validate_json
     return validate
 
 
-EVENT_DECODERS: dict[str, Callable[[str], WireEvent]] = {
+EVENT_DECODERS: dict[str, Callable[[str | bytes], WireEvent]] = {
     _type_name(member): _decoder(member) for member in get_args(WireEvent)
 }
 """Event type name -> JSON decoder into its model: the fast path when the SSE ``event:`` field
