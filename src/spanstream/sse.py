@@ -96,6 +96,7 @@ class SSEDecoder:
         "_retry_for_event",
         "_skip_lf",
         "_tail",
+        "_unusual",
     )
 
     def __init__(self) -> None:
@@ -115,6 +116,7 @@ class SSEDecoder:
         self._event_type = ""
         self._in_event = False  # a field line was seen since the last blank line
         self._retry_for_event: int | None = None
+        self._unusual = True  # see _prelude: here, a BOM may still arrive
         # The ID buffer belongs to the connection in the standard, but an ``id`` field of an
         # event that never completed must not leak into the next stream.
         self._id_buffer = self._last_event_id
@@ -162,6 +164,30 @@ class SSEDecoder:
         """Like :meth:`feed`, with each event as a :data:`RawEvent` tuple whose data is still
         UTF-8 ``bytes``: what a parser that decodes JSON from bytes wants (the streams use it).
         """
+        if self._unusual:
+            chunk = self._prelude(chunk)
+        block: bytes
+        if not self._tail and chunk.endswith(b"\n"):
+            block = chunk  # the common case: whole lines, nothing buffered, nothing to copy
+        else:
+            block = self._complete_lines(chunk)
+            if not block:
+                return []
+        if not block.isascii():
+            self._check_utf8(block)
+        self._offset += len(block)
+        if _CR in block:  # an int: a memchr, where b"\r" costs a substring search
+            block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = block.split(b"\n")
+        # A done event restates the whole response: its line can be megabytes, so let the
+        # block go before the line is copied again into its field value.
+        del block
+        lines.pop()  # the block ends with a line end, so the last piece is always empty
+        return self._process(lines)
+
+    def _prelude(self, chunk: bytes) -> bytes:
+        """The rare states a chunk must pass first: a failed stream, a BOM that may still
+        arrive, the LF of a CRLF whose CR ended the previous chunk."""
         if self._error is not None:
             raise SSEDecodeError(self._error)
         if self._at_start:
@@ -169,10 +195,14 @@ class SSEDecoder:
         if self._skip_lf and chunk:
             self._skip_lf = False
             if chunk[0] == _LF:
-                # The LF of a CRLF whose CR ended the previous chunk: that line already ended.
+                # That line already ended at the CR.
                 chunk = chunk[1:]
                 self._offset += 1
+        self._unusual = self._at_start or self._skip_lf
+        return chunk
 
+    def _complete_lines(self, chunk: bytes) -> bytes:
+        """Buffer ``chunk`` and return what now forms complete lines (``b""`` if nothing)."""
         # Only the new chunk is searched: the buffered tail is known to hold no line end. A CR
         # is only looked for after the last LF, so LF-only streams are not scanned twice.
         end = chunk.rfind(b"\n")
@@ -181,7 +211,7 @@ class SSEDecoder:
             end = cr
         if end < 0:
             self._tail += chunk
-            return []
+            return b""
         end += 1
         block: bytes
         if self._tail:
@@ -190,24 +220,14 @@ class SSEDecoder:
             block = bytes(self._tail)
             self._tail = bytearray(chunk[end:])
         elif end == len(chunk):
-            block = chunk  # the common case: the chunk ends with a line end, nothing to copy
+            block = chunk
         else:
             block = chunk[:end]
             self._tail += chunk[end:]
-        # A CR as the very last byte may be the first half of a CRLF split across chunks.
-        self._skip_lf = end == len(chunk) and chunk[end - 1] == _CR
-
-        if not block.isascii():
-            self._check_utf8(block)
-        self._offset += len(block)
-        if b"\r" in block:
-            block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = block.split(b"\n")
-        # A done event restates the whole response: its line can be megabytes, so let the
-        # block go before the line is copied again into its field value.
-        del block
-        lines.pop()  # the block ends with a line end, so the last piece is always empty
-        return self._process(lines)
+        if end == len(chunk) and chunk[end - 1] == _CR:
+            # The first half of a CRLF split across chunks, maybe.
+            self._skip_lf = self._unusual = True
+        return block
 
     def _check_utf8(self, block: bytes) -> None:
         """Raise :class:`~spanstream.errors.SSEDecodeError` unless ``block`` is valid UTF-8.
@@ -235,6 +255,7 @@ class SSEDecoder:
                     "invalid UTF-8 in event stream at byte offset"
                     f" {self._offset + start + exc.start} ({exc.reason})"
                 )
+                self._unusual = True
                 raise SSEDecodeError(self._error) from None
             start = end
 
@@ -260,22 +281,25 @@ class SSEDecoder:
         data = self._data
         event_type = self._event_type
         in_event = self._in_event
+        id_buffer = self._id_buffer
+        last_event_id = self._last_event_id
+        retry_for_event = self._retry_for_event
         for line in lines:
             if not line:
                 # Blank line: dispatch. The last event ID string is updated even when no event
                 # is dispatched, as the standard's "dispatch the event" step 1 does.
-                self._last_event_id = self._id_buffer
+                last_event_id = id_buffer
                 if data:
                     events.append(
                         (
                             event_type or "message",
                             data[0] if len(data) == 1 else b"\n".join(data),
-                            self._id_buffer,
-                            self._retry_for_event,
+                            id_buffer,
+                            retry_for_event,
                         )
                     )
                     data = []
-                    self._retry_for_event = None
+                    retry_for_event = None
                 event_type = ""
                 in_event = False
                 continue
@@ -301,7 +325,7 @@ class SSEDecoder:
                 event_type = value.decode()
             elif name == b"id":
                 if b"\0" not in value:
-                    self._id_buffer = value.decode()
+                    id_buffer = value.decode()
             elif name == b"retry" and value.isdigit():
                 try:
                     retry = int(value)
@@ -309,9 +333,11 @@ class SSEDecoder:
                     # More digits than int() accepts (sys.get_int_max_str_digits): treat the
                     # absurd value like any other invalid one and ignore the field.
                     continue
-                self._retry = retry
-                self._retry_for_event = retry
+                self._retry = retry_for_event = retry
             # Any other field name is ignored, as the standard requires.
+        self._id_buffer = id_buffer
+        self._last_event_id = last_event_id
+        self._retry_for_event = retry_for_event
         self._data = data
         self._event_type = event_type
         self._in_event = in_event

@@ -70,6 +70,15 @@ def wrap_transport_error(error: httpx.TransportError) -> APIConnectionError:
     return APIConnectionError(f"connection failed: {error}")
 
 
+def _body_is_raw(response: httpx.Response) -> bool:
+    """Whether the body can be read raw: not read already and not content-encoded. Then the
+    stream skips the decoder and chunker layers ``iter_bytes`` adds to every chunk."""
+    if response.is_stream_consumed:
+        return False
+    encoding = response.headers.get("content-encoding", "")
+    return encoding.strip().lower() in ("", "identity")
+
+
 class _StreamCore:
     """Everything a stream decides, with no I/O."""
 
@@ -343,7 +352,7 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
                 core.consumer_exit(exc)
             raise
         self._response = response
-        self._chunks = response.iter_bytes()
+        self._chunks = response.iter_raw() if _body_is_raw(response) else response.iter_bytes()
 
     def close(self) -> None:
         """Stop reading and release the connection. A stream closed before its end is recorded
@@ -478,7 +487,7 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
                 core.consumer_exit(exc)
             raise
         self._response = response
-        self._chunks = response.aiter_bytes()
+        self._chunks = response.aiter_raw() if _body_is_raw(response) else response.aiter_bytes()
 
     async def close(self) -> None:
         """Stop reading and release the connection (``abandoned`` if before the end)."""

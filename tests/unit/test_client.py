@@ -391,6 +391,45 @@ def test_stream_body_split_into_one_chunk_per_event_gives_the_same_text() -> Non
     assert events[-1].response.text == PLAIN_TEXT_FINAL
 
 
+def test_gzip_encoded_body_is_decoded_before_parsing() -> None:
+    # A proxy that compresses the event stream: the raw bytes are not the events.
+    import gzip
+
+    body = gzip.compress(PLAIN_TEXT)
+    api = FakeAPI(sse(body, headers={"content-encoding": "gzip"}))
+    events = run(make_client(api))
+    assert deltas(events) == PLAIN_DELTAS
+    assert isinstance(events[-1], ResponseDone)
+    assert events[-1].response.text == PLAIN_TEXT_FINAL
+
+
+async def test_gzip_encoded_body_is_decoded_before_parsing_async() -> None:
+    import gzip
+
+    body = gzip.compress(PLAIN_TEXT)
+    api = FakeAPI(sse(body, headers={"content-encoding": "gzip"}))
+    events = await arun(make_async_client(api))
+    assert deltas(events) == PLAIN_DELTAS
+
+
+def test_body_read_by_a_response_hook_still_streams() -> None:
+    # A user's httpx client whose event hook reads every response before spanstream sees it.
+    read: list[int] = []
+
+    def hook(response: httpx.Response) -> None:
+        read.append(len(response.read()))
+
+    http = httpx.Client(
+        transport=httpx.MockTransport(FakeAPI(sse())), event_hooks={"response": [hook]}
+    )
+    client = Client(api_key=KEY, http_client=http, max_retries=0)
+    with client.responses.stream(model="gpt-4.1", input="4+5?") as stream:
+        events = list(stream)
+    assert read == [len(PLAIN_TEXT)]
+    assert deltas(events) == PLAIN_DELTAS
+    assert stream.outcome == "completed"
+
+
 def test_request_id_comes_from_the_x_request_id_header() -> None:
     client = make_client(FakeAPI(sse(headers={"x-request-id": "req_123abc"})))
     with client.responses.stream(model="gpt-4.1", input="hi") as stream:
