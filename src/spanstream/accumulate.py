@@ -116,7 +116,10 @@ class Accumulator:
     def add(self, event: StreamEvent) -> None:
         """Fold one event in. Ordered by frequency: deltas first."""
         if isinstance(event, TextDelta):
-            self._message(event.item_id).text.append(event.text)
+            message = self._messages.get(event.item_id)
+            if message is None:
+                message = self._message(event.item_id)
+            message.text.append(event.text)
         elif isinstance(event, RefusalDelta):
             self._message(event.item_id).refusal.append(event.text)
         elif isinstance(event, ToolCallArgumentsDelta):

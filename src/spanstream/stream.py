@@ -298,7 +298,8 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
 
     def _next_slow(self) -> StreamEvent:
         core = self._core
-        self._ensure_started()
+        if not self._started:
+            self._ensure_started()
         while True:
             if core.queue:
                 return core.queue.popleft()
@@ -433,7 +434,8 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
         queue = core.queue
         if queue:
             return queue.popleft()
-        await self._ensure_started()
+        if not self._started:
+            await self._ensure_started()
         while True:
             if queue:
                 return queue.popleft()
