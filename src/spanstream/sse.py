@@ -167,12 +167,13 @@ class SSEDecoder:
         if self._unusual:
             chunk = self._prelude(chunk)
         block: bytes
-        if not self._tail and chunk.endswith(b"\n"):
+        if not self._tail and chunk and chunk[-1] == _LF:
             block = chunk  # the common case: whole lines, nothing buffered, nothing to copy
+        elif _LF not in chunk and _CR not in chunk:
+            self._tail += chunk  # the middle of a line
+            return []
         else:
             block = self._complete_lines(chunk)
-            if not block:
-                return []
         if not block.isascii():
             self._check_utf8(block)
         self._offset += len(block)
@@ -202,29 +203,28 @@ class SSEDecoder:
         return chunk
 
     def _complete_lines(self, chunk: bytes) -> bytes:
-        """Buffer ``chunk`` and return what now forms complete lines (``b""`` if nothing)."""
+        """Buffer ``chunk``, which holds a line end, and return the lines it completes."""
         # Only the new chunk is searched: the buffered tail is known to hold no line end. A CR
         # is only looked for after the last LF, so LF-only streams are not scanned twice.
         end = chunk.rfind(b"\n")
         cr = chunk.rfind(b"\r", end + 1)
         if cr > end:
             end = cr
-        if end < 0:
-            self._tail += chunk
-            return b""
         end += 1
+        whole = end == len(chunk)
         block: bytes
-        if self._tail:
+        tail = self._tail
+        if tail:
             # The buffered start of the line is copied once, now that the line is complete.
-            self._tail += chunk[:end]
-            block = bytes(self._tail)
-            self._tail = bytearray(chunk[end:])
-        elif end == len(chunk):
+            tail += chunk if whole else chunk[:end]
+            block = bytes(tail)
+            self._tail = bytearray() if whole else bytearray(chunk[end:])
+        elif whole:
             block = chunk
         else:
             block = chunk[:end]
-            self._tail += chunk[end:]
-        if end == len(chunk) and chunk[end - 1] == _CR:
+            tail += chunk[end:]
+        if whole and chunk[end - 1] == _CR:
             # The first half of a CRLF split across chunks, maybe.
             self._skip_lf = self._unusual = True
         return block
