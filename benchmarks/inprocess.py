@@ -223,6 +223,8 @@ def run(config: Config, selected: list[Path], log: Callable[[str], None]) -> dic
             for on, off in (
                 (paths.SPANSTREAM_SYNC_ON, paths.SPANSTREAM_SYNC_OFF),
                 (paths.SPANSTREAM_ASYNC_ON, paths.SPANSTREAM_ASYNC_OFF),
+                (paths.SPANSTREAM_SYNC_TRACES, paths.SPANSTREAM_SYNC_OFF),
+                (paths.SPANSTREAM_SYNC_METRICS, paths.SPANSTREAM_SYNC_OFF),
             ):
                 pair = telemetry_pairs(
                     stream,

@@ -199,22 +199,21 @@ def _openai_stream(stream: SSEStream, chunks: list[bytes]) -> Runner:
 
 
 class Telemetry:
-    """Telemetry on: SDK tracer and meter providers exporting to memory. Off: no-op providers."""
+    """Telemetry on: SDK tracer and meter providers exporting to memory. Off: no-op providers.
+    ``traces`` / ``metrics`` switch one of the two back to no-op (the breakdown rows)."""
 
-    def __init__(self, on: bool) -> None:
-        self.on = on
-        self.tracer_provider: ApiTracerProvider
-        self.meter_provider: ApiMeterProvider
-        if on:
+    def __init__(self, on: bool, *, traces: bool = True, metrics: bool = True) -> None:
+        self.on = on and traces
+        self.tracer_provider: ApiTracerProvider = NoOpTracerProvider()
+        self.meter_provider: ApiMeterProvider = NoOpMeterProvider()
+        if on and traces:
             self.exporter = InMemorySpanExporter()
             tracer_provider = TracerProvider()
             tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
-            self.reader = InMemoryMetricReader()
             self.tracer_provider = tracer_provider
+        if on and metrics:
+            self.reader = InMemoryMetricReader()
             self.meter_provider = MeterProvider(metric_readers=[self.reader])
-        else:
-            self.tracer_provider = NoOpTracerProvider()
-            self.meter_provider = NoOpMeterProvider()
 
     def clear(self) -> None:
         if self.on:
@@ -236,9 +235,11 @@ def check_response(stream: SSEStream, response: spanstream.Response) -> None:
     assert response.usage.output_tokens == stream.usage["output_tokens"]
 
 
-def _spanstream_sync(on: bool) -> Callable[[SSEStream, list[bytes]], Runner]:
+def _spanstream_sync(
+    on: bool, *, traces: bool = True, metrics: bool = True
+) -> Callable[[SSEStream, list[bytes]], Runner]:
     def make(stream: SSEStream, chunks: list[bytes]) -> Runner:
-        telemetry = Telemetry(on)
+        telemetry = Telemetry(on, traces=traces, metrics=metrics)
         client = spanstream.Client(
             api_key="sk-bench",
             base_url=BASE_URL,
@@ -390,4 +391,24 @@ PATHS: tuple[Path, ...] = (
     ),
 )
 
-BY_KEY = {path.key: path for path in PATHS}
+SPANSTREAM_SYNC_TRACES = "s_sync_traces"
+SPANSTREAM_SYNC_METRICS = "s_sync_metrics"
+
+# Where telemetry's cost goes: each half alone, paired against telemetry off (not in the tables
+# of every path and chunking).
+BREAKDOWN_PATHS: tuple[Path, ...] = (
+    Path(
+        SPANSTREAM_SYNC_TRACES,
+        "spanstream Client, traces only (no-op meter provider)",
+        _spanstream_sync(True, metrics=False),
+        expected=spanstream_events,
+    ),
+    Path(
+        SPANSTREAM_SYNC_METRICS,
+        "spanstream Client, metrics only (no-op tracer provider)",
+        _spanstream_sync(True, traces=False),
+        expected=spanstream_events,
+    ),
+)
+
+BY_KEY = {path.key: path for path in PATHS + BREAKDOWN_PATHS}

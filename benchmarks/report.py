@@ -107,8 +107,14 @@ def _goal_growth(index: dict[tuple[str, int, str], Row]) -> Goal:
     return goal, cells, _yes(max(r for _, _, r in growth) <= 1.10)
 
 
+def _full_pairs(results: dict[str, Any]) -> list[Row]:
+    """The telemetry on/off pairs with all of telemetry on (not the traces/metrics breakdown)."""
+    pairs: list[Row] = results.get("inprocess", {}).get("telemetry_pairs", [])
+    return [p for p in pairs if p["on"] in (paths.SPANSTREAM_SYNC_ON, paths.SPANSTREAM_ASYNC_ON)]
+
+
 def _goal_telemetry(results: dict[str, Any]) -> Goal | None:
-    pairs = results.get("inprocess", {}).get("telemetry_pairs", [])
+    pairs = _full_pairs(results)
     if not pairs:
         return None
     cells = ", ".join(
@@ -492,13 +498,19 @@ def _breakdown(results: dict[str, Any]) -> list[str]:
         ],
         rows,
     )
+    what = {
+        paths.SPANSTREAM_SYNC_ON: "Telemetry (sync): span + metrics",
+        paths.SPANSTREAM_ASYNC_ON: "Telemetry (async): span + metrics",
+        paths.SPANSTREAM_SYNC_TRACES: "Of which the span alone (sync, metrics no-op)",
+        paths.SPANSTREAM_SYNC_METRICS: "Of which the metrics alone (sync, traces no-op)",
+    }
     for p in pairs:
         cost = (p["ratio_median"] - 1) * p["off_samples"]["median_us"] * events_small
         lines.append("")
         lines.append(
-            f"Telemetry ({'async' if 'async' in p['on'] else 'sync'}): about {cost:,.0f} µs per"
-            f" stream (span + metrics; the paired ratio {p['ratio_median'] - 1:+.1%} times the"
-            f" {p['n']:,}-delta stream's time), a cost per stream, not per event."
+            f"{what.get(p['on'], p['on'])}: about {cost:,.0f} µs per stream (the paired ratio"
+            f" {p['ratio_median'] - 1:+.1%} times the {p['n']:,}-delta stream's time), a cost"
+            " per stream, not per event."
         )
     lines.append("")
     return lines
