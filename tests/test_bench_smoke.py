@@ -38,7 +38,6 @@ def test_quick_benchmark_writes_the_goals_and_every_section(tmp_path: Path) -> N
         "spanstream AsyncClient, telemetry off",
         "spanstream Client, traces only (no-op meter provider)",
         "spanstream Client, metrics only (no-op tracer provider)",
-        "Of which the metrics alone",
     ]
     if importlib.util.find_spec("openai") is not None:  # a dev dependency: present in CI
         rows += ["(d) openai responses.create(stream=True)", "(d2) openai responses.stream()"]
