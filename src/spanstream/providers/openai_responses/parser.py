@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -53,6 +53,8 @@ logger = logging.getLogger("spanstream.providers.openai_responses")
 
 _NOTHING: list[StreamEvent] = []
 _DONE = (b"[DONE]", "[DONE]")
+_TEXT_DELTA = "response.output_text.delta"
+_decode_text_delta = cast(Callable[[Data], wire.OutputTextDelta], wire.EVENT_DECODERS[_TEXT_DELTA])
 # Best effort on a payload that failed to decode; bounded so int() cannot blow up.
 _SEQUENCE_NUMBER = re.compile(r'"sequence_number"\s*:\s*(\d{1,18})\b')
 
@@ -116,6 +118,12 @@ class ResponsesParser(Lenient):
 
     def feed_raw(self, event: str, data: Data) -> list[StreamEvent]:
         """Parse one event (its type and data) into zero or more normalized events."""
+        if event == _TEXT_DELTA:
+            # Nearly every event of a stream: straight to its decoder and handler.
+            try:
+                return self._on_text_delta(_decode_text_delta(data))
+            except ValidationError as exc:
+                return self._on_invalid(event, data, exc)
         name = event
         decode = wire.EVENT_DECODERS.get(name)
         try:
