@@ -143,9 +143,31 @@ def _project(root: Path, files: dict[str, str]) -> Path:
 
 def test_the_plugin_is_registered_as_a_pytest11_entry_point() -> None:
     (entry,) = [e for e in entry_points(group="pytest11") if e.name == "spanstream"]
-    assert entry.value == "spanstream.testing.plugin"
+    assert entry.value == "_spanstream_pytestplugin"
     plugin = entry.load()
     assert {"genai_telemetry", "sse_replay_server"} <= set(plugin.__all__)
+
+
+def test_registering_the_plugin_imports_nothing_of_spanstream() -> None:
+    # Every pytest run of an environment with spanstream installed loads the entry point: it
+    # must not pay for httpx, pydantic and the OpenTelemetry SDK until a fixture is used.
+    code = (
+        "import sys, _spanstream_pytestplugin\n"
+        "heavy = ('spanstream', 'httpx', 'pydantic', 'opentelemetry')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_the_package_module_still_offers_the_fixtures() -> None:
+    import _spanstream_pytestplugin
+    from spanstream.testing import plugin
+
+    assert plugin.genai_telemetry is _spanstream_pytestplugin.genai_telemetry
+    assert plugin.sse_replay_server is _spanstream_pytestplugin.sse_replay_server
 
 
 def test_a_separate_project_using_only_the_installed_plugin_passes(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 """The spanstream pytest plugin: offline fixtures for testing code that streams LLM responses.
 
 Installed with spanstream and registered through the ``pytest11`` entry point, so no conftest
-is needed (``-p no:spanstream`` turns it off). Fixtures:
+is needed (``-p no:spanstream`` turns it off). The fixtures live in the top-level module
+``_spanstream_pytestplugin``, which the entry point names: registering it must not import
+spanstream (see that module); this module re-exports them. Fixtures:
 
 * ``genai_telemetry`` -- a `GenAITelemetry`: isolated in-memory tracer and meter providers for
   one test (the global providers are left alone), with ``client()`` / ``async_client()``
@@ -23,42 +25,6 @@ is needed (``-p no:spanstream`` turns it off). Fixtures:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from .capture import GenAITelemetry
-from .replay import ReplayServer
+from _spanstream_pytestplugin import genai_telemetry, sse_replay_server
 
 __all__ = ["genai_telemetry", "sse_replay_server"]
-
-
-@pytest.fixture
-def genai_telemetry() -> Iterator[GenAITelemetry]:
-    """Isolated in-memory OpenTelemetry tracer and meter providers for one test.
-
-    Spans: ``.spans``, ``.inference_spans``, ``.inference_span()``, ``.open_spans``; metrics:
-    ``.metric_points(name)``; ``.clear()``; clients wired to both providers:
-    ``.client(base_url)`` and ``.async_client(base_url)``. Clients from ``.client()`` and both
-    providers are closed after the test.
-    """
-    telemetry = GenAITelemetry()
-    try:
-        yield telemetry
-    finally:
-        telemetry.close()
-
-
-@pytest.fixture
-def sse_replay_server() -> Iterator[ReplayServer]:
-    """A started loopback `ReplayServer` (``.base_url`` ends in ``/v1``), closed after the test.
-
-    Queue replies with ``.reply_with_recording(name, **faults)``, ``.reply_with_file(path,
-    **faults)``, ``.reply_with_events(pairs, **faults)``, ``.reply_with_sse(body, **faults)``,
-    ``.reply_with_error(status, body)`` or ``.enqueue(Reply...)``. The test errors if the
-    server hit an unexpected exception while serving.
-    """
-    with ReplayServer() as server:
-        yield server
-    if server.errors:
-        pytest.fail(f"ReplayServer raised while serving: {server.errors!r}", pytrace=False)
