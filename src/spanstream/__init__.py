@@ -27,6 +27,8 @@ from .errors import (
     StreamError,
 )
 from .events import (
+    Citation,
+    CitationAdded,
     ErrorReported,
     ItemDone,
     MessageDone,
@@ -77,6 +79,8 @@ __all__ = [
     "AsyncClient",
     "AsyncStream",
     "CaptureMode",
+    "Citation",
+    "CitationAdded",
     "Client",
     "ConfigurationError",
     "ContentCapture",

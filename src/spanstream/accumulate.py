@@ -8,6 +8,8 @@ snapshot is taken, so a long answer does not make later events slower.
 from __future__ import annotations
 
 from .events import (
+    Citation,
+    CitationAdded,
     FinishReason,
     ItemDone,
     MessageDone,
@@ -79,6 +81,7 @@ class Accumulator:
 
     __slots__ = (
         "_calls",
+        "_citations",
         "_done_items",
         "_messages",
         "_pending_calls",
@@ -112,6 +115,7 @@ class Accumulator:
         self._reasoning_parts: dict[str | None, _PendingReasoning] = {}
         self._reasoning: dict[str | None, Reasoning] = {}
         self._done_items: set[str] = set()
+        self._citations: list[Citation] = []
 
     def add(self, event: StreamEvent) -> None:
         """Fold one event in. Ordered by frequency: deltas first."""
@@ -162,6 +166,8 @@ class Accumulator:
             self.usage = event.usage
         elif isinstance(event, ItemDone) and event.id:
             self._done_items.add(event.id)
+        elif isinstance(event, CitationAdded):
+            self._citations.append(event.citation)
 
     def _message(self, item_id: str | None) -> _Message:
         message = self._messages.get(item_id)
@@ -277,4 +283,5 @@ class Accumulator:
             incomplete_reason=self.incomplete_reason,
             service_tier=self.service_tier,
             finish_reasons=self.finish_reasons,
+            citations=tuple(self._citations),
         )

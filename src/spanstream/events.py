@@ -17,6 +17,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal, TypeVar, Union
 
 __all__ = [
+    "Citation",
+    "CitationAdded",
     "ErrorReported",
     "FinishReason",
     "ItemDone",
@@ -145,6 +147,56 @@ class Reasoning:
 
 
 @dataclass(frozen=True, slots=True)
+class Citation:
+    """A source the answer cites: an OpenAI Responses annotation (``url_citation``,
+    ``file_citation``, ...) or an Anthropic citation (``web_search_result_location``,
+    ``char_location``, ...), as the stream reported it.
+
+    ``kind`` is the provider's type; ``item_id`` the message whose text cites it. ``url`` and
+    ``title`` name the source (a file's name for file citations, a document's title for
+    Anthropic document citations); ``cited_text`` is the quoted source text (Anthropic);
+    ``start_index`` / ``end_index`` delimit the citing span of the message text (Responses).
+    ``raw`` is the provider's object, with whatever else it carries (file ids, encrypted
+    indexes); it takes no part in equality.
+    """
+
+    kind: str
+    item_id: str | None = None
+    url: str | None = None
+    title: str | None = None
+    cited_text: str | None = None
+    start_index: int | None = None
+    end_index: int | None = None
+    raw: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, object], item_id: str | None) -> Citation:
+        """Read the fields both providers share from the provider's citation object."""
+
+        def text(*keys: str) -> str | None:
+            for key in keys:
+                value = raw.get(key)
+                if isinstance(value, str):
+                    return value
+            return None
+
+        def index(key: str) -> int | None:
+            value = raw.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        return cls(
+            kind=text("type") or "",
+            item_id=item_id,
+            url=text("url"),
+            title=text("title", "filename", "document_title"),
+            cited_text=text("cited_text"),
+            start_index=index("start_index"),
+            end_index=index("end_index"),
+            raw=raw,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Response:
     """The accumulated result of one stream."""
 
@@ -164,6 +216,8 @@ class Response:
     """One finish reason per choice, in choice order (Chat Completions with ``n`` > 1 has
     several; the other fields describe choice 0). ``error`` marks a choice that ended without
     one. Empty until the response is finished."""
+    citations: tuple[Citation, ...] = ()
+    """The sources the text cites, in the order the stream reported them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +289,13 @@ class ToolCallDone:
     """A function call is complete: emitted as soon as its item is done, not at the end."""
 
     tool_call: ToolCall
+
+
+@dataclass(frozen=True, slots=True)
+class CitationAdded:
+    """The model cited a source for the text of message ``citation.item_id``."""
+
+    citation: Citation
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +374,7 @@ StreamEvent = Union[
     ToolCallStarted,
     ToolCallArgumentsDelta,
     ToolCallDone,
+    CitationAdded,
     MessageDone,
     ItemDone,
     UsageReported,

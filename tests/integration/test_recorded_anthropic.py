@@ -34,6 +34,7 @@ from recorded import (  # noqa: E402
     recordings,
 )
 from spanstream.events import (  # noqa: E402
+    CitationAdded,
     ItemDone,
     MessageDone,
     ReasoningDelta,
@@ -167,6 +168,43 @@ def test_server_tool_blocks_match_sdk_blocks(path: Path) -> None:
     for item, block in zip(items, blocks, strict=True):
         if isinstance(block, TRACKS_TOOL_INPUT):
             assert item.data["input"] == block.input
+
+
+def _citation_key(citation: Any) -> tuple[Any, ...]:
+    """What a citation says, read the same way from the SDK's models and from ours."""
+    get = citation.get if isinstance(citation, dict) else lambda key: getattr(citation, key, None)
+    return (
+        get("type"),
+        get("url"),
+        get("title") or get("document_title"),
+        get("cited_text"),
+    )
+
+
+@pytest.mark.parametrize("path", _ids(FIXTURES))
+def test_citations_match_sdk_text_block_citations(path: Path) -> None:
+    message = _sdk_message(path)
+    expected = [
+        _citation_key(c)
+        for block in message.content
+        if block.type == "text"
+        for c in (block.citations or ())
+    ]
+    decoded = decode_anthropic(path)
+    citations = decoded.parser.response.citations
+    assert [_citation_key(c.raw) for c in citations] == expected
+    assert [(c.kind, c.url, c.title, c.cited_text) for c in citations] == expected
+    assert [e.citation for e in decoded.of_type(CitationAdded)] == list(citations)
+
+
+def test_web_search_citations_name_their_pages() -> None:
+    # Pinned to a recording with citations: the test above must not pass on nothing.
+    path = next(p for p in FIXTURES if p.name == "claude-opus-4-1-web-search-no-ping.sse")
+    citations = decode_anthropic(path).parser.response.citations
+    assert len(citations) == path.read_bytes().count(b'"type":"citations_delta"')
+    assert citations
+    assert {c.kind for c in citations} == {"web_search_result_location"}
+    assert all(c.url and c.url.startswith("https://") and c.cited_text for c in citations)
 
 
 @pytest.mark.parametrize("path", _ids(FIXTURES))

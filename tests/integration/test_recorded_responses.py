@@ -38,6 +38,7 @@ from recorded import (  # noqa: E402
     terminal_types,
 )
 from spanstream.events import (  # noqa: E402
+    CitationAdded,
     ErrorReported,
     ReasoningDelta,
     ReasoningDone,
@@ -207,6 +208,39 @@ def test_usage_matches_sdk_usage(path: Path) -> None:
     expected = _usage_key(_sdk_usage(_sdk_response(path)))
     got = _usage_key(decode_fixture(path).parser.response.usage)
     assert got == expected, "(input, output, total, cached input, reasoning output)"
+
+
+@pytest.mark.parametrize("path", _params(DIFFERENTIAL_FIXTURES, RECORDING_DEFECTS))
+def test_citations_match_sdk_output_text_annotations(path: Path) -> None:
+    expected = [
+        (
+            annotation.type,
+            item.id,
+            getattr(annotation, "url", None),
+            getattr(annotation, "title", None) or getattr(annotation, "filename", None),
+            getattr(annotation, "start_index", None),
+            getattr(annotation, "end_index", None),
+        )
+        for item in _sdk_response(path).output
+        if item.type == "message"
+        for part in item.content
+        if part.type == "output_text"
+        for annotation in (part.annotations or ())
+    ]
+    citations = decode_fixture(path).parser.response.citations
+    got = [(c.kind, c.item_id, c.url, c.title, c.start_index, c.end_index) for c in citations]
+    assert got == expected
+
+
+def test_url_citations_are_streamed_with_their_pages() -> None:
+    # Pinned to a recording with citations: the test above must not pass on nothing.
+    path = responses_fixture("gpt-4o-web-search-url-citation-annotations.sse")
+    decoded = decode_fixture(path)
+    citations = decoded.parser.response.citations
+    assert len(citations) == len(_payloads_of(path, "response.output_text.annotation.added"))
+    assert len(citations) == 3
+    assert all(c.kind == "url_citation" and c.url and c.title for c in citations)
+    assert [e.citation for e in decoded.of_type(CitationAdded)] == list(citations)
 
 
 @pytest.mark.parametrize("path", _params(DIFFERENTIAL_FIXTURES, RECORDING_DEFECTS))

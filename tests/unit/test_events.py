@@ -1,5 +1,6 @@
-"""The delta events get a faster ``__init__`` than ``dataclass`` generates: it must behave the
-same (parameters, defaults, keywords, immutability, equality and hashing)."""
+"""Event value objects: the delta events' faster ``__init__`` (it must behave as the one
+``dataclass`` generates: parameters, defaults, keywords, immutability, equality, hashing) and
+citations read from either provider's shape."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ import inspect
 
 import pytest
 
-from spanstream import ReasoningDelta, RefusalDelta, TextDelta, ToolCallArgumentsDelta
+from spanstream import (
+    Citation,
+    CitationAdded,
+    ReasoningDelta,
+    RefusalDelta,
+    TextDelta,
+    ToolCallArgumentsDelta,
+)
+from spanstream.accumulate import Accumulator
 
 
 @pytest.mark.parametrize("cls", [TextDelta, RefusalDelta, ReasoningDelta, ToolCallArgumentsDelta])
@@ -42,3 +51,40 @@ def test_fast_init_events_stay_frozen_and_hashable() -> None:
     assert hash(delta) == hash(TextDelta("a", "m"))
     assert delta != TextDelta("a", "n")
     assert repr(delta) == "TextDelta(text='a', item_id='m')"
+
+
+def test_citation_from_raw_reads_both_providers_shapes() -> None:
+    openai = Citation.from_raw(
+        {"type": "url_citation", "url": "https://a.example", "title": "A", "start_index": 3,
+         "end_index": 9},
+        "msg_1",
+    )  # fmt: skip
+    assert (openai.kind, openai.item_id, openai.url, openai.title) == (
+        "url_citation", "msg_1", "https://a.example", "A"
+    )  # fmt: skip
+    assert (openai.start_index, openai.end_index, openai.cited_text) == (3, 9, None)
+    anthropic = Citation.from_raw(
+        {"type": "char_location", "cited_text": "quote", "document_title": "Doc",
+         "start_char_index": 0},
+        "block-0",
+    )  # fmt: skip
+    assert (anthropic.title, anthropic.cited_text, anthropic.start_index) == ("Doc", "quote", None)
+    file = Citation.from_raw({"type": "file_citation", "filename": "a.pdf", "index": 2}, None)
+    assert file.title == "a.pdf"
+
+
+def test_citation_from_raw_ignores_values_of_the_wrong_type() -> None:
+    odd = Citation.from_raw({"type": 1, "url": ["x"], "start_index": True, "end_index": "9"}, None)
+    assert (odd.kind, odd.url, odd.start_index, odd.end_index) == ("", None, None, None)
+    assert odd.raw["url"] == ["x"]  # kept as received
+
+
+def test_citations_accumulate_in_order_into_the_response() -> None:
+    acc = Accumulator()
+    first = Citation("url_citation", "m", url="https://a.example")
+    second = Citation("url_citation", "m", url="https://b.example")
+    acc.add(TextDelta("see", "m"))
+    acc.add(CitationAdded(first))
+    acc.add(CitationAdded(second))
+    assert acc.snapshot().citations == (first, second)
+    assert first == Citation("url_citation", "m", url="https://a.example", raw={"other": 1})

@@ -31,6 +31,8 @@ from pydantic import ValidationError
 
 from ...accumulate import Accumulator
 from ...events import (
+    Citation,
+    CitationAdded,
     ErrorReported,
     FinishReason,
     ItemDone,
@@ -215,7 +217,11 @@ class MessagesParser(Lenient):
             block.signature = delta.signature
         elif kind == "compaction_delta":
             block.content.append(delta.content or "")
-        elif kind != "citations_delta":  # citations are not represented (yet)
+        elif kind == "citations_delta":
+            if delta.citation is not None:
+                citation = Citation.from_raw(delta.citation, block.item_id)
+                return self._emit(CitationAdded(citation))
+        else:
             self.unknown_count += 1
             return [UnknownEvent(f"{payload.type}.{kind}", text_of(self._data))]
         return _NOTHING

@@ -65,6 +65,7 @@ class Delta(_Wire):
     thinking: str | None = None
     signature: str | None = None
     content: str | None = None
+    citation: dict[str, object] | None = None
 
 
 class MessageDeltaBody(_Wire):

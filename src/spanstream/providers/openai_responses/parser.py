@@ -22,6 +22,8 @@ from pydantic import ValidationError
 
 from ...accumulate import Accumulator
 from ...events import (
+    Citation,
+    CitationAdded,
     ErrorReported,
     ItemDone,
     MessageDone,
@@ -101,6 +103,7 @@ class ResponsesParser(Lenient):
             "response.queued": self._on_started,
             "response.output_item.added": self._on_item_added,
             "response.output_item.done": self._on_item_done,
+            "response.output_text.annotation.added": self._on_annotation,
             "error": self._on_error,
         }
 
@@ -233,6 +236,12 @@ class ResponsesParser(Lenient):
         if item.id:
             self._call_ids[item.id] = call_id
         return self._emit(ToolCallStarted(call_id, item.name, item.id))
+
+    def _on_annotation(self, payload: wire.WireEvent) -> list[StreamEvent]:
+        assert isinstance(payload, wire.OutputTextAnnotationAdded)
+        if payload.annotation is None:
+            return _NOTHING
+        return self._emit(CitationAdded(Citation.from_raw(payload.annotation, payload.item_id)))
 
     def _on_item_done(self, payload: wire.WireEvent) -> list[StreamEvent]:
         assert isinstance(payload, wire.OutputItemDone)

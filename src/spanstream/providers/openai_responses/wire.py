@@ -249,7 +249,9 @@ class OutputTextDone(_ContentEvent):
 
 class OutputTextAnnotationAdded(_ContentEvent):
     type: Literal["response.output_text.annotation.added"]
-    annotation_index: int | None = None
+    annotation: dict[str, object] | None = None
+    """Kept as decoded JSON: the API has several annotation types (``url_citation``,
+    ``file_citation``, ``container_file_citation``, ``file_path``) and adds more."""
 
 
 @with_config(_DELTA)
