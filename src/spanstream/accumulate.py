@@ -95,6 +95,7 @@ class Accumulator:
         "model",
         "service_tier",
         "status",
+        "system_fingerprint",
         "usage",
     )
 
@@ -108,6 +109,7 @@ class Accumulator:
         self.error: ProviderError | None = None
         self.incomplete_reason: str | None = None
         self.service_tier: str | None = None
+        self.system_fingerprint: str | None = None
         # Insertion order of dicts is the order items appeared in the stream.
         self._messages: dict[str | None, _Message] = {}
         self._pending_calls: dict[str, _PendingCall] = {}
@@ -284,4 +286,5 @@ class Accumulator:
             service_tier=self.service_tier,
             finish_reasons=self.finish_reasons,
             citations=tuple(self._citations),
+            system_fingerprint=self.system_fingerprint,
         )

@@ -218,6 +218,8 @@ class Response:
     one. Empty until the response is finished."""
     citations: tuple[Citation, ...] = ()
     """The sources the text cites, in the order the stream reported them."""
+    system_fingerprint: str | None = None
+    """OpenAI Chat Completions: the backend configuration that served the request."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,8 @@ def test_chat_stream_posts_to_chat_completions_with_bearer_auth(
         outcome="completed",
         attributes={
             "openai.api.type": "chat_completions",
+            # Read off the recording (every chunk carries the same one).
+            "openai.response.system_fingerprint": "fp_39a40c96a0",
             "gen_ai.request.temperature": 0.5,
             "gen_ai.request.seed": 1,
             "gen_ai.request.stop_sequences": ("END",),

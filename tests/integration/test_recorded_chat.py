@@ -201,6 +201,15 @@ def test_tool_calls_match_sdk_message(path: Path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("path", _params(DIFFERENTIAL))  # chunks, not the SDK's accumulation
+def test_system_fingerprint_matches_the_sdk_chunks(path: Path) -> None:
+    # The last one a chunk carried (servers repeat the same one on every chunk).
+    fingerprints = [c.system_fingerprint for c in _sdk_chunks(path) if c.system_fingerprint]
+    expected = fingerprints[-1] if fingerprints else None
+    assert decode_chat(path).parser.response.system_fingerprint == expected
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize("path", _params(DIFFERENTIAL, SDK_CANNOT_READ))
 def test_finish_reasons_match_sdk_choices(path: Path) -> None:
     choices = sorted(_sdk_snapshot(path).choices, key=lambda c: c.index)

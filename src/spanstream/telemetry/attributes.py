@@ -116,8 +116,11 @@ def end_attributes(
         attributes[gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = time_to_first_chunk
     if time_to_first_token is not None:
         attributes[SPANSTREAM_TIME_TO_FIRST_TOKEN] = time_to_first_token
-    if info.provider == "openai" and response.service_tier:
-        attributes[openai.OPENAI_RESPONSE_SERVICE_TIER] = response.service_tier
+    if info.provider == "openai":
+        if response.service_tier:
+            attributes[openai.OPENAI_RESPONSE_SERVICE_TIER] = response.service_tier
+        if response.system_fingerprint:
+            attributes[openai.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = response.system_fingerprint
     return attributes
 
 

@@ -137,6 +137,8 @@ class ChatCompletionsParser(Lenient):
             events.append(self._emit(self._acc, started))
         if chunk.service_tier:
             self._acc.service_tier = chunk.service_tier
+        if chunk.system_fingerprint:
+            self._acc.system_fingerprint = chunk.system_fingerprint
         for choice in chunk.choices or ():
             self._on_choice(choice, events)
         usage = chunk.usage or (chunk.x_groq.usage if chunk.x_groq else None)

@@ -114,6 +114,7 @@ class ChatCompletionChunk(_Wire):
     choices: list[Choice] | None = None
     usage: UsageObject | None = None
     service_tier: str | None = None
+    system_fingerprint: str | None = None
     x_groq: GroqExtension | None = None
     error: ErrorObject | None = None
     """OpenRouter and others report a mid-stream failure inside an otherwise normal chunk."""
