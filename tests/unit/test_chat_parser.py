@@ -144,6 +144,28 @@ def test_tool_call_without_id_gets_one_from_its_choice_and_index() -> None:
     assert events[1] == ToolCallStarted("choice-0-call-0", "f", "choice-0")
 
 
+def test_legacy_function_call_deltas_are_a_tool_call() -> None:
+    # The deprecated `functions` API streams `delta.function_call` (no id, no index) and
+    # finishes with "function_call"; some compatible servers still speak it.
+    parser = ChatCompletionsParser()
+    events = feed(
+        parser,
+        chunk(
+            choice(role="assistant", content=None, function_call={"name": "get", "arguments": ""})
+        ),
+        chunk(choice(function_call={"arguments": '{"city"'})),
+        chunk(choice(function_call={"arguments": ': "Paris"}'})),
+        chunk(choice(finish_reason="function_call")),
+        DONE,
+    )
+    assert events[1] == ToolCallStarted("choice-0-call-0", "get", "choice-0")
+    (done,) = [e for e in events if isinstance(e, ToolCallDone)]
+    assert done.tool_call.parsed_arguments == {"city": "Paris"}
+    response = parser.response
+    assert [(c.call_id, c.name) for c in response.tool_calls] == [("choice-0-call-0", "get")]
+    assert response.finish_reason == "tool_call"
+
+
 def test_delta_for_a_call_already_done_is_skipped_as_malformed() -> None:
     parser = ChatCompletionsParser()
     feed(

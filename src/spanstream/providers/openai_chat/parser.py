@@ -189,6 +189,11 @@ class ChatCompletionsParser(Lenient):
             events.append(self._emit(acc, RefusalDelta(delta.refusal, choice.item_id)))
         for call in delta.tool_calls or ():
             self._on_tool_call(choice, call, events)
+        if delta.function_call is not None:
+            # The deprecated ``functions`` API: the choice's one call, as tool call 0.
+            self._on_tool_call(
+                choice, wire.ToolCallDelta(index=0, function=delta.function_call), events
+            )
         if payload.finish_reason:
             # Together sends a finish reason after each tool call, then the next call: the first
             # reason counts, and each one closes what is open so far.

@@ -100,6 +100,8 @@ class Delta(_Wire):
     reasoning: str | None = None
     """OpenRouter, Groq, Ollama: the reasoning text."""
     tool_calls: list[ToolCallDelta] | None = None
+    function_call: FunctionDelta | None = None
+    """The deprecated ``functions`` API: one call per choice, with neither id nor index."""
 
 
 class Choice(_Wire):
