@@ -276,7 +276,7 @@ ANTHROPIC_PATHS = [
         _file(ANTHROPIC_TEXT, inject_error_after_events=3, cut_after_events=3),
         "failed",
         raises=ResponseFailed,
-        error_type="server_error",
+        error_type="api_error",  # the Anthropic-style error frame the server injects
     ),
     ExitPath(
         "http_error_status",

@@ -459,6 +459,39 @@ def test_injected_error_frame_follows_event_n(server: ReplayServer, client: http
     assert events[3:] == original[2:]
 
 
+@pytest.mark.parametrize(
+    ("route", "event", "payload"),
+    [
+        (
+            "/chat/completions",
+            None,
+            {
+                "error": {
+                    "code": "server_error",
+                    "message": "injected error",
+                    "type": "server_error",
+                    "param": None,
+                }
+            },
+        ),
+        (
+            "/messages",
+            "error",
+            {"type": "error", "error": {"type": "api_error", "message": "injected error"}},
+        ),
+    ],
+)
+def test_injected_error_frame_speaks_the_routes_api(
+    server: ReplayServer, client: httpx.Client, route: str, event: str | None, payload: Any
+) -> None:
+    server.enqueue(Reply.from_file(PLAIN_TEXT, inject_error_after_events=1))
+
+    events = parse_events(client.post(route, json={}).content)
+
+    assert events[1][0] == event
+    assert json.loads(events[1][1]) == payload
+
+
 def test_malformed_frame_follows_event_n(server: ReplayServer, client: httpx.Client) -> None:
     server.enqueue(Reply.from_file(PLAIN_TEXT, malformed_after_events=1))
 

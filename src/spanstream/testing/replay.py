@@ -211,9 +211,13 @@ class Reply:
         * ``hold_after_events``: send N events, then keep the connection open without sending
           anything until the client disconnects or `ReplayServer.release` or
           `ReplayServer.close` is called; after a release the rest of the body is sent.
-        * ``inject_error_after_events``: after N events insert an OpenAI Responses ``error``
-          event, ``{"type":"error","code":"server_error","message":"injected error",
-          "sequence_number":N}``.
+        * ``inject_error_after_events``: after N events insert a server error as the API of the
+          requested route reports one mid-stream. Responses: an ``error`` event
+          ``{"type":"error","code":"server_error","message":"injected error",
+          "sequence_number":N}``; Chat Completions: a data-only frame
+          ``{"error":{"code":"server_error","message":"injected error","type":"server_error",
+          "param":null}}``; Anthropic Messages: an ``error`` event
+          ``{"type":"error","error":{"type":"api_error","message":"injected error"}}``.
         * ``malformed_after_events``: after N events insert a frame whose ``data`` is not valid
           JSON (`MALFORMED_DATA`).
 
@@ -351,19 +355,28 @@ def _split_frames(body: bytes) -> list[tuple[bytes, bool]]:
     return frames
 
 
-def _error_frame(sequence_number: int) -> bytes:
-    payload = {
-        "type": "error",
-        "code": "server_error",
-        "message": "injected error",
-        "sequence_number": sequence_number,
-    }
-    return b"event: error\ndata: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+_INJECTED_ERROR = {"code": "server_error", "message": "injected error"}
 
 
-def _plan(reply: Reply) -> list[_Step]:
-    """The body of an SSE reply as data pieces (one HTTP chunk each, before ``chunk_size``)
-    interleaved with hold/cut markers at their event counts."""
+def _error_frame(route: str, sequence_number: int) -> bytes:
+    """A mid-stream server error as the API of ``route`` reports it."""
+    event: str | None = "error"
+    payload: dict[str, Any]
+    if route.endswith("/chat/completions"):
+        # OpenAI sends a data-only frame holding just the error object.
+        event = None
+        payload = {"error": {**_INJECTED_ERROR, "type": "server_error", "param": None}}
+    elif route.endswith("/messages"):
+        payload = {"type": "error", "error": {"type": "api_error", "message": "injected error"}}
+    else:
+        payload = {"type": "error", **_INJECTED_ERROR, "sequence_number": sequence_number}
+    data = b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+    return data if event is None else b"event: " + event.encode() + b"\n" + data
+
+
+def _plan(reply: Reply, route: str) -> list[_Step]:
+    """The body of an SSE reply to ``route`` as data pieces (one HTTP chunk each, before
+    ``chunk_size``) interleaved with hold/cut markers at their event counts."""
     steps: list[_Step] = []
     pending = {
         "error": reply.inject_error_after_events,
@@ -382,7 +395,7 @@ def _plan(reply: Reply) -> list[_Step]:
                 continue
             pending[fault] = None
             if fault == "error":
-                steps.append(_error_frame(at))
+                steps.append(_error_frame(route, at))
             elif fault == "malformed":
                 steps.append(f"data: {MALFORMED_DATA}\n\n".encode())
             elif fault == "hold":
@@ -627,7 +640,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _chunks(self, reply: Reply) -> Iterator[bytes | _Hold | _Cut]:
         """The plan with ``chunk_size`` and ``cut_after_bytes`` applied."""
         budget = reply.cut_after_bytes
-        for step in _plan(reply):
+        for step in _plan(reply, self.path.split("?", 1)[0]):
             if not isinstance(step, bytes):
                 yield step
                 if isinstance(step, _Cut):
