@@ -6,7 +6,7 @@ or ``python dashboards/generate.py --check`` to fail when the committed JSON is 
 suite does the same).
 
 Metric names are not typed in here: they are derived from spanstream's own instrument table
-(``spanstream.telemetry.metrics.METRICS``, default naming set) with the OpenTelemetry to
+(``spanstream.telemetry.metrics.METRICS``: one dashboard per naming set) with the OpenTelemetry to
 Prometheus translation that both Prometheus 3's OTLP receiver (``UnderscoreEscapingWithSuffixes``)
 and the Python Prometheus exporter apply, so a renamed instrument changes the dashboards too.
 
@@ -53,19 +53,74 @@ def prometheus_name(spec: MetricSpec) -> str:
     return name
 
 
-def _metric(measure: Measure) -> str:
-    return prometheus_name(METRICS["default"][measure])
+@dataclass(frozen=True)
+class Names:
+    """The Prometheus metric names of one naming set of ``METRICS``, and how to read token
+    totals from it: the released set has one token histogram split by ``gen_ai_token_type``;
+    the latest set has one counter per token type."""
+
+    naming: str
+
+    def metric(self, measure: Measure) -> str:
+        return prometheus_name(METRICS[self.naming][measure])
+
+    @property
+    def latest(self) -> bool:
+        return self.naming == "latest"
+
+    @property
+    def duration(self) -> str:
+        return self.metric("duration")
+
+    @property
+    def ttfc(self) -> str:
+        return self.metric("time_to_first_chunk")
+
+    @property
+    def tpoc(self) -> str:
+        return self.metric("time_per_output_chunk")
+
+    @property
+    def ttft(self) -> str:
+        return self.metric("time_to_first_token")
+
+    @property
+    def streams(self) -> str:
+        return self.metric("streams")
+
+    @property
+    def cache_read(self) -> str:
+        return self.metric("cache_read_input_tokens")
+
+    @property
+    def cache_write(self) -> str:
+        return self.metric("cache_write_input_tokens")
+
+    @property
+    def reasoning(self) -> str:
+        return self.metric("reasoning_output_tokens")
+
+    def tokens(self, token_type: str, window: str, by: str | None = None) -> str:
+        """Input or output tokens over ``window``."""
+        if self.latest:
+            counter: Measure = "input_tokens" if token_type == "input" else "output_tokens"
+            return total(self.metric(counter), window, SEL, by)
+        histogram = self.metric("input_tokens")  # input and output share it (gen_ai_token_type)
+        return total(f"{histogram}_sum", window, f'{SEL}, gen_ai_token_type="{token_type}"', by)
+
+    def tokens_by_type(self, window: str) -> str:
+        """Input and output tokens over ``window``, one series each, labelled
+        ``gen_ai_token_type`` in both naming sets."""
+        if not self.latest:
+            return total(f"{self.metric('input_tokens')}_sum", window, by="gen_ai_token_type")
+        return " or ".join(
+            f'label_replace({self.tokens(kind, window)}, "gen_ai_token_type", "{kind}", "", "")'
+            for kind in ("input", "output")
+        )
 
 
-DURATION = _metric("duration")
-TTFC = _metric("time_to_first_chunk")
-TPOC = _metric("time_per_output_chunk")
-TTFT = _metric("time_to_first_token")
-TOKENS = _metric("input_tokens")  # input and output share one histogram (gen_ai_token_type)
-CACHE_READ = _metric("cache_read_input_tokens")
-CACHE_WRITE = _metric("cache_write_input_tokens")
-REASONING = _metric("reasoning_output_tokens")
-STREAMS = _metric("streams")
+DEFAULT = Names("default")
+LATEST = Names("latest")
 
 # -- selectors and expressions -------------------------------------------------------------------
 
@@ -102,19 +157,18 @@ def mean(histogram: str, window: str) -> str:
     return f"{total(f'{histogram}_sum', window)} / {total(f'{histogram}_count', window)}"
 
 
-def error_ratio(window: str, by: str | None = None) -> str:
+def error_ratio(n: Names, window: str, by: str | None = None) -> str:
     """Failed ÷ all operations; 0 (not "no data") for groups without any failure."""
-    errors = total(f"{DURATION}_count", window, ERRORS, by)
-    everything = total(f"{DURATION}_count", window, SEL, by)
+    errors = total(f"{n.duration}_count", window, ERRORS, by)
+    everything = total(f"{n.duration}_count", window, SEL, by)
     if by is None:
         return f"({errors} or vector(0)) / {everything}"
     return f"({errors} or {everything} * 0) / {everything}"
 
 
-def token_share(counter: str, token_type: str, window: str, by: str | None = None) -> str:
+def token_share(n: Names, counter: str, token_type: str, window: str, by: str | None = None) -> str:
     """A token counter that is a subset of input or output tokens, as a share of them."""
-    whole = total(f"{TOKENS}_sum", window, f'{SEL}, gen_ai_token_type="{token_type}"', by)
-    return f"{total(counter, window, SEL, by)} / {whole}"
+    return f"{total(counter, window, SEL, by)} / {n.tokens(token_type, window, by)}"
 
 
 # -- panels --------------------------------------------------------------------------------------
@@ -269,7 +323,7 @@ TRACEQL_FILTER = (
 )
 
 
-def overview() -> list[Row]:
+def overview(n: Names) -> list[Row]:
     """The "GenAI client overview" dashboard, top to bottom."""
     latency_note = (
         " Buckets are the conventions' 10 ms to 82 s powers of two, so percentiles are "
@@ -282,8 +336,8 @@ def overview() -> list[Row]:
                 stat(
                     "Requests",
                     "Streams started in the selected time range, failed and abandoned ones "
-                    "included (gen_ai.client.operation.duration count).",
-                    total(f"{DURATION}_count", RANGE),
+                    f"included ({METRICS[n.naming]['duration'].name} count).",
+                    total(f"{n.duration}_count", RANGE),
                     "short",
                     decimals=0,
                 ),
@@ -292,7 +346,7 @@ def overview() -> list[Row]:
                     "Share of operations that ended with an error.type: HTTP status, "
                     "transport error, or a failure the provider reported in the stream. "
                     "Abandoned and cancelled streams are not errors.",
-                    error_ratio(RANGE),
+                    error_ratio(n, RANGE),
                     "percentunit",
                     thresholds=_thresholds((None, "green"), (0.01, "orange"), (0.05, "red")),
                 ),
@@ -300,20 +354,20 @@ def overview() -> list[Row]:
                     "p95 time to first chunk",
                     "95th percentile of the time from sending the request to the first "
                     "server-sent event." + latency_note,
-                    quantile(0.95, TTFC, RANGE),
+                    quantile(0.95, n.ttfc, RANGE),
                     "s",
                 ),
                 stat(
                     "p95 operation duration",
                     "95th percentile of the whole operation, request to last event." + latency_note,
-                    quantile(0.95, DURATION, RANGE),
+                    quantile(0.95, n.duration, RANGE),
                     "s",
                 ),
                 stat(
                     "Cache-hit ratio",
                     "Input tokens read from the provider's prompt cache ÷ all input tokens "
                     "(cached tokens are a subset of input tokens). Token-weighted.",
-                    token_share(CACHE_READ, "input", RANGE),
+                    token_share(n, n.cache_read, "input", RANGE),
                     "percentunit",
                     **_percent(),
                 ),
@@ -321,7 +375,7 @@ def overview() -> list[Row]:
                     "Reasoning-token share",
                     "Reasoning tokens ÷ all output tokens (reasoning tokens are a subset of "
                     "output tokens and are billed as output).",
-                    token_share(REASONING, "output", RANGE),
+                    token_share(n, n.reasoning, "output", RANGE),
                     "percentunit",
                     **_percent(),
                 ),
@@ -335,7 +389,7 @@ def overview() -> list[Row]:
                     "Operations per second by provider and requested model.",
                     [
                         target(
-                            total(f"{DURATION}_count", RATE, by=BY_MODEL),
+                            total(f"{n.duration}_count", RATE, by=BY_MODEL),
                             "{{gen_ai_provider_name}} {{gen_ai_request_model}}",
                         )
                     ],
@@ -350,7 +404,8 @@ def overview() -> list[Row]:
                     "stopped early).",
                     [
                         target(
-                            total(STREAMS, RATE, by="spanstream_outcome"), "{{spanstream_outcome}}"
+                            total(n.streams, RATE, by="spanstream_outcome"),
+                            "{{spanstream_outcome}}",
                         )
                     ],
                     "reqps",
@@ -364,7 +419,7 @@ def overview() -> list[Row]:
                     "Number of streams per outcome in the selected time range.",
                     [
                         target(
-                            total(STREAMS, RANGE, by="spanstream_outcome"),
+                            total(n.streams, RANGE, by="spanstream_outcome"),
                             "{{spanstream_outcome}}",
                             instant=True,
                         )
@@ -389,7 +444,7 @@ def overview() -> list[Row]:
                     "Error rate by model",
                     "Failed ÷ all operations per requested model; a model without failures "
                     "shows 0 rather than no data.",
-                    [target(error_ratio(RATE, BY_MODEL), "{{gen_ai_request_model}}")],
+                    [target(error_ratio(n, RATE, BY_MODEL), "{{gen_ai_request_model}}")],
                     "percentunit",
                 ),
                 timeseries(
@@ -399,7 +454,7 @@ def overview() -> list[Row]:
                     "stream (e.g. insufficient_quota), or a client-side exception class.",
                     [
                         target(
-                            total(f"{DURATION}_count", RATE, ERRORS, by="error_type"),
+                            total(f"{n.duration}_count", RATE, ERRORS, by="error_type"),
                             "{{error_type}}",
                         )
                     ],
@@ -416,10 +471,10 @@ def overview() -> list[Row]:
                     "Request sent to stream end, failed streams included. Exemplars link "
                     "to the trace of a sampled slow stream." + latency_note,
                     [
-                        target(quantile(q, DURATION, RATE), f"p{round(q * 100)}", exemplar=True)
+                        target(quantile(q, n.duration, RATE), f"p{round(q * 100)}", exemplar=True)
                         for q in (0.5, 0.95, 0.99)
                     ]
-                    + [target(mean(DURATION, RATE), "mean")],
+                    + [target(mean(n.duration, RATE), "mean")],
                     "s",
                 ),
                 timeseries(
@@ -428,10 +483,10 @@ def overview() -> list[Row]:
                     "(semconv). Time to first token: to the first text, refusal or tool-call "
                     "delta (spanstream). Streaming calls only." + latency_note,
                     [
-                        target(quantile(0.5, TTFC, RATE), "first chunk p50", exemplar=True),
-                        target(quantile(0.95, TTFC, RATE), "first chunk p95", exemplar=True),
-                        target(quantile(0.5, TTFT, RATE), "first token p50", exemplar=True),
-                        target(quantile(0.95, TTFT, RATE), "first token p95", exemplar=True),
+                        target(quantile(0.5, n.ttfc, RATE), "first chunk p50", exemplar=True),
+                        target(quantile(0.95, n.ttfc, RATE), "first chunk p95", exemplar=True),
+                        target(quantile(0.5, n.ttft, RATE), "first token p50", exemplar=True),
+                        target(quantile(0.95, n.ttft, RATE), "first token p95", exemplar=True),
                     ],
                     "s",
                 ),
@@ -440,8 +495,8 @@ def overview() -> list[Row]:
                     "Mean gap between server-sent events after the first, one value per "
                     "stream: how smoothly a stream arrives." + latency_note,
                     [
-                        target(quantile(0.5, TPOC, RATE), "p50"),
-                        target(quantile(0.95, TPOC, RATE), "p95"),
+                        target(quantile(0.5, n.tpoc, RATE), "p50"),
+                        target(quantile(0.95, n.tpoc, RATE), "p95"),
                     ],
                     "s",
                 ),
@@ -453,7 +508,7 @@ def overview() -> list[Row]:
                     "hides.",
                     [
                         target(
-                            f"sum by (le) ({_window('increase', f'{TTFC}_bucket', SEL, RATE)})",
+                            f"sum by (le) ({_window('increase', f'{n.ttfc}_bucket', SEL, RATE)})",
                             "{{le}}",
                             heatmap=True,
                         )
@@ -481,12 +536,12 @@ def overview() -> list[Row]:
                     "tokens (part of output): do not add them to the totals.",
                     [
                         target(
-                            total(f"{TOKENS}_sum", RATE, by="gen_ai_token_type"),
+                            n.tokens_by_type(RATE),
                             "{{gen_ai_token_type}}",
                         ),
-                        target(total(CACHE_READ, RATE), "cache read (part of input)"),
-                        target(total(CACHE_WRITE, RATE), "cache write (part of input)"),
-                        target(total(REASONING, RATE), "reasoning (part of output)"),
+                        target(total(n.cache_read, RATE), "cache read (part of input)"),
+                        target(total(n.cache_write, RATE), "cache write (part of input)"),
+                        target(total(n.reasoning, RATE), "reasoning (part of output)"),
                     ],
                     "short",
                     axis_label="tokens/s",
@@ -496,7 +551,7 @@ def overview() -> list[Row]:
                     "Cached input tokens ÷ input tokens per requested model.",
                     [
                         target(
-                            token_share(CACHE_READ, "input", RATE, "gen_ai_request_model"),
+                            token_share(n, n.cache_read, "input", RATE, "gen_ai_request_model"),
                             "{{gen_ai_request_model}}",
                         )
                     ],
@@ -508,7 +563,7 @@ def overview() -> list[Row]:
                     "Reasoning tokens ÷ output tokens per requested model.",
                     [
                         target(
-                            token_share(REASONING, "output", RATE, "gen_ai_request_model"),
+                            token_share(n, n.reasoning, "output", RATE, "gen_ai_request_model"),
                             "{{gen_ai_request_model}}",
                         )
                     ],
@@ -527,28 +582,12 @@ def overview() -> list[Row]:
                     "first: requests, error rate, p95 duration and time to first chunk, "
                     "tokens.",
                     [
-                        target(total(f"{DURATION}_count", RANGE, by=BY_MODEL), table=True),
-                        target(error_ratio(RANGE, BY_MODEL), table=True),
-                        target(quantile(0.95, DURATION, RANGE, BY_MODEL), table=True),
-                        target(quantile(0.95, TTFC, RANGE, BY_MODEL), table=True),
-                        target(
-                            total(
-                                f"{TOKENS}_sum",
-                                RANGE,
-                                f'{SEL}, gen_ai_token_type="input"',
-                                BY_MODEL,
-                            ),
-                            table=True,
-                        ),
-                        target(
-                            total(
-                                f"{TOKENS}_sum",
-                                RANGE,
-                                f'{SEL}, gen_ai_token_type="output"',
-                                BY_MODEL,
-                            ),
-                            table=True,
-                        ),
+                        target(total(f"{n.duration}_count", RANGE, by=BY_MODEL), table=True),
+                        target(error_ratio(n, RANGE, BY_MODEL), table=True),
+                        target(quantile(0.95, n.duration, RANGE, BY_MODEL), table=True),
+                        target(quantile(0.95, n.ttfc, RANGE, BY_MODEL), table=True),
+                        target(n.tokens("input", RANGE, BY_MODEL), table=True),
+                        target(n.tokens("output", RANGE, BY_MODEL), table=True),
                     ],
                     width=16,
                     height=8,
@@ -592,7 +631,7 @@ def overview() -> list[Row]:
                     [
                         target(
                             total(
-                                f"{DURATION}_count",
+                                f"{n.duration}_count",
                                 RANGE,
                                 f'{SEL}, gen_ai_response_model!=""',
                                 "gen_ai_request_model, gen_ai_response_model",
@@ -722,8 +761,8 @@ def custom_variable(name: str, label: str, values: list[str], default: str) -> J
     }
 
 
-def variables() -> list[Json]:
-    count = f"{DURATION}_count"
+def variables(n: Names) -> list[Json]:
+    count = f"{n.duration}_count"
     return [
         datasource_variable("prometheus", "Prometheus data source", "prometheus", "Prometheus"),
         datasource_variable("tempo", "Tempo data source", "tempo", "Tempo"),
@@ -802,14 +841,23 @@ def _panel_json(panel: Panel, panel_id: int, grid: Json) -> Json:
     }
 
 
-def overview_dashboard() -> Json:
+def overview_dashboard(n: Names = DEFAULT) -> Json:
+    if n.latest:
+        uid, title = "spanstream-genai-client-latest", "GenAI client overview (latest conventions)"
+        names = (
+            "latest GenAI semantic-convention metrics (gen_ai.client.inference.*, what spanstream "
+            "emits with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental)"
+        )
+    else:
+        uid, title = "spanstream-genai-client", "GenAI client overview"
+        names = "GenAI semantic-convention metrics (v1.41 names)"
     return {
-        "uid": "spanstream-genai-client",
-        "title": "GenAI client overview",
+        "uid": uid,
+        "title": title,
         "description": (
             "Streams made with spanstream: traffic, errors, latency, tokens, prompt cache and "
-            "reasoning share, per service, provider and model; traces in Tempo. Built on the "
-            "GenAI semantic-convention metrics (v1.41 names) plus spanstream's own counters."
+            f"reasoning share, per service, provider and model; traces in Tempo. Built on the "
+            f"{names} plus spanstream's own counters."
         ),
         "tags": ["spanstream", "genai", "opentelemetry"],
         "editable": True,
@@ -836,12 +884,19 @@ def overview_dashboard() -> Json:
                 }
             ]
         },
-        "templating": {"list": variables()},
-        "panels": list(_layout(overview())),
+        "templating": {"list": variables(n)},
+        "panels": list(_layout(overview(n))),
     }
 
 
-DASHBOARDS = {"genai-client-overview.json": overview_dashboard}
+DASHBOARDS = {
+    "genai-client-overview.json": lambda: overview_dashboard(DEFAULT),
+    "genai-client-overview-latest.json": lambda: overview_dashboard(LATEST),
+}
+"""File name -> builder; the file name says which naming set (see :data:`NAMING`)."""
+
+NAMING = {"genai-client-overview.json": "default", "genai-client-overview-latest.json": "latest"}
+"""File name -> the ``METRICS`` naming set its queries read."""
 
 
 def render() -> dict[str, str]:

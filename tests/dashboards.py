@@ -65,10 +65,24 @@ class Query:
     dashboard: str
     panel: Json
     target: Json
+    file: str = ""
+    """The dashboard's file name (which says the naming set its metrics come from)."""
 
     @property
     def key(self) -> str:
+        """Panel title and refId: unique within one dashboard."""
         return f"{self.panel['title']}/{self.target['refId']}"
+
+    @property
+    def naming(self) -> str:
+        """The ``METRICS`` naming set the dashboard reads (``default`` or ``latest``)."""
+        naming: str = generator().NAMING[self.file]
+        return naming
+
+    @property
+    def id(self) -> str:
+        """A test id unique across dashboards."""
+        return self.key if self.naming == "default" else f"{self.naming}:{self.key}"
 
     @property
     def text(self) -> str:
@@ -87,7 +101,7 @@ def queries(kind: str | None = None) -> list[Query]:
         dashboard = load(path)
         for panel in panels(dashboard):
             for target in panel.get("targets", []):
-                query = Query(dashboard["title"], panel, target)
+                query = Query(dashboard["title"], panel, target, path.name)
                 if kind is None or query.datasource_type == kind:
                     found.append(query)
     return found

@@ -23,6 +23,10 @@ rate is that amount divided by the span. Expected values are computed from the r
 themselves (the official ``openai`` SDK's decoder), not from spanstream.
 
 Dashboard variables ($service, $provider, $model) become ``.*`` (what "All" sends).
+
+All of it runs twice: with the default names (``scraped``) and with the workload emitting the
+latest conventions' names (``scraped_latest``, ``OTEL_SEMCONV_STABILITY_OPT_IN``); each
+dashboard's queries run against the workload of its naming set, with the same expectations.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ import yaml
 
 from spanstream.telemetry.metrics import DURATION_BUCKETS
 
-from ..dashboards import REPO, RULES, TELEMETRY, Query, binary, queries, substitute
+from ..dashboards import REPO, RULES, TELEMETRY, Query, binary, generator, queries, substitute
 from ..recorded import sdk_fixture_payloads, sdk_terminal_payload
 from .dashboard_workload import PLAN, RESPONSES, Step
 
@@ -176,8 +180,10 @@ def wait_until(condition: Callable[[], T | None], what: str, timeout: float = TI
 class Workload:
     """The workload subprocess, driven line by line over its standard input and output."""
 
-    def __init__(self, port: int, log: Path) -> None:
+    def __init__(self, port: int, log: Path, naming: str = "default") -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        if naming == "latest":
+            env["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
         self._log = log.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.integration.dashboard_workload", str(port), SERVICE],
@@ -349,10 +355,26 @@ def _streams_total(prometheus: Prometheus) -> int:
 
 @pytest.fixture(scope="module")
 def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scraped]:
+    """The workload with the default (released) metric names, scraped."""
+    yield from _scrape(tmp_path_factory, "default")
+
+
+@pytest.fixture(scope="module")
+def scraped_latest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scraped]:
+    """The same workload emitting the latest conventions' names (the opt-in), scraped."""
+    yield from _scrape(tmp_path_factory, "latest")
+
+
+def _run_for(naming: str, request: pytest.FixtureRequest) -> Scraped:
+    run: Scraped = request.getfixturevalue("scraped" if naming == "default" else "scraped_latest")
+    return run
+
+
+def _scrape(tmp_path_factory: pytest.TempPathFactory, naming: str) -> Iterator[Scraped]:
     executable = binary("prometheus")
-    directory = tmp_path_factory.mktemp("prometheus")
+    directory = tmp_path_factory.mktemp(f"prometheus-{naming}")
     scrape_port = _free_port()
-    workload = Workload(scrape_port, directory / "workload.log")
+    workload = Workload(scrape_port, directory / "workload.log", naming)
     prometheus: Prometheus | None = None
     try:
         assert workload.message() == {"ready": scrape_port}
@@ -516,9 +538,11 @@ CHECKS: dict[str, Check] = {
 
 
 def test_every_dashboard_query_has_an_expectation() -> None:
-    keys = [query.key for query in PROMQL]
-    assert len(keys) == len(set(keys)), "panel titles/refIds must identify queries"
-    assert set(keys) == set(CHECKS), "add an expectation for each new panel query"
+    assert {query.naming for query in PROMQL} == {"default", "latest"}
+    for file in {query.file for query in PROMQL}:
+        keys = [query.key for query in PROMQL if query.file == file]
+        assert len(keys) == len(set(keys)), f"panel titles/refIds must identify queries ({file})"
+        assert set(keys) == set(CHECKS), f"add an expectation for each new panel query ({file})"
 
 
 def _check_result(result: Result, text: str) -> None:
@@ -529,15 +553,25 @@ def _check_result(result: Result, text: str) -> None:
         assert value >= 0, f"{value} in {sample} for {text}"
 
 
-@pytest.mark.parametrize("query", PROMQL, ids=lambda q: q.key)
-def test_dashboard_query_returns_plausible_data(query: Query, scraped: Scraped) -> None:
-    result = scraped.evaluate(query.text)
+@pytest.mark.parametrize("query", PROMQL, ids=lambda q: q.id)
+def test_dashboard_query_returns_plausible_data(
+    query: Query, request: pytest.FixtureRequest
+) -> None:
+    """The same round through either naming set shows the same numbers on its dashboard."""
+    run = _run_for(query.naming, request)
+    result = run.evaluate(query.text)
     _check_result(result, query.text)
-    CHECKS[query.key](result, scraped)
+    CHECKS[query.key](result, run)
 
 
-def test_latency_percentiles_are_ordered(scraped: Scraped) -> None:
-    by_key = {q.key: _single(scraped.evaluate(q.text)) for q in PROMQL if "p50" in q.panel["title"]}
+@pytest.mark.parametrize("naming", ["default", "latest"])
+def test_latency_percentiles_are_ordered(naming: str, request: pytest.FixtureRequest) -> None:
+    run = _run_for(naming, request)
+    by_key = {
+        q.key: _single(run.evaluate(q.text))
+        for q in PROMQL
+        if q.naming == naming and "p50" in q.panel["title"]
+    }
     duration = "Operation duration (p50 / p95 / p99, mean)"
     first = "Time to first chunk and first token (p50 / p95)"
     chunk = "Time per output chunk (p50 / p95)"
@@ -547,13 +581,15 @@ def test_latency_percentiles_are_ordered(scraped: Scraped) -> None:
     assert by_key[f"{chunk}/A"] <= by_key[f"{chunk}/B"]
 
 
+@pytest.mark.parametrize("dashboard", sorted(p.name for p in (REPO / "dashboards").glob("*.json")))
 def test_variable_queries_list_the_workload_s_service_provider_and_models(
-    scraped: Scraped,
+    dashboard: str, request: pytest.FixtureRequest
 ) -> None:
     """``label_values(selector, label)`` is Grafana's; Prometheus answers it as a label-values
     request with a series matcher."""
+    scraped = _run_for(generator().NAMING[dashboard], request)
     expected = {"service": {SERVICE}, "provider": {"openai"}, "model": set(E.requests)}
-    for path in sorted((REPO / "dashboards").glob("*.json")):
+    for path in [REPO / "dashboards" / dashboard]:
         for variable in json.loads(path.read_text())["templating"]["list"]:
             if variable["type"] != "query":
                 continue

@@ -152,7 +152,7 @@ def test_query_variables_match_everything_for_all_and_refresh_with_the_time_rang
         assert variable["datasource"]["uid"] == "${prometheus_datasource}"
 
 
-@pytest.mark.parametrize("query", PROMQL, ids=lambda q: q.key)
+@pytest.mark.parametrize("query", PROMQL, ids=lambda q: q.id)
 def test_counters_and_histograms_are_only_read_through_rate_or_increase(query: Query) -> None:
     """Summing a cumulative counter or ``_sum``/``_bucket`` series without ``rate``/``increase``
     gives "since process start" numbers that reset with the process."""
@@ -168,11 +168,11 @@ def test_counters_and_histograms_are_only_read_through_rate_or_increase(query: Q
             assert window == "$__rate_interval", text
 
 
-@pytest.mark.parametrize("query", PROMQL, ids=lambda q: q.key)
+@pytest.mark.parametrize("query", PROMQL, ids=lambda q: q.id)
 def test_queries_use_only_metrics_spanstream_emits(query: Query) -> None:
     name = generator().prometheus_name
     emitted = set()
-    for spec in METRICS["default"].values():
+    for spec in METRICS[query.naming].values():
         base = name(spec)
         if spec.kind == "histogram":
             emitted |= {f"{base}_bucket", f"{base}_sum", f"{base}_count"}
