@@ -60,45 +60,40 @@ class Names:
     the latest set has one counter per token type."""
 
     naming: str
+    duration: str
+    ttfc: str
+    tpoc: str
+    ttft: str
+    streams: str
+    cache_read: str
+    cache_write: str
+    reasoning: str
 
-    def metric(self, measure: Measure) -> str:
-        return prometheus_name(METRICS[self.naming][measure])
+    @classmethod
+    def of(cls, naming: str) -> Names:
+        return cls(
+            naming,
+            *(
+                prometheus_name(METRICS[naming][measure])
+                for measure in (
+                    "duration",
+                    "time_to_first_chunk",
+                    "time_per_output_chunk",
+                    "time_to_first_token",
+                    "streams",
+                    "cache_read_input_tokens",
+                    "cache_write_input_tokens",
+                    "reasoning_output_tokens",
+                )
+            ),
+        )
 
     @property
     def latest(self) -> bool:
         return self.naming == "latest"
 
-    @property
-    def duration(self) -> str:
-        return self.metric("duration")
-
-    @property
-    def ttfc(self) -> str:
-        return self.metric("time_to_first_chunk")
-
-    @property
-    def tpoc(self) -> str:
-        return self.metric("time_per_output_chunk")
-
-    @property
-    def ttft(self) -> str:
-        return self.metric("time_to_first_token")
-
-    @property
-    def streams(self) -> str:
-        return self.metric("streams")
-
-    @property
-    def cache_read(self) -> str:
-        return self.metric("cache_read_input_tokens")
-
-    @property
-    def cache_write(self) -> str:
-        return self.metric("cache_write_input_tokens")
-
-    @property
-    def reasoning(self) -> str:
-        return self.metric("reasoning_output_tokens")
+    def metric(self, measure: Measure) -> str:
+        return prometheus_name(METRICS[self.naming][measure])
 
     def tokens(self, token_type: str, window: str, by: str | None = None) -> str:
         """Input or output tokens over ``window``."""
@@ -119,8 +114,8 @@ class Names:
         )
 
 
-DEFAULT = Names("default")
-LATEST = Names("latest")
+DEFAULT = Names.of("default")
+LATEST = Names.of("latest")
 
 # -- selectors and expressions -------------------------------------------------------------------
 
