@@ -22,6 +22,7 @@ from .agent import AgentEvent
 from .client import Client
 from .errors import ConfigurationError, SpanstreamError
 from .events import (
+    CitationAdded,
     ReasoningDelta,
     RefusalDelta,
     TextDelta,
@@ -246,13 +247,16 @@ def _print_stream(events: Iterable[AgentEvent], out: TextIO) -> None:
         if kind is None:
             continue
         part = event.part if isinstance(event, ReasoningDelta) else 0
-        if section is None or kind != section[0] or kind in ("turn", "tool call", "tool result"):
+        if section is None or kind != section[0] or kind in _ONE_PER_SECTION:
             out.write(f"\n\n[{kind}] " if section else f"[{kind}] ")
         elif part != section[1]:
             out.write("\n\n")
         section = (kind, part)
         out.write(text)
         out.flush()
+
+
+_ONE_PER_SECTION = frozenset({"turn", "tool call", "tool result", "source"})
 
 
 def _printable(event: AgentEvent) -> tuple[str | None, str]:
@@ -265,6 +269,10 @@ def _printable(event: AgentEvent) -> tuple[str | None, str]:
     if isinstance(event, ToolCallDone):
         call = event.tool_call
         return "tool call", f"{call.name}({call.arguments})"
+    if isinstance(event, CitationAdded):
+        cited = event.citation
+        name = cited.title or cited.cited_text or cited.kind
+        return "source", f"{name} <{cited.url}>" if cited.url else name
     if isinstance(event, TurnStarted):
         return "turn", str(event.turn)
     if isinstance(event, ToolResult):

@@ -56,6 +56,23 @@ def test_chat_against_a_compatible_server(
     assert "- chat gpt-4.1  [CLIENT" in out
 
 
+def test_chat_prints_the_sources_the_answer_cites(
+    sse_replay_server: ReplayServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sse_replay_server.reply_with_file(RESPONSES / "gpt-4o-web-search-url-citation-annotations.sse")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert main(["chat", "-m", "gpt-4o", "--base-url", sse_replay_server.base_url, "BTC?"]) == 0
+    out = capsys.readouterr().out
+    # Read off the recording's first annotation.
+    assert (
+        "[source] Bitcoin Price History Janurary 2026 | StatMuse Money "
+        "<https://www.statmuse.com/money/ask/bitcoin-price-history-janurary-2026?utm_source=openai>"
+    ) in out
+    assert out.count("[source] ") == 3
+
+
 def test_console_script_help_lists_the_commands() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "spanstream.cli", "--help"],
