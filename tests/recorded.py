@@ -95,17 +95,30 @@ def decode_responses(raw: bytes, chunk_size: int | None = None) -> Decoded:
     return decode(raw, ResponsesParser, chunk_size)
 
 
-def decode(raw: bytes, parser_factory: ParserFactory, chunk_size: int | None = None) -> Decoded:
+def decode(
+    raw: bytes,
+    parser_factory: ParserFactory,
+    chunk_size: int | None = None,
+    *,
+    public: bool = False,
+) -> Decoded:
     """Run a recorded stream through SSEDecoder + a fresh non-strict parser, the way the live
-    client does: every dispatched event goes to the parser, then ``close()`` at the end."""
+    client does: every dispatched event goes to the parser as its type and undecoded data
+    (``feed_raw``), then ``close()`` at the end. ``public=True`` takes the documented sans-IO
+    path instead: ``ServerSentEvent`` objects from ``SSEDecoder.feed`` into ``parser.feed``."""
     decoder = SSEDecoder()
     parser: Parser = parser_factory(strict=False)
     events: list[StreamEvent] = []
     sse_count = 0
     for chunk in chunks(raw, chunk_size):
-        for sse in decoder.feed(chunk):
+        if public:
+            for sse in decoder.feed(chunk):
+                sse_count += 1
+                events += parser.feed(sse)
+            continue
+        for event, data, _, _ in decoder.feed_raw(chunk):
             sse_count += 1
-            events += parser.feed(sse)
+            events += parser.feed_raw(event, data)
     decoder.close()
     events += parser.close()
     return Decoded(events, parser, sse_count)
