@@ -203,10 +203,10 @@ class Telemetry:
     ``traces`` / ``metrics`` switch one of the two back to no-op (the breakdown rows)."""
 
     def __init__(self, on: bool, *, traces: bool = True, metrics: bool = True) -> None:
-        self.on = on and traces
+        self.tracing = on and traces  # spans go to self.exporter
         self.tracer_provider: ApiTracerProvider = NoOpTracerProvider()
         self.meter_provider: ApiMeterProvider = NoOpMeterProvider()
-        if on and traces:
+        if self.tracing:
             self.exporter = InMemorySpanExporter()
             tracer_provider = TracerProvider()
             tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
@@ -216,11 +216,11 @@ class Telemetry:
             self.meter_provider = MeterProvider(metric_readers=[self.reader])
 
     def clear(self) -> None:
-        if self.on:
+        if self.tracing:
             self.exporter.clear()
 
     def check_one_span(self) -> None:
-        if self.on:
+        if self.tracing:
             spans = self.exporter.get_finished_spans()
             assert len(spans) == 1, f"expected one span per stream, got {len(spans)}"
             self.exporter.clear()
