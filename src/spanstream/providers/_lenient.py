@@ -17,11 +17,16 @@ from ..errors import MalformedEvent
 from ..events import StreamEvent
 from ..sse import ServerSentEvent
 
-__all__ = ["Data", "Lenient", "describe", "loads", "text_of"]
+__all__ = ["DONE", "Data", "Lenient", "describe", "loads", "text_of"]
 
 Data: TypeAlias = str | bytes
 """An event's data: ``bytes`` from the streams (UTF-8, already checked), ``str`` when a caller
 feeds :class:`~spanstream.sse.ServerSentEvent` objects."""
+
+
+DONE = (b"[DONE]", "[DONE]")
+"""The Chat Completions end-of-stream sentinel (also sent by some servers on other APIs), as
+``bytes`` (from the streams) or ``str``."""
 
 
 def text_of(data: Data) -> str:

@@ -42,7 +42,7 @@ from ...events import (
     Usage,
     UsageReported,
 )
-from .._lenient import Data, Lenient, describe, text_of
+from .._lenient import DONE, Data, Lenient, describe, text_of
 from . import wire
 
 __all__ = ["FINISH_REASONS", "ChatCompletionsParser"]
@@ -51,7 +51,6 @@ logger = logging.getLogger("spanstream.providers.openai_chat")
 
 _NOTHING: list[StreamEvent] = []
 _NO_DELTA = wire.Delta()
-_DONE = (b"[DONE]", "[DONE]")
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
@@ -117,7 +116,7 @@ class ChatCompletionsParser(Lenient):
         """Parse one event (its type and data) into zero or more normalized events."""
         if self.done:
             return _NOTHING
-        if data[:6] in _DONE:
+        if data[:6] in DONE:
             return self._finish()
         if event == "error":
             return self._on_error_event(data)

@@ -46,7 +46,7 @@ from ...events import (
     Usage,
     UsageReported,
 )
-from .._lenient import Data, Lenient, describe, loads, text_of
+from .._lenient import DONE, Data, Lenient, describe, loads, text_of
 from . import wire
 
 __all__ = ["ResponsesParser"]
@@ -54,7 +54,6 @@ __all__ = ["ResponsesParser"]
 logger = logging.getLogger("spanstream.providers.openai_responses")
 
 _NOTHING: list[StreamEvent] = []
-_DONE = (b"[DONE]", "[DONE]")
 _TEXT_DELTA = "response.output_text.delta"
 _decode_text_delta = cast(Callable[[Data], wire.OutputTextDelta], wire.EVENT_DECODERS[_TEXT_DELTA])
 # Best effort on a payload that failed to decode; bounded so int() cannot blow up.
@@ -132,7 +131,7 @@ class ResponsesParser(Lenient):
         try:
             if decode is not None:
                 payload = decode(data)  # its type is ``name`` (a literal of its model)
-            elif data in _DONE:
+            elif data in DONE:
                 # OpenAI-compatible servers (OpenRouter) end with the Chat Completions sentinel.
                 return _NOTHING
             else:
