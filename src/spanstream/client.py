@@ -39,10 +39,15 @@ from .telemetry.content import CaptureMode, ContentCapture
 from .telemetry.observer import Instrumentation, SpanObserver
 from .tools import Tool
 
-__all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client", "ClientOptions"]
+__all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "AsyncClient", "Client", "ClientOptions"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 """Connect within 5 s; up to 600 s between two reads (reasoning models think before writing)."""
+
+DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+"""Connection pool of the HTTP client spanstream creates. A stream holds its connection for as
+long as the model writes, so httpx's own default (100 connections) would make stream 101 of a
+busy service wait, silently, for one of the others to end; these are the openai SDK's limits."""
 
 _MAX_ERROR_BODY = 64 * 1024
 _C = TypeVar("_C", bound="_SyncClient")
@@ -298,7 +303,7 @@ class _SyncClient:
     def __init__(self, config: _ClientConfig, http_client: httpx.Client | None) -> None:
         self._config = config
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=config.timeout)
+        self._http = http_client or httpx.Client(timeout=config.timeout, limits=DEFAULT_LIMITS)
 
     @property
     def base_url(self) -> httpx.URL:
@@ -374,10 +379,11 @@ class Client(_SyncClient):
     also spoken by vLLM, llama.cpp, Ollama and gateways).
 
     ``http_client``: an ``httpx.Client`` of your own, used as given (its transport, proxies,
-    instrumentation) and never closed by spanstream. ``tracer_provider`` / ``meter_provider`` /
-    ``logger_provider``: where spans, metrics and content events go (default: the global
-    providers). ``capture_content``: record message content (off by default; see
-    :class:`~spanstream.telemetry.ContentCapture`; ``None`` reads
+    instrumentation, pool limits) and never closed by spanstream; the one spanstream creates
+    otherwise uses :data:`DEFAULT_TIMEOUT` and :data:`DEFAULT_LIMITS`. ``tracer_provider`` /
+    ``meter_provider`` / ``logger_provider``: where spans, metrics and content events go
+    (default: the global providers). ``capture_content``: record message content (off by
+    default; see :class:`~spanstream.telemetry.ContentCapture`; ``None`` reads
     ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``). ``inject_trace_context``: send the
     W3C ``traceparent`` of the inference span to the provider. ``strict``: raise
     :class:`~spanstream.errors.MalformedEvent` on an undecodable event instead of skipping it.
@@ -428,7 +434,7 @@ class _AsyncClient:
     def __init__(self, config: _ClientConfig, http_client: httpx.AsyncClient | None) -> None:
         self._config = config
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=config.timeout)
+        self._http = http_client or httpx.AsyncClient(timeout=config.timeout, limits=DEFAULT_LIMITS)
 
     @property
     def base_url(self) -> httpx.URL:

@@ -1,0 +1,86 @@
+"""Many streams at once through the HTTP client spanstream creates itself.
+
+A stream holds its connection for as long as the model writes. httpx's default pool has 100
+connections, so with it stream 101 of a busy service would wait, silently, for another to end.
+Every reply here holds after its first event until the test releases them all: the test only
+passes if every stream is open on the server at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from spanstream import AsyncClient
+from spanstream.client import DEFAULT_LIMITS
+from spanstream.testing import GenAITelemetry, ReplayServer, Reply, recording
+
+PLAIN = "openai-responses/gpt-4.1-plain-text"
+STREAMS = 120  # more than httpx's default of 100 connections per pool
+HOLD_TIMEOUT = 60.0  # only reached when the streams cannot all be open at once
+
+
+@pytest.fixture
+def held_server(sse_replay_server: ReplayServer) -> ReplayServer:
+    sse_replay_server.default = Reply.from_file(recording(PLAIN), hold_after_events=1)
+    return sse_replay_server
+
+
+def _release_all(server: ReplayServer) -> int:
+    """Wait until every stream is held, then let them all finish (also the late ones, if the
+    pool made some wait: they get a reply that does not hold). Returns how many were open."""
+    server.wait_for_hold(STREAMS, timeout=HOLD_TIMEOUT)
+    open_at_once = server.held
+    server.default = Reply.from_file(recording(PLAIN))
+    server.release()
+    return open_at_once
+
+
+def test_default_pool_is_larger_than_the_concurrency_tested() -> None:
+    assert DEFAULT_LIMITS.max_connections is not None
+    assert DEFAULT_LIMITS.max_connections > STREAMS
+
+
+def test_sync_client_keeps_every_concurrent_stream_open(
+    held_server: ReplayServer, genai_telemetry: GenAITelemetry
+) -> None:
+    client = genai_telemetry.client(held_server)
+
+    def consume(_: int) -> str:
+        with client.responses.stream(model="gpt-4.1", input="hi") as stream:
+            return stream.final_response().status
+
+    with ThreadPoolExecutor(STREAMS) as pool:
+        futures = [pool.submit(consume, n) for n in range(STREAMS)]
+        open_at_once = _release_all(held_server)
+        statuses = [future.result(timeout=HOLD_TIMEOUT) for future in futures]
+
+    assert open_at_once == STREAMS
+    assert statuses == ["completed"] * STREAMS
+    spans = genai_telemetry.inference_spans
+    assert len(spans) == STREAMS
+    assert {span.attributes["spanstream.outcome"] for span in spans if span.attributes} == {
+        "completed"
+    }
+    genai_telemetry.assert_all_spans_ended()
+
+
+async def test_async_client_keeps_every_concurrent_stream_open(
+    held_server: ReplayServer, genai_telemetry: GenAITelemetry
+) -> None:
+    async def consume(client: AsyncClient) -> str:
+        async with client.responses.stream(model="gpt-4.1", input="hi") as stream:
+            response = await stream.final_response()
+        return str(response.status)
+
+    async with genai_telemetry.async_client(held_server) as client:
+        streams = asyncio.gather(*(consume(client) for _ in range(STREAMS)))
+        open_at_once = await asyncio.to_thread(_release_all, held_server)
+        statuses = await asyncio.wait_for(streams, HOLD_TIMEOUT)
+
+    assert open_at_once == STREAMS
+    assert statuses == ["completed"] * STREAMS
+    assert len(genai_telemetry.inference_spans) == STREAMS
+    genai_telemetry.assert_all_spans_ended()
