@@ -44,10 +44,14 @@ __all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "AsyncClient", "Client", "Client
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 """Connect within 5 s; up to 600 s between two reads (reasoning models think before writing)."""
 
-DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
 """Connection pool of the HTTP client spanstream creates. A stream holds its connection for as
 long as the model writes, so httpx's own default (100 connections) would make stream 101 of a
-busy service wait, silently, for one of the others to end; these are the openai SDK's limits."""
+busy service wait, silently, for one of the others to end. Idle connections are kept as long as
+httpx's keep-alive expiry (5 s) allows, however many: httpcore 1.0.9 closes idle connections as
+soon as the pool holds more than ``max_keepalive_connections`` in total (busy ones included), and
+such a pass can close a connection already handed to a waiting request, which then hangs until
+its read timeout (encode/httpcore#1035, #1110)."""
 
 _MAX_ERROR_BODY = 64 * 1024
 _C = TypeVar("_C", bound="_SyncClient")

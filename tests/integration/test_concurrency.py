@@ -41,6 +41,9 @@ def _release_all(server: ReplayServer) -> int:
 def test_default_pool_is_larger_than_the_concurrency_tested() -> None:
     assert DEFAULT_LIMITS.max_connections is not None
     assert DEFAULT_LIMITS.max_connections > STREAMS
+    # Below max_connections, httpcore never evicts idle connections for being too many (the
+    # eviction pass that can close a connection already handed to a waiting request).
+    assert DEFAULT_LIMITS.max_keepalive_connections == DEFAULT_LIMITS.max_connections
 
 
 def test_sync_client_keeps_every_concurrent_stream_open(
