@@ -14,6 +14,7 @@ Expected values come from the recordings (read through the SDK), never from our 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -260,6 +261,37 @@ def test_text_deltas_match_sdk_text_delta_events(path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 # (c) targeted behaviours on real recordings
 # --------------------------------------------------------------------------------------------
+
+
+CITING_FIXTURES = [
+    path
+    for path in DIFFERENTIAL_FIXTURES
+    if b"response.output_text.annotation.added" in path.read_bytes()
+]
+
+
+def _terminal_frames_only(raw: bytes) -> bytes:
+    """The recording as a stream resumed after its last item finished: only the terminal
+    event's frame is left, so every item comes from that event's ``output``."""
+    frames = raw.replace(b"\r\n", b"\n").split(b"\n\n")
+    return b"".join(frame + b"\n\n" for frame in frames if _TERMINAL_FRAME.search(frame))
+
+
+_TERMINAL_FRAME = re.compile(rb'"type":\s*"response\.(?:completed|incomplete)"')
+
+
+@pytest.mark.parametrize("path", _params(CITING_FIXTURES))
+def test_resumed_stream_backfills_citations_with_its_messages(path: Path) -> None:
+    streamed = decode_fixture(path).parser.response
+    resumed = decode_responses(_terminal_frames_only(path.read_bytes()))
+    assert resumed.of_type(TextDelta) == []  # nothing came as a delta: all back-filled
+    assert resumed.parser.response.text == streamed.text
+    assert resumed.parser.response.citations == streamed.citations
+    assert [e.citation for e in resumed.of_type(CitationAdded)] == list(streamed.citations)
+
+
+def test_citing_recordings_are_found() -> None:
+    assert len(CITING_FIXTURES) >= 5
 
 
 def _payloads_of(path: Path, type_: str) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from pydantic import TypeAdapter
 from spanstream.accumulate import Accumulator
 from spanstream.errors import MalformedEvent
 from spanstream.events import (
+    CitationAdded,
     ErrorReported,
     ItemDone,
     MessageDone,
@@ -738,6 +739,28 @@ def test_resumed_stream_backfills_text_and_tool_calls_from_the_terminal_output()
     assert response.tool_calls == (ToolCall("call_A", "get_weather", '{"city":"Oslo"}', "fc_1"),)
     assert response.tool_calls[0].parsed_arguments == {"city": "Oslo"}
     assert response.finish_reason == "tool_call"
+
+
+def test_resumed_stream_backfills_a_message_s_citations_and_skips_unreadable_ones() -> None:
+    parser = ResponsesParser()
+    item = message_item("msg_1", "See Oslo.")
+    item["content"][0]["annotations"] = [
+        {"type": "url_citation", "url": "https://oslo.example", "title": "Oslo", "start_index": 4},
+        "not an object",
+        {"type": "file_citation", "filename": "notes.pdf", "file_id": "file_1"},
+    ]
+    item["content"].append({"type": "output_text", "text": "", "annotations": None})
+    events = feed(parser, completed(output=[item]))
+    citations = [event.citation for event in of_type(events, CitationAdded)]
+    assert [(c.kind, c.item_id, c.url, c.title, c.start_index) for c in citations] == [
+        ("url_citation", "msg_1", "https://oslo.example", "Oslo", 4),
+        ("file_citation", "msg_1", None, "notes.pdf", None),
+    ]
+    # Reported before the message they belong to, as a live stream reports them.
+    assert events.index(of_type(events, MessageDone)[0]) > events.index(
+        of_type(events, CitationAdded)[-1]
+    )
+    assert parser.response.citations == tuple(citations)
 
 
 def test_items_finished_in_the_stream_are_not_backfilled_again() -> None:

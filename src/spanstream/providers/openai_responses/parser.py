@@ -360,7 +360,25 @@ class ResponsesParser(Lenient):
         for index in missing:
             item = output[index] if index < len(output) else None
             if isinstance(item, dict):
+                events.extend(self._item_citations(item))
                 events.append(self._item_event(item, None))
+
+    def _item_citations(self, item: dict[str, object]) -> list[StreamEvent]:
+        """The citations of a back-filled message, as its ``annotation.added`` events would have
+        reported them (before the message is done)."""
+        content = item.get("content")
+        if item.get("type") != "message" or not isinstance(content, list):
+            return []
+        raw_id = item.get("id")
+        item_id = raw_id if isinstance(raw_id, str) else None
+        events: list[StreamEvent] = []
+        for part in content:
+            annotations = part.get("annotations") if isinstance(part, dict) else None
+            for annotation in annotations if isinstance(annotations, list) else ():
+                if isinstance(annotation, dict):
+                    citation = Citation.from_raw(annotation, item_id)
+                    events.extend(self._emit(CitationAdded(citation)))
+        return events
 
     def _finish(
         self, status: ResponseStatus, error: ProviderError | None, reason: str | None = None
