@@ -619,10 +619,13 @@ RATIO_RULES = {
 }
 
 
+@pytest.mark.parametrize("naming", ["default", "latest"])
 @pytest.mark.parametrize("rule", _rules(), ids=lambda rule: rule["record"])
 def test_recording_rule_is_loaded_and_returns_plausible_data(
-    rule: dict[str, str], scraped: Scraped
+    rule: dict[str, str], naming: str, request: pytest.FixtureRequest
 ) -> None:
+    """Each rule reads either naming set, and records the same numbers from both."""
+    scraped = _run_for(naming, request)
     prometheus = scraped.prometheus
     loaded = {
         r["name"]: r for group in prometheus.api("/api/v1/rules")["groups"] for r in group["rules"]
