@@ -110,6 +110,19 @@ def test_base_url_host_and_port(server: ReplayServer) -> None:
     assert server.base_url == f"http://127.0.0.1:{server.port}/v1"
 
 
+def test_connections_counts_what_the_client_opened(server: ReplayServer) -> None:
+    server.default = Reply.events([("response.created", {"type": "response.created"})])
+    url = server.base_url + "/responses"
+    with httpx.Client() as client:  # keep-alive: one connection for both requests
+        client.post(url, json={})
+        client.post(url, json={})
+    assert server.connections == 1
+    with httpx.Client() as other:
+        other.post(url, json={})
+    assert server.connections == 2
+    assert len(server.requests) == 3
+
+
 @pytest.mark.parametrize(
     "path",
     [

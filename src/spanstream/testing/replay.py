@@ -464,6 +464,7 @@ class _TCPServer(socketserver.TCPServer):
         with self.lock:
             self.connections.add(sock)
             self.workers.add(worker)
+        self.owner._count_connection()
         worker.start()
 
     def _work(self, sock: socket.socket, client_address: Any) -> None:
@@ -739,6 +740,7 @@ class ReplayServer:
         self._state = threading.Condition()
         self._gates: set[threading.Event] = set()
         self._held = 0
+        self._connections = 0
         self._closing = threading.Event()
         self._tcp: _TCPServer | None = None
         self._thread: threading.Thread | None = None
@@ -892,6 +894,13 @@ class ReplayServer:
         with self._state:
             return self._held
 
+    @property
+    def connections(self) -> int:
+        """Number of TCP connections accepted so far: a client that keeps connections alive
+        opens fewer than it sends requests."""
+        with self._state:
+            return self._connections
+
     # -- waiting (no sleeping needed in tests) --
 
     def _wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
@@ -940,6 +949,10 @@ class ReplayServer:
     def _close_gate(self, gate: threading.Event) -> None:
         with self._state:
             self._gates.discard(gate)
+
+    def _count_connection(self) -> None:
+        with self._state:
+            self._connections += 1
 
     def _enter_hold(self) -> None:
         with self._state:
