@@ -28,6 +28,7 @@ from typing_extensions import Unpack
 
 from . import __version__
 from ._chat import AsyncChat, Chat
+from ._pool import AsyncShardedTransport, ShardedTransport, environment_proxies
 from ._retry import RetryPolicy
 from .agent import Agent, AsyncAgent
 from .errors import APIStatusError, ConfigurationError
@@ -45,13 +46,30 @@ DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 """Connect within 5 s; up to 600 s between two reads (reasoning models think before writing)."""
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
-"""Connection pool of the HTTP client spanstream creates. A stream holds its connection for as
-long as the model writes, so httpx's own default (100 connections) would make stream 101 of a
-busy service wait, silently, for one of the others to end. Idle connections are kept as long as
-httpx's keep-alive expiry (5 s) allows, however many: httpcore 1.0.9 closes idle connections as
-soon as the pool holds more than ``max_keepalive_connections`` in total (busy ones included), and
-such a pass can close a connection already handed to a waiting request, which then hangs until
-its read timeout (encode/httpcore#1035, #1110)."""
+"""Connection limits of the HTTP client spanstream creates (shared by its pool's shards, see
+:mod:`spanstream._pool`). A stream holds its connection for as long as the model writes, so
+httpx's own default (100 connections) would make stream 101 of a busy service wait, silently,
+for one of the others to end. Idle connections are kept as long as httpx's keep-alive expiry
+(5 s) allows, however many: httpcore 1.0.9 closes idle connections as soon as a pool holds more
+than ``max_keepalive_connections`` in total (busy ones included), and such a pass can close a
+connection already handed to a waiting request, which then hangs until its read timeout
+(encode/httpcore#1035, #1110)."""
+
+
+def _owned_http_client(timeout: httpx.Timeout) -> httpx.Client:
+    """The HTTP client spanstream creates when none is given: httpx's, with its pool split into
+    shards (see :mod:`spanstream._pool`) unless the environment names a proxy."""
+    if environment_proxies():
+        return httpx.Client(timeout=timeout, limits=DEFAULT_LIMITS)
+    return httpx.Client(timeout=timeout, transport=ShardedTransport(DEFAULT_LIMITS))
+
+
+def _owned_async_http_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
+    """The ``asyncio`` twin of :func:`_owned_http_client`."""
+    if environment_proxies():
+        return httpx.AsyncClient(timeout=timeout, limits=DEFAULT_LIMITS)
+    return httpx.AsyncClient(timeout=timeout, transport=AsyncShardedTransport(DEFAULT_LIMITS))
+
 
 _MAX_ERROR_BODY = 64 * 1024
 _C = TypeVar("_C", bound="_SyncClient")
@@ -307,7 +325,7 @@ class _SyncClient:
     def __init__(self, config: _ClientConfig, http_client: httpx.Client | None) -> None:
         self._config = config
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=config.timeout, limits=DEFAULT_LIMITS)
+        self._http = http_client or _owned_http_client(config.timeout)
 
     @property
     def base_url(self) -> httpx.URL:
@@ -438,7 +456,7 @@ class _AsyncClient:
     def __init__(self, config: _ClientConfig, http_client: httpx.AsyncClient | None) -> None:
         self._config = config
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=config.timeout, limits=DEFAULT_LIMITS)
+        self._http = http_client or _owned_async_http_client(config.timeout)
 
     @property
     def base_url(self) -> httpx.URL:

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from spanstream import AsyncClient
+from spanstream import APIStatusError, AsyncClient
 from spanstream.client import DEFAULT_LIMITS
 from spanstream.testing import GenAITelemetry, ReplayServer, Reply, recording
 
@@ -87,3 +87,42 @@ async def test_async_client_keeps_every_concurrent_stream_open(
     assert statuses == ["completed"] * STREAMS
     assert len(genai_telemetry.inference_spans) == STREAMS
     genai_telemetry.assert_all_spans_ended()
+
+
+def test_streams_one_after_another_reuse_one_connection(
+    sse_replay_server: ReplayServer, genai_telemetry: GenAITelemetry
+) -> None:
+    sse_replay_server.default = Reply.from_file(recording(PLAIN))
+    client = genai_telemetry.client(sse_replay_server)
+    for _ in range(5):
+        with client.responses.stream(model="gpt-4.1", input="hi") as stream:
+            assert stream.final_response().status == "completed"
+    assert len(sse_replay_server.requests) == 5
+    assert sse_replay_server.connections == 1
+
+
+async def test_async_streams_one_after_another_reuse_one_connection(
+    sse_replay_server: ReplayServer, genai_telemetry: GenAITelemetry
+) -> None:
+    sse_replay_server.default = Reply.from_file(recording(PLAIN))
+    async with genai_telemetry.async_client(sse_replay_server) as client:
+        for _ in range(5):
+            async with client.responses.stream(model="gpt-4.1", input="hi") as stream:
+                assert (await stream.final_response()).status == "completed"
+    assert sse_replay_server.connections == 1
+
+
+def test_a_proxy_named_in_the_environment_is_used(
+    sse_replay_server: ReplayServer,
+    genai_telemetry: GenAITelemetry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The replay server stands in for the proxy: an HTTP proxy receives the absolute URL.
+    monkeypatch.setenv("HTTP_PROXY", sse_replay_server.base_url.removesuffix("/v1"))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = genai_telemetry.client("http://api.example.invalid/v1", max_retries=0)
+    with pytest.raises(APIStatusError), client.responses.stream(model="gpt-4.1", input="hi"):
+        pass
+    (request,) = sse_replay_server.requests
+    assert request.path == "http://api.example.invalid/v1/responses"

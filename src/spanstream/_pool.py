@@ -1,0 +1,190 @@
+"""The connection pool of the HTTP client spanstream creates: httpx's own, split into shards.
+
+httpcore 1.0.9's pool re-examines every connection it holds each time a request starts or a
+response ends, and for each idle one counts them all again (encode/httpcore#1035): with a few
+hundred streams open at once that bookkeeping costs more CPU than parsing the streams, and it
+grows with every stream added (``benchmarks/RESULTS.md``, loopback section). The transports here
+spread requests over up to :data:`SHARDS` ordinary httpx transports, each with its share of the
+limits; a request goes to the first shard with the fewest open responses, so that one request
+after another keeps reusing one keep-alive connection and concurrent ones fill the shards evenly.
+
+Only used when spanstream creates the HTTP client and no proxy is configured in the environment
+(``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY``): a client given a transport stops reading those,
+so with a proxy the client is a plain httpx client, exactly as httpx builds it.
+
+The response's byte stream is wrapped only to notice when it is closed: iterating it returns the
+transport's own iterator, so nothing is added per chunk.
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+import threading
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+
+__all__ = ["SHARDS", "AsyncShardedTransport", "ShardedTransport", "environment_proxies"]
+
+SHARDS = 64
+"""At most this many pools (created on first use): 200 concurrent streams put about 3 on each."""
+
+
+def environment_proxies() -> bool:
+    """Whether the environment names a proxy httpx would route requests through."""
+    return any(scheme != "no" for scheme in urllib.request.getproxies())
+
+
+def _share(limits: httpx.Limits, shards: int) -> httpx.Limits:
+    """One shard's part of ``limits`` (rounded up; ``None`` stays unlimited)."""
+
+    def part(value: int | None) -> int | None:
+        return None if value is None else max(1, math.ceil(value / shards))
+
+    return httpx.Limits(
+        max_connections=part(limits.max_connections),
+        max_keepalive_connections=part(limits.max_keepalive_connections),
+        keepalive_expiry=limits.keepalive_expiry,
+    )
+
+
+class _Shards:
+    """Open responses per shard, and the choice of shard for the next request."""
+
+    __slots__ = ("open",)
+
+    def __init__(self, shards: int) -> None:
+        if shards < 1:
+            raise ValueError(f"shards must be at least 1, got {shards}")
+        self.open = [0] * shards
+
+    def pick(self) -> int:
+        """The first shard with the fewest open responses, counted as taken."""
+        counts = self.open
+        index = counts.index(min(counts))
+        counts[index] += 1
+        return index
+
+    def release(self, index: int) -> None:
+        self.open[index] -= 1
+
+
+class _ClosingStream(httpx.SyncByteStream):
+    """The transport's response stream, reporting its close exactly once."""
+
+    def __init__(self, stream: httpx.SyncByteStream, on_close: Callable[[], None]) -> None:
+        self._stream = stream
+        self._on_close: Callable[[], None] | None = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._stream)
+
+    def close(self) -> None:
+        on_close, self._on_close = self._on_close, None
+        try:
+            self._stream.close()
+        finally:
+            if on_close is not None:
+                on_close()
+
+
+class _AsyncClosingStream(httpx.AsyncByteStream):
+    """The ``asyncio`` twin of :class:`_ClosingStream`."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, on_close: Callable[[], None]) -> None:
+        self._stream = stream
+        self._on_close: Callable[[], None] | None = on_close
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._stream.__aiter__()
+
+    async def aclose(self) -> None:
+        on_close, self._on_close = self._on_close, None
+        try:
+            await self._stream.aclose()
+        finally:
+            if on_close is not None:
+                on_close()
+
+
+class ShardedTransport(httpx.BaseTransport):
+    """An ``httpx.HTTPTransport`` split into ``shards`` pools that share ``limits`` (see the
+    module docstring). Safe to use from several threads, as httpx's own transport is."""
+
+    def __init__(self, limits: httpx.Limits, *, shards: int = SHARDS) -> None:
+        self._shards = _Shards(shards)
+        self._limits = _share(limits, shards)
+        self._ssl_context: ssl.SSLContext = httpx.create_ssl_context()  # as httpx.Client's
+        self._transports: list[httpx.HTTPTransport | None] = [None] * shards
+        self._lock = threading.Lock()
+
+    def _transport(self, index: int) -> httpx.HTTPTransport:
+        transport = self._transports[index]
+        if transport is None:
+            transport = httpx.HTTPTransport(verify=self._ssl_context, limits=self._limits)
+            self._transports[index] = transport
+        return transport
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            index = self._shards.pick()
+            transport = self._transport(index)
+
+        def release() -> None:
+            with self._lock:
+                self._shards.release(index)
+
+        try:
+            response = transport.handle_request(request)
+        except BaseException:
+            release()
+            raise
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        response.stream = _ClosingStream(response.stream, release)
+        return response
+
+    def close(self) -> None:
+        with self._lock:
+            transports = [t for t in self._transports if t is not None]
+        for transport in transports:
+            transport.close()
+
+
+class AsyncShardedTransport(httpx.AsyncBaseTransport):
+    """The ``asyncio`` twin of :class:`ShardedTransport` (one event loop, so no lock)."""
+
+    def __init__(self, limits: httpx.Limits, *, shards: int = SHARDS) -> None:
+        self._shards = _Shards(shards)
+        self._limits = _share(limits, shards)
+        self._ssl_context: ssl.SSLContext = httpx.create_ssl_context()
+        self._transports: list[httpx.AsyncHTTPTransport | None] = [None] * shards
+
+    def _transport(self, index: int) -> httpx.AsyncHTTPTransport:
+        transport = self._transports[index]
+        if transport is None:
+            transport = httpx.AsyncHTTPTransport(verify=self._ssl_context, limits=self._limits)
+            self._transports[index] = transport
+        return transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        shards = self._shards
+        index = shards.pick()
+
+        def release() -> None:
+            shards.release(index)
+
+        try:
+            response = await self._transport(index).handle_async_request(request)
+        except BaseException:
+            release()
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _AsyncClosingStream(response.stream, release)
+        return response
+
+    async def aclose(self) -> None:
+        for transport in self._transports:
+            if transport is not None:
+                await transport.aclose()

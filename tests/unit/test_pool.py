@@ -1,0 +1,184 @@
+"""The sharded connection pool of the HTTP client spanstream creates (``spanstream._pool``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from spanstream._pool import (
+    AsyncShardedTransport,
+    ShardedTransport,
+    _Shards,
+    _share,
+    environment_proxies,
+)
+
+
+def test_each_shard_gets_its_part_of_the_limits_rounded_up() -> None:
+    limits = _share(httpx.Limits(max_connections=1000, max_keepalive_connections=10), 64)
+    assert limits.max_connections == 16
+    assert limits.max_keepalive_connections == 1
+    assert limits.keepalive_expiry == 5.0
+    unlimited = _share(httpx.Limits(max_connections=None, max_keepalive_connections=None), 8)
+    assert unlimited.max_connections is None
+    assert unlimited.max_keepalive_connections is None
+
+
+def test_the_first_shard_with_the_fewest_open_responses_is_picked() -> None:
+    shards = _Shards(3)
+    assert [shards.pick() for _ in range(4)] == [0, 1, 2, 0]
+    shards.release(1)
+    assert shards.pick() == 1  # one request after another reuses the same shard
+    shards.release(1)
+    shards.release(0)
+    assert shards.open == [1, 0, 1]
+    with pytest.raises(ValueError, match="at least 1"):
+        _Shards(0)
+
+
+class _Recorder(httpx.BaseTransport):
+    """Stands in for one shard's httpx transport: answers every request with a streamed body
+    and remembers that the request came here."""
+
+    def __init__(self, name: int, seen: list[int], fail: bool = False) -> None:
+        self.name, self.seen, self.fail = name, seen, fail
+        self.closed_streams = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(self.name)
+        if self.fail:
+            raise httpx.ConnectError("refused", request=request)
+        recorder = self
+
+        class Body(httpx.SyncByteStream):
+            def __iter__(self) -> Iterator[bytes]:
+                yield b"data: 1\n\n"
+                yield b"data: 2\n\n"
+
+            def close(self) -> None:
+                recorder.closed_streams += 1
+
+        return httpx.Response(200, stream=Body())
+
+
+def _sharded(shards: int, seen: list[int], failing: frozenset[int] = frozenset()) -> Any:
+    transport = ShardedTransport(httpx.Limits(max_connections=100), shards=shards)
+    transport._transports = [_Recorder(i, seen, i in failing) for i in range(shards)]
+    return transport
+
+
+def test_open_responses_spread_over_shards_and_a_closed_one_frees_its_shard() -> None:
+    seen: list[int] = []
+    with httpx.Client(transport=_sharded(3, seen)) as client:
+        request = client.build_request("POST", "http://api.test/v1/responses")
+        responses = [client.send(request, stream=True) for _ in range(3)]
+        assert seen == [0, 1, 2]
+        responses[1].close()
+        with client.stream("POST", "http://api.test/v1/responses") as again:
+            assert b"".join(again.iter_raw()) == b"data: 1\n\ndata: 2\n\n"
+        assert seen == [0, 1, 2, 1]
+        for response in responses:
+            response.close()
+        client.post("http://api.test/v1/responses")  # read whole: closed, shard 0 free again
+        assert seen[-1] == 0
+
+
+def test_a_stream_closed_twice_frees_its_shard_once() -> None:
+    seen: list[int] = []
+    transport = _sharded(2, seen)
+    with httpx.Client(transport=transport) as client:
+        response = client.send(client.build_request("GET", "http://api.test/"), stream=True)
+        stream = response.stream
+        response.close()
+        stream.close()  # httpx closes once; a second close must not free a shard again
+        assert transport._shards.open == [0, 0]
+        assert transport._transports[0].closed_streams >= 1  # the shard's own stream too
+
+
+def test_a_failed_request_frees_its_shard() -> None:
+    seen: list[int] = []
+    transport = _sharded(2, seen, failing=frozenset({0}))
+    with httpx.Client(transport=transport) as client, pytest.raises(httpx.ConnectError):
+        client.get("http://api.test/")
+    assert transport._shards.open == [0, 0]
+
+
+def test_iterating_the_body_adds_no_layer_per_chunk() -> None:
+    seen: list[int] = []
+    transport = _sharded(1, seen)
+    response = transport.handle_request(httpx.Request("GET", "http://api.test/"))
+    iterator = iter(response.stream)
+    assert iterator.__qualname__ == "_Recorder.handle_request.<locals>.Body.__iter__"  # type: ignore[attr-defined]
+    assert list(iterator) == [b"data: 1\n\n", b"data: 2\n\n"]
+    response.stream.close()  # type: ignore[union-attr]
+    assert transport._shards.open == [0]
+
+
+class _AsyncRecorder(httpx.AsyncBaseTransport):
+    def __init__(self, name: int, seen: list[int], fail: bool = False) -> None:
+        self.name, self.seen, self.fail = name, seen, fail
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(self.name)
+        if self.fail:
+            raise httpx.ConnectError("refused", request=request)
+
+        class Body(httpx.AsyncByteStream):
+            async def __aiter__(self) -> AsyncIterator[bytes]:
+                yield b"data: 1\n\n"
+
+        return httpx.Response(200, stream=Body())
+
+
+def _async_sharded(shards: int, seen: list[int], failing: frozenset[int] = frozenset()) -> Any:
+    transport = AsyncShardedTransport(httpx.Limits(max_connections=100), shards=shards)
+    transport._transports = [_AsyncRecorder(i, seen, i in failing) for i in range(shards)]
+    return transport
+
+
+async def test_async_open_responses_spread_and_closing_frees_the_shard() -> None:
+    seen: list[int] = []
+    transport = _async_sharded(2, seen)
+    async with httpx.AsyncClient(transport=transport) as client:
+        request = client.build_request("POST", "http://api.test/v1/responses")
+        first = await client.send(request, stream=True)
+        second = await client.send(request, stream=True)
+        assert seen == [0, 1]
+        assert [chunk async for chunk in first.aiter_raw()] == [b"data: 1\n\n"]  # read: closed
+        assert transport._shards.open == [0, 1]
+        await second.aclose()
+        await second.aclose()
+        assert transport._shards.open == [0, 0]
+
+
+async def test_async_failed_request_frees_its_shard() -> None:
+    seen: list[int] = []
+    transport = _async_sharded(2, seen, failing=frozenset({0}))
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get("http://api.test/")
+    assert transport._shards.open == [0, 0]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, False),
+        ({"NO_PROXY": "localhost"}, False),
+        ({"HTTPS_PROXY": "http://proxy.test:3128"}, True),
+        ({"http_proxy": "http://proxy.test:3128"}, True),
+        ({"ALL_PROXY": "socks5://proxy.test:1080"}, True),
+    ],
+)
+def test_environment_proxies_are_noticed(
+    env: dict[str, str], expected: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert environment_proxies() is expected
