@@ -109,9 +109,13 @@ def server_cpu_seconds(port: int) -> float:
 # ----------------------------------------------------------------------------- clients
 
 
-def spanstream_client(root: str, streams: int) -> tuple[OneStream, Callable[[], Awaitable[None]]]:
+def _spanstream_client(
+    root: str, streams: int, *, own_pool: bool
+) -> tuple[OneStream, Callable[[], Awaitable[None]]]:
+    """spanstream's AsyncClient: with the HTTP client it creates itself (its sharded pool) or,
+    ``own_pool=False``, given one plain ``httpx.AsyncClient`` (one pool) as users may pass."""
     telemetry = Telemetry(on=True)
-    http = httpx.AsyncClient(limits=_limits(streams), timeout=TIMEOUT)
+    http = None if own_pool else httpx.AsyncClient(limits=_limits(streams), timeout=TIMEOUT)
     clients: dict[int, spanstream.AsyncClient] = {}
 
     async def one(n: int) -> int:
@@ -121,6 +125,7 @@ def spanstream_client(root: str, streams: int) -> tuple[OneStream, Callable[[], 
                 api_key="sk-bench",
                 base_url=_url(root, n),
                 http_client=http,
+                timeout=TIMEOUT,
                 tracer_provider=telemetry.tracer_provider,
                 meter_provider=telemetry.meter_provider,
                 max_retries=0,
@@ -136,9 +141,22 @@ def spanstream_client(root: str, streams: int) -> tuple[OneStream, Callable[[], 
         return count
 
     async def aclose() -> None:
-        await http.aclose()
+        for client in clients.values():
+            await client.aclose()
+        if http is not None:
+            await http.aclose()
 
     return one, aclose
+
+
+def spanstream_client(root: str, streams: int) -> tuple[OneStream, Callable[[], Awaitable[None]]]:
+    return _spanstream_client(root, streams, own_pool=True)
+
+
+def spanstream_one_pool_client(
+    root: str, streams: int
+) -> tuple[OneStream, Callable[[], Awaitable[None]]]:
+    return _spanstream_client(root, streams, own_pool=False)
 
 
 def httpx_sse_client(root: str, streams: int) -> tuple[OneStream, Callable[[], Awaitable[None]]]:
@@ -214,6 +232,12 @@ CLIENTS = (
         "lb_spanstream",
         "**spanstream AsyncClient, telemetry on**",
         spanstream_client,
+        _spanstream_count,
+    ),
+    Client(
+        "lb_spanstream_one_pool",
+        "spanstream AsyncClient on a given httpx.AsyncClient (one pool), telemetry on",
+        spanstream_one_pool_client,
         _spanstream_count,
     ),
     Client(
