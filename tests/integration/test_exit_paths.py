@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from spanstream import (
     ResponseFailed,
     RetryPolicy,
     SSEDecodeError,
+    _pool,
 )
 from spanstream.testing import GenAITelemetry, ReplayServer, Reply, assert_inference_span
 
@@ -41,6 +42,23 @@ CHAT = FIXTURES / "openai-chat"
 ANTHROPIC = FIXTURES / "anthropic-messages"
 NO_RETRY = RetryPolicy(max_retries=0)
 MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+@pytest.fixture(autouse=True)
+def every_connection_handed_back(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """After each path, the HTTP client spanstream created counts no response as still open
+    (a count left behind would steer later requests away from a shard's idle connections)."""
+    made: list[_pool._Shards] = []
+
+    class Recorded(_pool._Shards):
+        def __init__(self, shards: int) -> None:
+            super().__init__(shards)
+            made.append(self)
+
+    monkeypatch.setattr(_pool, "_Shards", Recorded)
+    yield
+    assert made, "the clients of these tests create their own HTTP client"
+    assert [shards.open for shards in made if any(shards.open)] == []
 
 
 class ConsumerError(Exception):
