@@ -19,14 +19,16 @@ transport's own iterator, so nothing is added per chunk.
 from __future__ import annotations
 
 import math
-import ssl
 import threading
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Generic, TypeVar
 
 import httpx
 
 __all__ = ["SHARDS", "AsyncShardedTransport", "ShardedTransport", "environment_proxies"]
+
+_T = TypeVar("_T")
 
 SHARDS = 64
 """At most this many pools (created on first use): 200 concurrent streams put about 3 on each."""
@@ -50,25 +52,34 @@ def _share(limits: httpx.Limits, shards: int) -> httpx.Limits:
     )
 
 
-class _Shards:
-    """Open responses per shard, and the choice of shard for the next request."""
+class _Shards(Generic[_T]):
+    """The shards' transports (made on first use) and their open responses; the choice of shard
+    for the next request."""
 
-    __slots__ = ("open",)
+    __slots__ = ("_make", "open", "transports")
 
-    def __init__(self, shards: int) -> None:
+    def __init__(self, shards: int, make: Callable[[], _T]) -> None:
         if shards < 1:
             raise ValueError(f"shards must be at least 1, got {shards}")
         self.open = [0] * shards
+        self.transports: list[_T | None] = [None] * shards
+        self._make = make
 
-    def pick(self) -> int:
-        """The first shard with the fewest open responses, counted as taken."""
+    def pick(self) -> tuple[int, _T]:
+        """The first shard with the fewest open responses, counted as taken, and its transport."""
         counts = self.open
         index = counts.index(min(counts))
         counts[index] += 1
-        return index
+        transport = self.transports[index]
+        if transport is None:
+            transport = self.transports[index] = self._make()
+        return index, transport
 
     def release(self, index: int) -> None:
         self.open[index] -= 1
+
+    def made(self) -> list[_T]:
+        return [transport for transport in self.transports if transport is not None]
 
 
 class _ClosingStream(httpx.SyncByteStream):
@@ -114,23 +125,14 @@ class ShardedTransport(httpx.BaseTransport):
     module docstring). Safe to use from several threads, as httpx's own transport is."""
 
     def __init__(self, limits: httpx.Limits, *, shards: int = SHARDS) -> None:
-        self._shards = _Shards(shards)
-        self._limits = _share(limits, shards)
-        self._ssl_context: ssl.SSLContext = httpx.create_ssl_context()  # as httpx.Client's
-        self._transports: list[httpx.HTTPTransport | None] = [None] * shards
+        share = _share(limits, shards)
+        context = httpx.create_ssl_context()  # what httpx.Client would make, made once
+        self._shards = _Shards(shards, lambda: httpx.HTTPTransport(verify=context, limits=share))
         self._lock = threading.Lock()
-
-    def _transport(self, index: int) -> httpx.HTTPTransport:
-        transport = self._transports[index]
-        if transport is None:
-            transport = httpx.HTTPTransport(verify=self._ssl_context, limits=self._limits)
-            self._transports[index] = transport
-        return transport
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
-            index = self._shards.pick()
-            transport = self._transport(index)
+            index, transport = self._shards.pick()
 
         def release() -> None:
             with self._lock:
@@ -147,7 +149,7 @@ class ShardedTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         with self._lock:
-            transports = [t for t in self._transports if t is not None]
+            transports = self._shards.made()
         for transport in transports:
             transport.close()
 
@@ -156,35 +158,24 @@ class AsyncShardedTransport(httpx.AsyncBaseTransport):
     """The ``asyncio`` twin of :class:`ShardedTransport` (one event loop, so no lock)."""
 
     def __init__(self, limits: httpx.Limits, *, shards: int = SHARDS) -> None:
-        self._shards = _Shards(shards)
-        self._limits = _share(limits, shards)
-        self._ssl_context: ssl.SSLContext = httpx.create_ssl_context()
-        self._transports: list[httpx.AsyncHTTPTransport | None] = [None] * shards
-
-    def _transport(self, index: int) -> httpx.AsyncHTTPTransport:
-        transport = self._transports[index]
-        if transport is None:
-            transport = httpx.AsyncHTTPTransport(verify=self._ssl_context, limits=self._limits)
-            self._transports[index] = transport
-        return transport
+        share = _share(limits, shards)
+        context = httpx.create_ssl_context()
+        self._shards = _Shards(
+            shards, lambda: httpx.AsyncHTTPTransport(verify=context, limits=share)
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         shards = self._shards
-        index = shards.pick()
-
-        def release() -> None:
-            shards.release(index)
-
+        index, transport = shards.pick()
         try:
-            response = await self._transport(index).handle_async_request(request)
+            response = await transport.handle_async_request(request)
         except BaseException:
-            release()
+            shards.release(index)
             raise
         assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _AsyncClosingStream(response.stream, release)
+        response.stream = _AsyncClosingStream(response.stream, lambda: shards.release(index))
         return response
 
     async def aclose(self) -> None:
-        for transport in self._transports:
-            if transport is not None:
-                await transport.aclose()
+        for transport in self._shards.made():
+            await transport.aclose()

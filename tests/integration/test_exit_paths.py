@@ -48,11 +48,11 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 def every_connection_handed_back(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """After each path, the HTTP client spanstream created counts no response as still open
     (a count left behind would steer later requests away from a shard's idle connections)."""
-    made: list[_pool._Shards] = []
+    made: list[_pool._Shards[Any]] = []
 
-    class Recorded(_pool._Shards):
-        def __init__(self, shards: int) -> None:
-            super().__init__(shards)
+    class Recorded(_pool._Shards[Any]):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
             made.append(self)
 
     monkeypatch.setattr(_pool, "_Shards", Recorded)

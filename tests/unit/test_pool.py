@@ -28,15 +28,27 @@ def test_each_shard_gets_its_part_of_the_limits_rounded_up() -> None:
 
 
 def test_the_first_shard_with_the_fewest_open_responses_is_picked() -> None:
-    shards = _Shards(3)
-    assert [shards.pick() for _ in range(4)] == [0, 1, 2, 0]
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(f"transport {len(made)}")
+        return made[-1]
+
+    shards = _Shards(3, make)
+    assert [shards.pick() for _ in range(4)] == [
+        (0, "transport 0"),
+        (1, "transport 1"),
+        (2, "transport 2"),
+        (0, "transport 0"),
+    ]
+    assert len(made) == 3  # a shard's transport is made once, when first picked
     shards.release(1)
-    assert shards.pick() == 1  # one request after another reuses the same shard
+    assert shards.pick()[0] == 1  # one request after another reuses the same shard
     shards.release(1)
     shards.release(0)
     assert shards.open == [1, 0, 1]
     with pytest.raises(ValueError, match="at least 1"):
-        _Shards(0)
+        _Shards(0, object)
 
 
 class _Recorder(httpx.BaseTransport):
@@ -66,7 +78,7 @@ class _Recorder(httpx.BaseTransport):
 
 def _sharded(shards: int, seen: list[int], failing: frozenset[int] = frozenset()) -> Any:
     transport = ShardedTransport(httpx.Limits(max_connections=100), shards=shards)
-    transport._transports = [_Recorder(i, seen, i in failing) for i in range(shards)]
+    transport._shards.transports = [_Recorder(i, seen, i in failing) for i in range(shards)]
     return transport
 
 
@@ -95,7 +107,7 @@ def test_a_stream_closed_twice_frees_its_shard_once() -> None:
         response.close()
         stream.close()  # httpx closes once; a second close must not free a shard again
         assert transport._shards.open == [0, 0]
-        assert transport._transports[0].closed_streams >= 1  # the shard's own stream too
+        assert transport._shards.transports[0].closed_streams >= 1  # the shard's own stream too
 
 
 def test_a_failed_request_frees_its_shard() -> None:
@@ -135,7 +147,7 @@ class _AsyncRecorder(httpx.AsyncBaseTransport):
 
 def _async_sharded(shards: int, seen: list[int], failing: frozenset[int] = frozenset()) -> Any:
     transport = AsyncShardedTransport(httpx.Limits(max_connections=100), shards=shards)
-    transport._transports = [_AsyncRecorder(i, seen, i in failing) for i in range(shards)]
+    transport._shards.transports = [_AsyncRecorder(i, seen, i in failing) for i in range(shards)]
     return transport
 
 
