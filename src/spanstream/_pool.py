@@ -1,9 +1,9 @@
 """The connection pool of the HTTP client spanstream creates: httpx's own, split into shards.
 
 httpcore 1.0.9's pool re-examines every connection it holds each time a request starts or a
-response ends, and for each idle one counts them all again (encode/httpcore#1035): with a few
-hundred streams open at once that bookkeeping costs more CPU than parsing the streams, and it
-grows with every stream added (``benchmarks/RESULTS.md``, loopback section). The transports here
+response ends, and for each idle one counts them all again (encode/httpcore#1035): the work per
+stream grows with the number of streams open at once, and at 200 it added about a fifth to the
+client's CPU per event (``benchmarks/RESULTS.md``, loopback section). The transports here
 spread requests over up to :data:`SHARDS` ordinary httpx transports, each with its share of the
 limits; a request goes to the first shard with the fewest open responses, so that one request
 after another keeps reusing one keep-alive connection and concurrent ones fill the shards evenly.
