@@ -118,9 +118,10 @@ def test_a_proxy_named_in_the_environment_is_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The replay server stands in for the proxy: an HTTP proxy receives the absolute URL.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
     monkeypatch.setenv("HTTP_PROXY", sse_replay_server.base_url.removesuffix("/v1"))
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
     client = genai_telemetry.client("http://api.example.invalid/v1", max_retries=0)
     with pytest.raises(APIStatusError), client.responses.stream(model="gpt-4.1", input="hi"):
         pass
