@@ -15,11 +15,11 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.trace import TracerProvider
 
-from spanstream import APIStatusError, Client, RetryPolicy
+from spanstream import AnthropicClient, APIStatusError, Client, RetryPolicy
 from spanstream.telemetry.metrics import DURATION_BUCKETS, METRICS, TOKEN_BUCKETS
 from spanstream.testing import ReplayServer, Reply
 
-from ..conftest import RESPONSES
+from ..conftest import FIXTURES, RESPONSES
 
 CACHED = RESPONSES / "gpt-4o-cached-tokens.sse"  # in=1515 (cached 1390) out=8, reasoning 0
 
@@ -95,18 +95,20 @@ def test_released_names_units_buckets_attributes_and_values(
         "spanstream.client.usage.cache_read.input_tokens",
         "spanstream.client.usage.reasoning.output_tokens",
     }, "cache writes are not reported by this recording, so none are recorded"
-    for name in (
-        "gen_ai.client.operation.duration",
-        "gen_ai.client.operation.time_to_first_chunk",
-        "gen_ai.client.operation.time_per_output_chunk",
-        "spanstream.client.operation.time_to_first_token",
+    # The OpenAI refinement: duration and token metrics carry the response's service tier.
+    refined = {**common, "openai.response.service_tier": "default"}
+    for name, attributes in (
+        ("gen_ai.client.operation.duration", refined),
+        ("gen_ai.client.operation.time_to_first_chunk", common),
+        ("gen_ai.client.operation.time_per_output_chunk", common),
+        ("spanstream.client.operation.time_to_first_token", common),
     ):
         assert found[name].unit == "s"
         (point,) = _points(found[name])
         assert isinstance(point, HistogramDataPoint)
         assert tuple(point.explicit_bounds) == DURATION_BUCKETS
         assert point.count == 1, "recorded once per stream"
-        assert dict(point.attributes or {}) == common
+        assert dict(point.attributes or {}) == attributes
         assert point.sum > 0
 
     usage = found["gen_ai.client.token.usage"]
@@ -118,12 +120,12 @@ def test_released_names_units_buckets_attributes_and_values(
         assert isinstance(point, HistogramDataPoint)
         assert tuple(point.explicit_bounds) == TOKEN_BUCKETS
         assert (point.count, point.sum) == (1, value)
-        assert dict(point.attributes or {}) == {**common, "gen_ai.token.type": token_type}
+        assert dict(point.attributes or {}) == {**refined, "gen_ai.token.type": token_type}
 
     (cached,) = _points(found["spanstream.client.usage.cache_read.input_tokens"])
     assert isinstance(cached, NumberDataPoint)
     assert cached.value == 1390
-    assert dict(cached.attributes or {}) == common
+    assert dict(cached.attributes or {}) == refined
     (reasoning,) = _points(found["spanstream.client.usage.reasoning.output_tokens"])
     assert reasoning.value == 0  # type: ignore[union-attr]
     (streams,) = _points(found["spanstream.client.streams"])
@@ -153,7 +155,11 @@ def test_latest_names_switch_on_with_the_opt_in(
         (point,) = _points(found[name])
         assert isinstance(point, NumberDataPoint)
         assert point.value == value
-        assert dict(point.attributes or {}) == {**common, "gen_ai.token.modality": "unknown"}
+        assert dict(point.attributes or {}) == {
+            **common,
+            "openai.response.service_tier": "default",
+            "gen_ai.token.modality": "unknown",
+        }
     for name, value in (
         ("gen_ai.client.inference.operation.input_tokens", 1515),
         ("gen_ai.client.inference.operation.output_tokens", 8),
@@ -205,3 +211,62 @@ def test_two_streams_make_two_measurements_not_one_per_event(
     (ttfc,) = _points(found["gen_ai.client.operation.time_to_first_chunk"])
     assert isinstance(ttfc, HistogramDataPoint)
     assert ttfc.count == 2
+
+
+CHAT_CACHED = FIXTURES / "openai-chat" / "gpt-4.1-cached-tokens.sse"  # fp_8b22347a3e, default
+ANTHROPIC_TEXT = FIXTURES / "anthropic-messages" / "claude-haiku-4-5-text.sse"
+
+
+def test_chat_completions_metrics_carry_service_tier_and_system_fingerprint(
+    server: ReplayServer, meter: Metrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
+    server.enqueue(Reply.from_file(CHAT_CACHED))
+    client = Client(
+        api_key="sk-test",
+        base_url=server.base_url,
+        tracer_provider=TracerProvider(),
+        meter_provider=meter.provider,
+        retry=RetryPolicy(max_retries=0),
+    )
+    with client.chat.completions.stream(
+        model="gpt-4.1", messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
+        stream.final_response()
+    found = meter.collect()
+    refinement = {
+        "openai.response.service_tier": "default",
+        "openai.response.system_fingerprint": "fp_8b22347a3e",
+    }
+    for name in ("gen_ai.client.token.usage", "gen_ai.client.operation.duration"):
+        for point in _points(found[name]):
+            assert refinement.items() <= dict(point.attributes or {}).items(), name
+    for name in ("gen_ai.client.operation.time_to_first_chunk", "spanstream.client.streams"):
+        for point in _points(found[name]):
+            assert "openai.response.service_tier" not in dict(point.attributes or {}), name
+
+
+def test_anthropic_metrics_carry_no_openai_attributes(
+    server: ReplayServer, meter: Metrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
+    server.enqueue(Reply.from_file(ANTHROPIC_TEXT))
+    client = AnthropicClient(
+        api_key="sk-ant-test",
+        base_url=server.base_url,
+        tracer_provider=TracerProvider(),
+        meter_provider=meter.provider,
+        retry=RetryPolicy(max_retries=0),
+    )
+    with client.messages.stream(
+        model="claude-haiku-4-5", messages=[{"role": "user", "content": "hi"}], max_tokens=64
+    ) as stream:
+        stream.final_response()
+    found = meter.collect()
+    points = [point for metric in found.values() for point in _points(metric)]
+    assert points
+    assert not [
+        point
+        for point in points
+        if any(str(name).startswith("openai.") for name in (point.attributes or {}))
+    ]

@@ -23,6 +23,7 @@ __all__ = [
     "LATEST_OPT_IN",
     "SPANSTREAM_OUTCOME",
     "end_attributes",
+    "openai_response_attributes",
     "start_attributes",
     "use_latest_conventions",
 ]
@@ -116,12 +117,21 @@ def end_attributes(
         attributes[gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = time_to_first_chunk
     if time_to_first_token is not None:
         attributes[SPANSTREAM_TIME_TO_FIRST_TOKEN] = time_to_first_token
-    if info.provider == "openai":
-        if response.service_tier:
-            attributes[openai.OPENAI_RESPONSE_SERVICE_TIER] = response.service_tier
-        if response.system_fingerprint:
-            attributes[openai.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = response.system_fingerprint
+    attributes.update(openai_response_attributes(info, response))
     return attributes
+
+
+def openai_response_attributes(info: RequestInfo, response: Response) -> dict[str, AttributeValue]:
+    """The OpenAI refinement's response attributes (service tier, system fingerprint), for the
+    span and, as the refinement recommends, the duration and token metrics; empty for other
+    providers and for what the response did not say."""
+    if info.provider != "openai":
+        return {}
+    values = {
+        openai.OPENAI_RESPONSE_SERVICE_TIER: response.service_tier,
+        openai.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: response.system_fingerprint,
+    }
+    return {name: value for name, value in values.items() if value}
 
 
 def usage_attributes(usage: Usage, *, latest: bool) -> dict[str, AttributeValue]:

@@ -9,6 +9,10 @@ latest ``semantic-conventions-genai`` main (``gen_ai.client.inference.*``; switc
 Nothing is recorded per event: the stream keeps a few timestamps and counts, and the
 instruments are fed once at the end, also for failed, cancelled and abandoned streams.
 
+For OpenAI, the duration and token metrics also carry ``openai.response.service_tier`` and
+``openai.response.system_fingerprint`` when the response states them (the OpenAI refinement of
+these metrics, Recommended).
+
 "Chunk" (undefined by the conventions for SSE) is one server-sent event.
 ``time_to_first_chunk`` runs from sending the request to the first event;
 ``time_per_output_chunk`` is recorded once per stream as the mean gap between consecutive
@@ -31,7 +35,7 @@ from opentelemetry.util.types import AttributeValue
 from .. import __version__
 from ..observe import StreamResult
 from ..providers.base import RequestInfo
-from .attributes import SPANSTREAM_OUTCOME
+from .attributes import SPANSTREAM_OUTCOME, openai_response_attributes
 
 __all__ = ["DURATION_BUCKETS", "METRICS", "TOKEN_BUCKETS", "MetricSpec", "StreamMetrics"]
 
@@ -221,11 +225,13 @@ class StreamMetrics:
         with_error = dict(common)
         if result.error_type:
             with_error[error_attributes.ERROR_TYPE] = result.error_type
+        # Duration and token metrics also carry the OpenAI refinement's response attributes.
+        refined = {**with_error, **openai_response_attributes(info, result.response)}
 
         timings = result.timings
         values: dict[Measure, tuple[float | int | None, dict[str, AttributeValue]]] = {
             "streams": (1, {**with_error, SPANSTREAM_OUTCOME: result.outcome}),
-            "duration": (timings.duration, with_error),
+            "duration": (timings.duration, refined),
             "time_to_first_chunk": (timings.time_to_first_chunk, common),
             "time_per_output_chunk": (timings.time_per_output_chunk, common),
             "time_to_first_token": (timings.time_to_first_token, common),
@@ -237,19 +243,19 @@ class StreamMetrics:
             outputs = (usage.output_tokens if usage else None) or 0
             values.update(
                 {
-                    "input_tokens": (inputs, with_error),
-                    "output_tokens": (outputs, with_error),
-                    "operation_input_tokens": (inputs, with_error),
-                    "operation_output_tokens": (outputs, with_error),
+                    "input_tokens": (inputs, refined),
+                    "output_tokens": (outputs, refined),
+                    "operation_input_tokens": (inputs, refined),
+                    "operation_output_tokens": (outputs, refined),
                 }
             )
         elif usage is not None:
-            values["input_tokens"] = (usage.input_tokens, with_error)
-            values["output_tokens"] = (usage.output_tokens, with_error)
+            values["input_tokens"] = (usage.input_tokens, refined)
+            values["output_tokens"] = (usage.output_tokens, refined)
         if usage is not None:
-            values["cache_read_input_tokens"] = (usage.cache_read_input_tokens, with_error)
-            values["cache_write_input_tokens"] = (usage.cache_write_input_tokens, with_error)
-            values["reasoning_output_tokens"] = (usage.reasoning_output_tokens, with_error)
+            values["cache_read_input_tokens"] = (usage.cache_read_input_tokens, refined)
+            values["cache_write_input_tokens"] = (usage.cache_write_input_tokens, refined)
+            values["reasoning_output_tokens"] = (usage.reasoning_output_tokens, refined)
 
         for measure, (value, attributes) in values.items():
             entry = self._instruments.get(measure)
