@@ -128,7 +128,10 @@ class ShardedTransport(httpx.BaseTransport):
         share = _share(limits, shards)
         context = httpx.create_ssl_context()  # what httpx.Client would make, made once
         self._shards = _Shards(shards, lambda: httpx.HTTPTransport(verify=context, limits=share))
-        self._lock = threading.Lock()
+        # Reentrant: a stream dropped without closing is closed by its finalizer, which the
+        # garbage collector may run on this thread while it holds the lock (any allocation in
+        # pick() can trigger a collection), and closing releases its shard under the lock.
+        self._lock = threading.RLock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         with self._lock:

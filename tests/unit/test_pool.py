@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -194,3 +195,28 @@ def test_environment_proxies_are_noticed(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert environment_proxies() is expected
+
+
+def test_a_stream_finalized_while_a_shard_is_picked_does_not_deadlock() -> None:
+    # A stream dropped without closing is closed by its finalizer, which a garbage collection
+    # can run on a thread that is inside pick() with the lock held.
+    seen: list[int] = []
+    transport = ShardedTransport(httpx.Limits(max_connections=100), shards=2)
+    transport._shards.transports = [_Recorder(0, seen), None]
+    first = transport.handle_request(httpx.Request("GET", "http://api.test/"))
+
+    def make_during_a_collection() -> _Recorder:
+        first.stream.close()  # type: ignore[union-attr]  # what the finalizer does
+        return _Recorder(1, seen)
+
+    transport._shards._make = make_during_a_collection
+    done = threading.Event()
+
+    def second() -> None:
+        transport.handle_request(httpx.Request("GET", "http://api.test/")).close()
+        done.set()
+
+    threading.Thread(target=second, daemon=True).start()
+    assert done.wait(timeout=30), "deadlocked on the pool's lock"
+    assert seen == [0, 1]
+    assert transport._shards.open == [0, 0]
