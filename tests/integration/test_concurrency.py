@@ -1,9 +1,10 @@
-"""Many streams at once through the HTTP client spanstream creates itself.
+"""The HTTP client spanstream creates itself (its sharded pool, ``spanstream._pool``): many
+streams at once, streams one after another, and a proxy named in the environment.
 
 A stream holds its connection for as long as the model writes. httpx's default pool has 100
 connections, so with it stream 101 of a busy service would wait, silently, for another to end.
-Every reply here holds after its first event until the test releases them all: the test only
-passes if every stream is open on the server at the same time.
+In the concurrency tests every reply holds after its first event until the test releases them
+all: they only pass if every stream is open on the server at the same time.
 """
 
 from __future__ import annotations
