@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -20,6 +21,8 @@ from spanstream.telemetry.metrics import DURATION_BUCKETS, METRICS, TOKEN_BUCKET
 from spanstream.testing import ReplayServer, Reply
 
 from ..conftest import FIXTURES, RESPONSES
+
+_C = TypeVar("_C", Client, AnthropicClient)
 
 CACHED = RESPONSES / "gpt-4o-cached-tokens.sse"  # in=1515 (cached 1390) out=8, reasoning 0
 
@@ -49,15 +52,20 @@ def meter() -> Iterator[Metrics]:
     provider.shutdown()
 
 
-def _stream(server: ReplayServer, meter: Metrics, reply: Reply) -> None:
+def _client(cls: type[_C], server: ReplayServer, meter: Metrics, reply: Reply) -> _C:
+    """A client of ``cls`` on ``server`` (which will answer ``reply``), metrics to ``meter``."""
     server.enqueue(reply)
-    client = Client(
+    return cls(
         api_key="sk-test",
         base_url=server.base_url,
         tracer_provider=TracerProvider(),
         meter_provider=meter.provider,
         retry=RetryPolicy(max_retries=0),
     )
+
+
+def _stream(server: ReplayServer, meter: Metrics, reply: Reply) -> None:
+    client = _client(Client, server, meter, reply)
     with client.responses.stream(model="gpt-4o", input="Count") as stream:
         stream.final_response()
 
@@ -221,14 +229,7 @@ def test_chat_completions_metrics_carry_service_tier_and_system_fingerprint(
     server: ReplayServer, meter: Metrics, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
-    server.enqueue(Reply.from_file(CHAT_CACHED))
-    client = Client(
-        api_key="sk-test",
-        base_url=server.base_url,
-        tracer_provider=TracerProvider(),
-        meter_provider=meter.provider,
-        retry=RetryPolicy(max_retries=0),
-    )
+    client = _client(Client, server, meter, Reply.from_file(CHAT_CACHED))
     with client.chat.completions.stream(
         model="gpt-4.1", messages=[{"role": "user", "content": "hi"}]
     ) as stream:
@@ -250,14 +251,7 @@ def test_anthropic_metrics_carry_no_openai_attributes(
     server: ReplayServer, meter: Metrics, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
-    server.enqueue(Reply.from_file(ANTHROPIC_TEXT))
-    client = AnthropicClient(
-        api_key="sk-ant-test",
-        base_url=server.base_url,
-        tracer_provider=TracerProvider(),
-        meter_provider=meter.provider,
-        retry=RetryPolicy(max_retries=0),
-    )
+    client = _client(AnthropicClient, server, meter, Reply.from_file(ANTHROPIC_TEXT))
     with client.messages.stream(
         model="claude-haiku-4-5", messages=[{"role": "user", "content": "hi"}], max_tokens=64
     ) as stream:
