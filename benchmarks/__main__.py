@@ -38,6 +38,7 @@ QUICK_INPROCESS = inprocess.Config(
     target_s=0.01,
     pairs=6,
     pair_target_s=0.01,
+    floor_calls=10,
 )
 FULL_LOOPBACK = loopback.Config(n_single=100_000, n_many=1000, streams=200, repeats=5)
 QUICK_LOOPBACK = loopback.Config(n_single=1000, n_many=300, streams=10, repeats=5)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import paths
+from . import paths, sdkfloor
 from .paths import Path, Runner
 from .ssegen import SSEStream, chunk_split, make_chunks, make_stream
 from .timing import Samples, cpu_seconds, fmt_span
@@ -29,6 +29,7 @@ class Config:
     target_s: float
     pairs: int  # telemetry on/off sample pairs
     pair_target_s: float
+    floor_calls: int = 200  # SDK-floor replays per sample (7 samples)
 
 
 class _Timed:
@@ -183,6 +184,7 @@ def run(config: Config, selected: list[Path], log: Callable[[str], None]) -> dic
     streams: dict[str, object] = {}
     rows: list[dict[str, object]] = []
     pairs: list[dict[str, object]] = []
+    floor: dict[str, object] = {}
     for n in config.sizes:
         stream = make_stream(n)
         for chunking in config.chunkings:
@@ -240,4 +242,12 @@ def run(config: Config, selected: list[Path], log: Callable[[str], None]) -> dic
                     f"  telemetry on/off {on}: median ratio {pair['ratio_median']:.4f}"
                     f" ({pair['ratio_min']:.4f}-{pair['ratio_max']:.4f})"
                 )
-    return {"streams": streams, "rows": rows, "telemetry_pairs": pairs}
+            floor = sdkfloor.measure(stream, chunks, repeats=7, calls=config.floor_calls)
+            floor.update(n=n, chunking="net")
+            us = floor["us"]
+            assert isinstance(us, dict)
+            log(
+                f"  OTel SDK alone, same span and {floor['measurements']} measurements:"
+                f" {us['both']:.1f} µs (span {us['span']:.1f}, metrics {us['metrics']:.1f})"
+            )
+    return {"streams": streams, "rows": rows, "telemetry_pairs": pairs, "sdk_floor": floor}

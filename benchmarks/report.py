@@ -123,11 +123,36 @@ def _goal_telemetry(results: dict[str, Any]) -> Goal | None:
         f" CPU {p['cpu_ratio_median'] - 1:+.2%})"
         for p in pairs
     )
+    floor = _sdk_floor(results)
+    if floor is not None:
+        cells += (
+            f"; the OTel SDK alone, for the same span and {floor['measurements']} measurements:"
+            f" {floor['us']['both']:,.0f} µs = {floor['share']:.1%} of this stream"
+        )
     return (
         f"Telemetry on vs off <= 3% on a {pairs[0]['n']:,}-delta stream (median of paired samples)",
         cells,
         _yes(max(p["ratio_median"] for p in pairs) <= 1.03),
     )
+
+
+def _sdk_floor(results: dict[str, Any]) -> dict[str, Any] | None:
+    """The SDK-alone replay of spanstream's telemetry, with its share of the telemetry-off
+    sync stream it came from (same N, `net` chunks)."""
+    section = results.get("inprocess") or {}
+    floor = section.get("sdk_floor")
+    if not floor:
+        return None
+    n = floor["n"]
+    events = section["streams"][f"{n}/net"]["events"]
+    off = [
+        p["off_samples"]["median_us"]
+        for p in section.get("telemetry_pairs", [])
+        if p["off"] == paths.SPANSTREAM_SYNC_OFF and p["n"] == n
+    ]
+    if not off:
+        return None
+    return {**floor, "share": floor["us"]["both"] / (off[0] * events)}
 
 
 def _goal_loopback(lb: dict[tuple[str, str], Row]) -> Goal | None:
@@ -522,6 +547,19 @@ def _breakdown(results: dict[str, Any]) -> list[str]:
             f"{what.get(p['on'], p['on'])}: about {cost:,.0f} µs per stream (the paired ratio"
             f" {p['ratio_median'] - 1:+.1%} times the {p['n']:,}-delta stream's time), a cost"
             " per stream, not per event."
+        )
+    floor = _sdk_floor(results)
+    if floor is not None:
+        us = floor["us"]
+        lines.append("")
+        lines.append(
+            "The OpenTelemetry SDK alone (`benchmarks/sdkfloor.py`: no spanstream code, replaying"
+            f" exactly the span — {floor['span_attributes']} attributes — and the"
+            f" {floor['measurements']} measurements one such stream records, exemplars"
+            f" included): {us['both']:,.1f} µs per stream (span {us['span']:,.1f}, metrics"
+            f" {us['metrics']:,.1f}), {floor['share']:.1%} of the {floor['n']:,}-delta stream"
+            " with telemetry off. That is the floor under the telemetry goal, whatever produces"
+            " the span and metrics."
         )
     lines.append("")
     return lines
