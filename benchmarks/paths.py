@@ -235,19 +235,25 @@ def check_response(stream: SSEStream, response: spanstream.Response) -> None:
     assert response.usage.output_tokens == stream.usage["output_tokens"]
 
 
+def sync_client(chunks: list[bytes], telemetry: Telemetry) -> spanstream.Client:
+    """spanstream's sync Client on the mock transport serving ``chunks``, telemetry to
+    ``telemetry``'s providers."""
+    return spanstream.Client(
+        api_key="sk-bench",
+        base_url=BASE_URL,
+        http_client=sync_http(chunks),
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+        max_retries=0,
+    )
+
+
 def _spanstream_sync(
     on: bool, *, traces: bool = True, metrics: bool = True
 ) -> Callable[[SSEStream, list[bytes]], Runner]:
     def make(stream: SSEStream, chunks: list[bytes]) -> Runner:
         telemetry = Telemetry(on, traces=traces, metrics=metrics)
-        client = spanstream.Client(
-            api_key="sk-bench",
-            base_url=BASE_URL,
-            http_client=sync_http(chunks),
-            tracer_provider=telemetry.tracer_provider,
-            meter_provider=telemetry.meter_provider,
-            max_retries=0,
-        )
+        client = sync_client(chunks, telemetry)
 
         def run() -> int:
             n = 0

@@ -28,8 +28,6 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-import spanstream
-
 from . import paths
 from .ssegen import SSEStream
 
@@ -48,14 +46,7 @@ def capture(stream: SSEStream, chunks: list[bytes]) -> tuple[ReadableSpan, list[
     telemetry-on providers of the benchmark's rows)."""
     telemetry = paths.Telemetry(on=True)
     with (
-        spanstream.Client(
-            api_key="sk-bench",
-            base_url=paths.BASE_URL,
-            http_client=paths.sync_http(chunks),
-            tracer_provider=telemetry.tracer_provider,
-            meter_provider=telemetry.meter_provider,
-            max_retries=0,
-        ) as client,
+        paths.sync_client(chunks, telemetry) as client,
         client.responses.stream(model=paths.MODEL, input=paths.PROMPT) as events,
     ):
         paths.check_response(stream, events.final_response())
