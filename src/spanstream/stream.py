@@ -70,13 +70,36 @@ def wrap_transport_error(error: httpx.TransportError) -> APIConnectionError:
     return APIConnectionError(f"connection failed: {error}")
 
 
-def _body_is_raw(response: httpx.Response) -> bool:
-    """Whether the body can be read raw: not read already and not content-encoded. Then the
-    stream skips the decoder and chunker layers ``iter_bytes`` adds to every chunk."""
-    if response.is_stream_consumed:
-        return False
+S = TypeVar("S", httpx.SyncByteStream, httpx.AsyncByteStream)
+
+
+def _transport_stream(response: httpx.Response, kind: type[S]) -> S | None:
+    """The body as the transport hands it over, when it can be read so: not read or closed
+    already, not content-encoded, and of the expected kind. The stream then iterates it
+    directly, without the layers ``iter_raw`` adds to every chunk (a generator, a chunker's
+    list, a byte count: about 0.2 µs a chunk, a twentieth of an event's cost when a chunk
+    carries one event). Marks the body consumed, as ``iter_raw`` does; the response's
+    ``num_bytes_downloaded`` is not kept."""
+    if response.is_stream_consumed or response.is_closed:
+        return None
     encoding = response.headers.get("content-encoding", "")
-    return encoding.strip().lower() in ("", "identity")
+    if encoding.strip().lower() not in ("", "identity"):
+        return None
+    stream = response.stream
+    if not isinstance(stream, kind):
+        return None
+    response.is_stream_consumed = True
+    return stream
+
+
+def _sync_chunks(response: httpx.Response) -> Iterator[bytes]:
+    stream = _transport_stream(response, httpx.SyncByteStream)
+    return iter(stream) if stream is not None else response.iter_bytes()
+
+
+def _async_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    stream = _transport_stream(response, httpx.AsyncByteStream)
+    return stream.__aiter__() if stream is not None else response.aiter_bytes()
 
 
 class _StreamCore:
@@ -235,6 +258,13 @@ class _StreamBase(Generic[R]):
         """The underlying HTTP response (status and headers), once the request was sent."""
         return self._response
 
+    def _name_request(self, exc: BaseException) -> None:
+        """Set the request on an httpx error raised while reading the body, as ``iter_raw``
+        does (the body is read from the transport directly)."""
+        response = self._response
+        if isinstance(exc, httpx.RequestError) and isinstance(response, httpx.Response):
+            exc.request = response.request
+
     @property
     def request_id(self) -> str | None:
         """The provider's request id (``x-request-id``), once the request was sent."""
@@ -329,6 +359,7 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
                 self._close_response()
 
     def _raise_from_read(self, exc: BaseException) -> NoReturn:
+        self._name_request(exc)
         error = self._core.fail(exc) if isinstance(exc, Exception) else exc
         if not isinstance(exc, Exception):
             self._core.consumer_exit(exc)
@@ -353,7 +384,7 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
                 core.consumer_exit(exc)
             raise
         self._response = response
-        self._chunks = response.iter_raw() if _body_is_raw(response) else response.iter_bytes()
+        self._chunks = _sync_chunks(response)
 
     def close(self) -> None:
         """Stop reading and release the connection. A stream closed before its end is recorded
@@ -465,6 +496,7 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
                 await self._close_response()
 
     async def _raise_from_read(self, exc: BaseException) -> NoReturn:
+        self._name_request(exc)
         error = self._core.fail(exc) if isinstance(exc, Exception) else exc
         if not isinstance(exc, Exception):
             self._core.consumer_exit(exc)
@@ -489,7 +521,7 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
                 core.consumer_exit(exc)
             raise
         self._response = response
-        self._chunks = response.aiter_raw() if _body_is_raw(response) else response.aiter_bytes()
+        self._chunks = _async_chunks(response)
 
     async def close(self) -> None:
         """Stop reading and release the connection (``abandoned`` if before the end)."""

@@ -412,6 +412,17 @@ async def test_gzip_encoded_body_is_decoded_before_parsing_async() -> None:
     assert deltas(events) == PLAIN_DELTAS
 
 
+def test_streamed_body_is_consumed_like_httpx_iter_raw_leaves_it() -> None:
+    # The stream reads the transport's byte stream itself; the response must still say so.
+    with make_client(FakeAPI(chunked(FRAMES))).responses.stream(model="m", input="x") as stream:
+        events = list(stream)
+    http = stream.http_response
+    assert http is not None and http.is_stream_consumed and http.is_closed
+    with pytest.raises(httpx.StreamConsumed):
+        http.read()
+    assert deltas(events) == PLAIN_DELTAS
+
+
 def test_body_read_by_a_response_hook_still_streams() -> None:
     # A user's httpx client whose event hook reads every response before spanstream sees it.
     read: list[int] = []
@@ -589,7 +600,9 @@ def test_read_error_after_streaming_started_is_raised_while_iterating_and_not_re
         pytest.raises(APIConnectionError) as info,
     ):
         drain(stream, seen)
-    assert isinstance(info.value.__cause__, httpx.ReadError)
+    cause = info.value.__cause__
+    assert isinstance(cause, httpx.ReadError)
+    assert cause.request.url.path == "/v1/responses"  # named, as httpx's iter_raw names it
     assert deltas(seen) == PLAIN_DELTAS[:2]
     assert len(api.requests) == 1
 
@@ -846,8 +859,11 @@ async def test_async_read_error_after_streaming_started_is_not_retried() -> None
     seen: list[StreamEvent] = []
     client = make_async_client(api)
     async with client.responses.stream(model="gpt-4.1", input="hi") as stream:
-        with pytest.raises(APIConnectionError):
+        with pytest.raises(APIConnectionError) as info:
             await adrain(stream, seen)
+    cause = info.value.__cause__
+    assert isinstance(cause, httpx.ReadError)
+    assert cause.request.url.path == "/v1/responses"
     assert deltas(seen) == PLAIN_DELTAS[:2]
     assert len(api.requests) == 1
 
