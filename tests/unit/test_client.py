@@ -417,7 +417,9 @@ def test_streamed_body_is_consumed_like_httpx_iter_raw_leaves_it() -> None:
     with make_client(FakeAPI(chunked(FRAMES))).responses.stream(model="m", input="x") as stream:
         events = list(stream)
     http = stream.http_response
-    assert http is not None and http.is_stream_consumed and http.is_closed
+    assert http is not None
+    assert http.is_stream_consumed
+    assert http.is_closed
     with pytest.raises(httpx.StreamConsumed):
         http.read()
     assert deltas(events) == PLAIN_DELTAS
