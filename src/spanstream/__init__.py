@@ -10,6 +10,7 @@
 __version__ = "0.1.0"
 
 from ._anthropic import AnthropicClient, AsyncAnthropicClient
+from ._pool import AsyncShardedTransport, ShardedTransport
 from ._retry import RetryPolicy
 from .agent import Agent, AgentEvent, AgentRun, AsyncAgent, AsyncAgentRun
 from .client import AsyncClient, Client
@@ -77,6 +78,7 @@ __all__ = [
     "AnthropicClient",
     "AsyncAnthropicClient",
     "AsyncClient",
+    "AsyncShardedTransport",
     "AsyncStream",
     "CaptureMode",
     "Citation",
@@ -100,6 +102,7 @@ __all__ = [
     "ResponseStarted",
     "RetryPolicy",
     "SSEDecodeError",
+    "ShardedTransport",
     "SpanstreamError",
     "Stream",
     "StreamError",

@@ -9,9 +9,12 @@ with its share of the limits; a request goes to the first shard with the fewest 
 so that one request after another keeps reusing one keep-alive connection and concurrent ones
 fill the shards evenly.
 
-Only used when spanstream creates the HTTP client and no proxy is configured in the environment
+The HTTP client spanstream creates uses them unless a proxy is configured in the environment
 (``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY``): a client given a transport stops reading those,
-so with a proxy the client is a plain httpx client, exactly as httpx builds it.
+so with a proxy the client is a plain httpx client, exactly as httpx builds it. A service that
+brings its own client (a proxy, its own certificates, event hooks) gets the same pool by giving
+that client one of these transports, ``spanstream.ShardedTransport`` / ``AsyncShardedTransport``,
+with the options of httpx's own transport.
 
 The response's byte stream is wrapped only to notice when it is closed: iterating it returns the
 transport's own iterator, so nothing is added per chunk.
@@ -20,19 +23,36 @@ transport's own iterator, so nothing is added per chunk.
 from __future__ import annotations
 
 import math
+import ssl
 import threading
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Generic, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 
-__all__ = ["SHARDS", "AsyncShardedTransport", "ShardedTransport", "environment_proxies"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "SHARDS",
+    "AsyncShardedTransport",
+    "ShardedTransport",
+    "environment_proxies",
+]
 
 _T = TypeVar("_T")
 
 SHARDS = 64
 """At most this many pools (created on first use): 200 concurrent streams put about 3 on each."""
+
+DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+"""Connection limits of the HTTP client spanstream creates (shared by its pool's shards), and
+the default of the sharded transports. A stream holds its connection for as long as the model
+writes, so httpx's own default (100 connections) would make stream 101 of a busy service wait,
+silently, for one of the others to end. Idle connections are kept as long as httpx's keep-alive
+expiry (5 s) allows, however many: httpcore 1.0.9 closes idle connections as soon as a pool
+holds more than ``max_keepalive_connections`` in total (busy ones included), and such a pass can
+close a connection already handed to a waiting request, which then hangs until its read timeout
+(encode/httpcore#1035, #1110)."""
 
 
 def environment_proxies() -> bool:
@@ -121,18 +141,62 @@ class _AsyncClosingStream(httpx.AsyncByteStream):
                 on_close()
 
 
-class ShardedTransport(httpx.BaseTransport):
-    """An ``httpx.HTTPTransport`` split into ``shards`` pools that share ``limits`` (see the
-    module docstring). Safe to use from several threads, as httpx's own transport is."""
+class _Sharded(Generic[_T]):
+    """The constructor both transports share: what each shard is made with."""
 
-    def __init__(self, limits: httpx.Limits, *, shards: int = SHARDS) -> None:
-        share = _share(limits, shards)
-        context = httpx.create_ssl_context()  # what httpx.Client would make, made once
-        self._shards = _Shards(shards, lambda: httpx.HTTPTransport(verify=context, limits=share))
-        # Reentrant: a stream dropped without closing is closed by its finalizer, which the
-        # garbage collector may run on this thread while it holds the lock (any allocation in
-        # pick() can trigger a collection), and closing releases its shard under the lock.
+    _transport: ClassVar[Callable[..., Any]]
+
+    def __init__(
+        self,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        *,
+        shards: int = SHARDS,
+        verify: ssl.SSLContext | bool = True,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        proxy: httpx.Proxy | httpx.URL | str | None = None,
+        uds: str | None = None,
+        local_address: str | None = None,
+        retries: int = 0,
+        socket_options: Iterable[tuple[Any, ...]] | None = None,
+    ) -> None:
+        """``limits`` are shared by the ``shards`` pools; the other arguments are those of
+        ``httpx.HTTPTransport`` and apply to every shard (one SSL context serves them all)."""
+        if not isinstance(verify, ssl.SSLContext):
+            # What each httpx transport would build for itself, built once.
+            verify = httpx.create_ssl_context(verify=verify, trust_env=trust_env)
+        options: dict[str, Any] = {
+            "verify": verify,
+            "trust_env": trust_env,
+            "http1": http1,
+            "http2": http2,
+            "limits": _share(limits, shards),
+            "proxy": proxy,
+            "uds": uds,
+            "local_address": local_address,
+            "retries": retries,
+            "socket_options": socket_options,
+        }
+        make = type(self)._transport
+        self._shards: _Shards[_T] = _Shards(shards, lambda: make(**options))
+        # For the sync transport, whose threads share the shards. Reentrant: a stream dropped
+        # without closing is closed by its finalizer, which the garbage collector may run on
+        # this thread while it holds the lock (any allocation in pick() can trigger a
+        # collection), and closing releases its shard under the lock.
         self._lock = threading.RLock()
+
+
+class ShardedTransport(_Sharded[httpx.HTTPTransport], httpx.BaseTransport):
+    """An ``httpx.HTTPTransport`` split into ``shards`` pools that share ``limits`` (see the
+    module docstring), for an ``httpx.Client`` that serves many streams at once::
+
+        http = httpx.Client(transport=spanstream.ShardedTransport(proxy="http://proxy:3128"))
+        client = spanstream.Client(http_client=http)
+
+    Safe to use from several threads, as httpx's own transport is."""
+
+    _transport = httpx.HTTPTransport
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
@@ -158,15 +222,11 @@ class ShardedTransport(httpx.BaseTransport):
             transport.close()
 
 
-class AsyncShardedTransport(httpx.AsyncBaseTransport):
-    """The ``asyncio`` twin of :class:`ShardedTransport` (one event loop, so no lock)."""
+class AsyncShardedTransport(_Sharded[httpx.AsyncHTTPTransport], httpx.AsyncBaseTransport):
+    """The ``asyncio`` twin of :class:`ShardedTransport`, for an ``httpx.AsyncClient`` (one
+    event loop, so no lock)."""
 
-    def __init__(self, limits: httpx.Limits, *, shards: int = SHARDS) -> None:
-        share = _share(limits, shards)
-        context = httpx.create_ssl_context()
-        self._shards = _Shards(
-            shards, lambda: httpx.AsyncHTTPTransport(verify=context, limits=share)
-        )
+    _transport = httpx.AsyncHTTPTransport
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         shards = self._shards

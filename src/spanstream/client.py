@@ -28,7 +28,7 @@ from typing_extensions import Unpack
 
 from . import __version__
 from ._chat import AsyncChat, Chat
-from ._pool import AsyncShardedTransport, ShardedTransport, environment_proxies
+from ._pool import DEFAULT_LIMITS, AsyncShardedTransport, ShardedTransport, environment_proxies
 from ._retry import RetryPolicy
 from .agent import Agent, AsyncAgent
 from .errors import APIStatusError, ConfigurationError
@@ -45,30 +45,20 @@ __all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "AsyncClient", "Client", "Client
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 """Connect within 5 s; up to 600 s between two reads (reasoning models think before writing)."""
 
-DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
-"""Connection limits of the HTTP client spanstream creates (shared by its pool's shards, see
-:mod:`spanstream._pool`). A stream holds its connection for as long as the model writes, so
-httpx's own default (100 connections) would make stream 101 of a busy service wait, silently,
-for one of the others to end. Idle connections are kept as long as httpx's keep-alive expiry
-(5 s) allows, however many: httpcore 1.0.9 closes idle connections as soon as a pool holds more
-than ``max_keepalive_connections`` in total (busy ones included), and such a pass can close a
-connection already handed to a waiting request, which then hangs until its read timeout
-(encode/httpcore#1035, #1110)."""
-
 
 def _owned_http_client(timeout: httpx.Timeout) -> httpx.Client:
     """The HTTP client spanstream creates when none is given: httpx's, with its pool split into
     shards (see :mod:`spanstream._pool`) unless the environment names a proxy."""
     if environment_proxies():
         return httpx.Client(timeout=timeout, limits=DEFAULT_LIMITS)
-    return httpx.Client(timeout=timeout, transport=ShardedTransport(DEFAULT_LIMITS))
+    return httpx.Client(timeout=timeout, transport=ShardedTransport())
 
 
 def _owned_async_http_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
     """The ``asyncio`` twin of :func:`_owned_http_client`."""
     if environment_proxies():
         return httpx.AsyncClient(timeout=timeout, limits=DEFAULT_LIMITS)
-    return httpx.AsyncClient(timeout=timeout, transport=AsyncShardedTransport(DEFAULT_LIMITS))
+    return httpx.AsyncClient(timeout=timeout, transport=AsyncShardedTransport())
 
 
 _MAX_ERROR_BODY = 64 * 1024

@@ -1,5 +1,6 @@
 """The HTTP client spanstream creates itself (its sharded pool, ``spanstream._pool``): many
-streams at once, streams one after another, and a proxy named in the environment.
+streams at once, streams one after another, and a proxy named in the environment; and the same
+pool in a client the user brings (``spanstream.ShardedTransport``), here through a proxy.
 
 A stream holds its connection for as long as the model writes. httpx's default pool has 100
 connections, so with it stream 101 of a busy service would wait, silently, for another to end.
@@ -12,9 +13,10 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
-from spanstream import APIStatusError, AsyncClient
+from spanstream import APIStatusError, AsyncClient, AsyncShardedTransport, ShardedTransport
 from spanstream.client import DEFAULT_LIMITS
 from spanstream.testing import GenAITelemetry, ReplayServer, Reply, recording
 
@@ -119,12 +121,54 @@ def test_a_proxy_named_in_the_environment_is_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The replay server stands in for the proxy: an HTTP proxy receives the absolute URL.
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
+    _clear_proxy_environment(monkeypatch)
     monkeypatch.setenv("HTTP_PROXY", sse_replay_server.base_url.removesuffix("/v1"))
     client = genai_telemetry.client("http://api.example.invalid/v1", max_retries=0)
     with pytest.raises(APIStatusError), client.responses.stream(model="gpt-4.1", input="hi"):
         pass
     (request,) = sse_replay_server.requests
     assert request.path == "http://api.example.invalid/v1/responses"
+
+
+def _clear_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+def test_a_client_the_user_brings_sends_through_its_sharded_transport_s_proxy(
+    sse_replay_server: ReplayServer,
+    genai_telemetry: GenAITelemetry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The replay server stands in for the proxy, as above.
+    _clear_proxy_environment(monkeypatch)
+    proxy = sse_replay_server.base_url.removesuffix("/v1")
+    with httpx.Client(transport=ShardedTransport(proxy=proxy)) as http:
+        client = genai_telemetry.client("http://api.example.invalid/v1", http_client=http)
+        with pytest.raises(APIStatusError), client.responses.stream(model="gpt-4.1", input="hi"):
+            pass
+    (request,) = sse_replay_server.requests
+    assert request.path == "http://api.example.invalid/v1/responses"
+    (span,) = genai_telemetry.inference_spans
+    assert span.attributes is not None
+    assert span.attributes["server.address"] == "api.example.invalid"
+
+
+async def test_an_async_client_the_user_brings_keeps_every_concurrent_stream_open(
+    held_server: ReplayServer, genai_telemetry: GenAITelemetry
+) -> None:
+    async def consume(client: AsyncClient) -> str:
+        async with client.responses.stream(model="gpt-4.1", input="hi") as stream:
+            response = await stream.final_response()
+        return str(response.status)
+
+    async with httpx.AsyncClient(transport=AsyncShardedTransport()) as http:
+        client = genai_telemetry.async_client(held_server, http_client=http)
+        streams = asyncio.gather(*(consume(client) for _ in range(STREAMS)))
+        open_at_once = await asyncio.to_thread(_release_all, held_server)
+        statuses = await asyncio.wait_for(streams, HOLD_TIMEOUT)
+
+    assert open_at_once == STREAMS
+    assert statuses == ["completed"] * STREAMS
+    genai_telemetry.assert_all_spans_ended()

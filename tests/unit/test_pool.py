@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
+import spanstream
 from spanstream._pool import (
+    DEFAULT_LIMITS,
     AsyncShardedTransport,
     ShardedTransport,
     _Shards,
@@ -220,3 +224,39 @@ def test_a_stream_finalized_while_a_shard_is_picked_does_not_deadlock() -> None:
     assert done.wait(timeout=30), "deadlocked on the pool's lock"
     assert seen == [0, 1]
     assert transport._shards.open == [0, 0]
+
+
+def _made_shards(transport: ShardedTransport | AsyncShardedTransport, count: int) -> list[Any]:
+    return [transport._shards.pick()[1] for _ in range(count)]
+
+
+@pytest.mark.parametrize("cls", [ShardedTransport, AsyncShardedTransport])
+def test_every_shard_is_made_with_the_options_given(
+    cls: type[ShardedTransport] | type[AsyncShardedTransport],
+) -> None:
+    # What a service that brings its own client sets: a proxy, its certificates, retries.
+    context = ssl.create_default_context()
+    transport = cls(shards=3, verify=context, proxy="http://proxy.test:3128")
+    shards = _made_shards(transport, 3)
+    assert all(isinstance(shard, cls._transport) for shard in shards)
+    pools = [shard._pool for shard in shards]
+    assert all(isinstance(pool, (httpcore.HTTPProxy, httpcore.AsyncHTTPProxy)) for pool in pools)
+    assert all(pool._ssl_context is context for pool in pools)
+    assert [pool._max_connections for pool in pools] == [334] * 3  # 1000 shared by 3
+    direct = _made_shards(cls(shards=2, retries=2, http2=True), 2)
+    assert all(shard._pool._retries == 2 and shard._pool._http2 for shard in direct)
+
+
+def test_one_ssl_context_is_built_for_all_shards() -> None:
+    transport = ShardedTransport(shards=4, verify=False)
+    contexts = {id(shard._pool._ssl_context) for shard in _made_shards(transport, 4)}
+    assert len(contexts) == 1
+    (shard, *_) = transport._shards.made()
+    assert shard._pool._ssl_context.verify_mode == ssl.CERT_NONE
+
+
+def test_the_transports_are_public_with_the_default_limits() -> None:
+    assert spanstream.ShardedTransport is ShardedTransport
+    assert spanstream.AsyncShardedTransport is AsyncShardedTransport
+    shard = _made_shards(ShardedTransport(shards=10), 1)[0]
+    assert shard._pool._max_connections == DEFAULT_LIMITS.max_connections // 10
