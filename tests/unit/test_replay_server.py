@@ -311,6 +311,39 @@ def test_unknown_path_is_a_404_with_an_openai_error_body(
     ]
 
 
+def _sequence_numbers(raw: bytes) -> list[int]:
+    return [json.loads(data)["sequence_number"] for _, data in parse_events(raw)]
+
+
+def test_a_get_of_a_stored_response_takes_the_next_reply_from_its_cursor(
+    server: ReplayServer, client: httpx.Client
+) -> None:
+    server.enqueue(Reply.sse(BODY), Reply.sse(BODY, cut_after_events=2))
+    whole = client.get("/responses/resp_1", params={"stream": "true"}).content
+    params = {"stream": "true", "starting_after": "3"}
+    with client.stream("GET", "/responses/resp_1", params=params) as response:
+        got, error = read_all(response.iter_raw())
+    assert isinstance(error, httpx.RemoteProtocolError)
+    numbers = _sequence_numbers(BODY)
+    assert _sequence_numbers(whole) == numbers
+    # Resumed after event 3, and the fault counts the events it sends: 4 and 5, then the cut.
+    assert _sequence_numbers(got) == [4, 5]
+    assert numbers[:6] == [0, 1, 2, 3, 4, 5]
+
+
+def test_a_stored_response_is_fetched_with_get_only_and_by_its_id_only(
+    server: ReplayServer, client: httpx.Client
+) -> None:
+    server.enqueue(Reply.sse(BODY))
+    statuses = [
+        client.post("/responses/resp_1", json={}).status_code,
+        client.get("/responses/resp_1/input_items").status_code,
+        client.get("/responses/").status_code,
+    ]
+    assert statuses == [405, 404, 404]
+    assert server.pending == 1
+
+
 # --- recorded requests -------------------------------------------------------------------------
 
 

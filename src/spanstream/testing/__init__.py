@@ -22,7 +22,15 @@ from .assertions import (
 )
 from .capture import INFERENCE_OPERATIONS, GenAITelemetry, MetricPoint
 from .recordings import recording, recording_names
-from .replay import MALFORMED_DATA, ROUTES, Outcome, RecordedRequest, ReplayServer, Reply
+from .replay import (
+    FETCH_ROUTE,
+    MALFORMED_DATA,
+    ROUTES,
+    Outcome,
+    RecordedRequest,
+    ReplayServer,
+    Reply,
+)
 from .snapshot import (
     UPDATE_SNAPSHOTS_ENV,
     VOLATILE_ATTRIBUTES,
@@ -36,6 +44,7 @@ __all__ = [
     "DEPRECATED_ATTRIBUTES",
     "INFERENCE_OPERATIONS",
     "KNOWN_ATTRIBUTES",
+    "FETCH_ROUTE",
     "MALFORMED_DATA",
     "ROUTES",
     "GenAITelemetry",

@@ -4,8 +4,11 @@
 Anthropic Messages HTTP APIs for a client under test: every ``POST`` to one of their streaming
 routes is answered with the next queued `Reply` -- a recorded Server-Sent-Events body sent over a
 real socket, optionally chunked, slowed down, cut, held open, or corrupted -- and the request is
-recorded for later assertions. It uses the standard library only, binds to loopback only, and
-runs in a background thread, so it works from synchronous and asynchronous tests alike::
+recorded for later assertions. A ``GET /v1/responses/{id}`` (streaming a stored Responses API
+response, or resuming one with ``starting_after=N``) takes the next queued reply too, sent from
+the first event whose ``sequence_number`` is above N. It uses the standard library only, binds
+to loopback only, and runs in a background thread, so it works from synchronous and asynchronous
+tests alike::
 
     import httpx
     from spanstream.testing import Reply, ReplayServer
@@ -45,6 +48,7 @@ import socket
 import socketserver
 import sys
 import threading
+import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,7 +58,15 @@ from typing import Any, Literal, cast
 
 from .recordings import recording
 
-__all__ = ["MALFORMED_DATA", "ROUTES", "Outcome", "RecordedRequest", "ReplayServer", "Reply"]
+__all__ = [
+    "FETCH_ROUTE",
+    "MALFORMED_DATA",
+    "ROUTES",
+    "Outcome",
+    "RecordedRequest",
+    "ReplayServer",
+    "Reply",
+]
 
 Outcome = Literal["complete", "cut", "disconnected", "aborted"]
 """How the server finished handling one request (see `ReplayServer.outcomes`).
@@ -66,6 +78,8 @@ interrupted the reply.
 
 #: Paths answered with a queued reply (the same paths without the ``/v1`` prefix work too).
 ROUTES = ("/v1/responses", "/v1/chat/completions", "/v1/messages")
+FETCH_ROUTE = "/v1/responses/"
+"""``GET`` under this prefix (or without ``/v1``) fetches a stored response: ``{id}`` follows."""
 
 #: ``data`` of the frame inserted by ``malformed_after_events``: not valid JSON.
 MALFORMED_DATA = '{"type": "response.output_text.delta", "delta": "unterminated'
@@ -374,9 +388,40 @@ def _error_frame(route: str, sequence_number: int) -> bytes:
     return data if event is None else b"event: " + event.encode() + b"\n" + data
 
 
-def _plan(reply: Reply, route: str) -> list[_Step]:
+def _is_fetch(route: str) -> bool:
+    """Whether ``route`` is ``/v1/responses/{id}`` (or the same without ``/v1``)."""
+    for prefix in (FETCH_ROUTE, FETCH_ROUTE.removeprefix("/v1")):
+        if route.startswith(prefix):
+            return "/" not in route[len(prefix) :] and len(route) > len(prefix)
+    return False
+
+
+def _starting_after(query: str) -> int | None:
+    values = urllib.parse.parse_qs(query).get("starting_after")
+    try:
+        return int(values[-1]) if values else None
+    except ValueError:
+        return None
+
+
+_SEQUENCE_NUMBER = re.compile(rb'"sequence_number"\s*:\s*(\d+)')
+
+
+def _after(frames: list[tuple[bytes, bool]], cursor: int) -> list[tuple[bytes, bool]]:
+    """The frames of a resumed stream: those with no ``sequence_number`` or one above
+    ``cursor``."""
+    kept = []
+    for frame, dispatches in frames:
+        match = _SEQUENCE_NUMBER.search(frame) if dispatches else None
+        if match is None or int(match.group(1)) > cursor:
+            kept.append((frame, dispatches))
+    return kept
+
+
+def _plan(reply: Reply, route: str, starting_after: int | None = None) -> list[_Step]:
     """The body of an SSE reply to ``route`` as data pieces (one HTTP chunk each, before
-    ``chunk_size``) interleaved with hold/cut markers at their event counts."""
+    ``chunk_size``) interleaved with hold/cut markers at their event counts; for a resumed fetch,
+    from the first event after sequence number ``starting_after`` (faults count from there)."""
     steps: list[_Step] = []
     pending = {
         "error": reply.inject_error_after_events,
@@ -409,8 +454,11 @@ def _plan(reply: Reply, route: str) -> list[_Step]:
 
     if faults_due(0):
         return steps
+    frames = _split_frames(reply.body)
+    if starting_after is not None:
+        frames = _after(frames, starting_after)
     count = 0
-    for frame, dispatches in _split_frames(reply.body):
+    for frame, dispatches in frames:
         steps.append(frame)
         if dispatches:
             count += 1
@@ -563,10 +611,11 @@ class _Handler(BaseHTTPRequestHandler):
         outcome: Outcome = "complete"
         try:
             route = self.path.split("?", 1)[0]
-            if route not in owner._routes:
+            fetch = _is_fetch(route)
+            if route not in owner._routes and not fetch:
                 message = f"Invalid URL ({self.command} {route})"
                 self._send_json(404, _error_body(message, "invalid_request_error", None))
-            elif self.command != "POST":
+            elif self.command != ("GET" if fetch else "POST"):
                 message = f"Method {self.command} not allowed for {route}"
                 self._send_json(405, _error_body(message, "invalid_request_error", None))
             else:
@@ -641,7 +690,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _chunks(self, reply: Reply) -> Iterator[bytes | _Hold | _Cut]:
         """The plan with ``chunk_size`` and ``cut_after_bytes`` applied."""
         budget = reply.cut_after_bytes
-        for step in _plan(reply, self.path.split("?", 1)[0]):
+        route, _, query = self.path.partition("?")
+        for step in _plan(reply, route, _starting_after(query)):
             if not isinstance(step, bytes):
                 yield step
                 if isinstance(step, _Cut):
