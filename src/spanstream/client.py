@@ -33,7 +33,7 @@ from ._retry import RetryPolicy
 from .agent import Agent, AsyncAgent
 from .errors import APIStatusError, ConfigurationError
 from .providers.base import PreparedRequest, Provider
-from .providers.openai_responses import build_request
+from .providers.openai_responses import build_fetch_request, build_request
 from .providers.services import OPENAI
 from .stream import AsyncStream, Stream, wrap_transport_error
 from .telemetry.content import CaptureMode, ContentCapture
@@ -156,9 +156,18 @@ class _ClientConfig:
             # Called while the inference span is current: the provider sees it as the parent.
             propagate.inject(headers)
         url = self._urls.get(prepared.path)
-        if url is None:  # URL.join costs ~20 µs: once per path, not per request
-            url = self._urls[prepared.path] = self.base_url.join(prepared.path.lstrip("/"))
-        return client.build_request("POST", url, json=prepared.body, headers=headers)
+        if url is None:
+            url = self.base_url.join(prepared.path.lstrip("/"))
+            if prepared.method == "POST":
+                # URL.join costs ~20 µs: once per API path (a fetch's path names its response).
+                self._urls[prepared.path] = url
+        return client.build_request(
+            prepared.method,
+            url,
+            json=prepared.body,
+            params=prepared.query or None,
+            headers=headers,
+        )
 
     def status_error(self, response: httpx.Response) -> APIStatusError:
         """Build the typed error for an HTTP error status from its (already read) body."""
@@ -263,6 +272,25 @@ class Responses:
         )
         return self._client._stream(prepared)
 
+    def resume(self, response_id: str, *, starting_after: int | None = None) -> Stream:
+        """Stream a stored response: one created with ``background=True``, from its first
+        event, or after the event whose sequence number is ``starting_after`` (a stream's
+        :attr:`~spanstream.Stream.last_sequence_number` when its connection dropped). Recorded
+        as a ``fetch_response`` span: no request model, no token usage.
+
+        >>> try:
+        ...     with client.responses.stream(model="o3", input=q, background=True) as stream:
+        ...         for event in stream:
+        ...             ...
+        ... except APIConnectionError:
+        ...     with client.responses.resume(
+        ...         stream.response.id, starting_after=stream.last_sequence_number
+        ...     ) as stream:
+        ...         for event in stream:
+        ...             ...
+        """
+        return self._client._stream(build_fetch_request(response_id, starting_after=starting_after))
+
 
 class AsyncResponses:
     """``async_client.responses``: the OpenAI Responses API."""
@@ -307,6 +335,15 @@ class AsyncResponses:
             extra_body=extra_body,
         )
         return self._client._stream(prepared)
+
+    def resume(self, response_id: str, *, starting_after: int | None = None) -> AsyncStream:
+        """Stream a stored response (see :meth:`Responses.resume`)::
+
+        async with client.responses.resume(response_id, starting_after=41) as stream:
+            async for event in stream:
+                ...
+        """
+        return self._client._stream(build_fetch_request(response_id, starting_after=starting_after))
 
 
 class _SyncClient:

@@ -10,6 +10,7 @@ observer's ``end`` runs exactly once, with the usage seen so far.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import deque
@@ -110,6 +111,7 @@ class _StreamCore:
         "failure",
         "finished",
         "info",
+        "last_data",
         "observer",
         "outcome",
         "parser",
@@ -131,6 +133,7 @@ class _StreamCore:
         self.retries = 0
         self.to_raise: BaseException | None = None
         self.failure: ResponseFailed | None = None
+        self.last_data: bytes | None = None  # the data of the last event decoded
 
     def start(self, server_address: str | None, server_port: int | None) -> None:
         self.timings.started = time.perf_counter()
@@ -150,6 +153,7 @@ class _StreamCore:
             feed = parser.feed_raw
             for event, data, _, _ in sse_events:
                 queue.extend(feed(event, data))
+            self.last_data = data  # once per chunk, read only by last_sequence_number
         except StreamError as exc:
             # Events decoded before the bad one are still delivered, then the error is raised.
             self.to_raise = exc
@@ -252,6 +256,23 @@ class _StreamBase(Generic[R]):
     def outcome(self) -> Outcome | None:
         """How the stream ended, or ``None`` while it is still open."""
         return self._core.outcome
+
+    @property
+    def last_sequence_number(self) -> int | None:
+        """The ``sequence_number`` of the last event received, in a Responses API stream
+        (``None`` in other APIs' streams and before the first event). After a dropped
+        connection, pass it as ``starting_after`` to ``client.responses.resume`` to receive the
+        rest of a background response. Received means decoded: when the stream raises, every
+        event received before has been delivered."""
+        data = self._core.last_data
+        if data is None:
+            return None
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            return None
+        number = payload.get("sequence_number") if isinstance(payload, dict) else None
+        return number if isinstance(number, int) and not isinstance(number, bool) else None
 
     @property
     def http_response(self) -> R | None:

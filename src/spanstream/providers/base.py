@@ -15,6 +15,7 @@ from ..events import ProviderError, Response, StreamEvent
 from ..sse import ServerSentEvent
 
 __all__ = [
+    "FETCH_RESPONSE",
     "Parser",
     "ParserFactory",
     "PreparedRequest",
@@ -22,6 +23,11 @@ __all__ = [
     "RequestContent",
     "RequestInfo",
 ]
+
+
+FETCH_RESPONSE = "fetch_response"
+"""The operation of a request that streams a stored response (``GET /responses/{id}``) rather
+than generating one: no request model, no token usage (SEMCONV.md section 3)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +46,8 @@ class RequestInfo:
 
     provider: str
     operation: str
-    model: str
+    model: str | None
+    """The requested model (``None`` for a fetch, which names a response instead)."""
     api_type: str | None = None
     max_tokens: int | None = None
     temperature: float | None = None
@@ -55,6 +62,10 @@ class RequestInfo:
     previous_response_id: str | None = None
     output_type: str | None = None
     service_tier: str | None = None
+    response_id: str | None = None
+    """The response a fetch streams (:data:`FETCH_RESPONSE`)."""
+    stream_cursor: int | None = None
+    """Where a fetch resumes: the sequence number of the last event already received."""
     content: Callable[[], RequestContent] | None = field(default=None, compare=False, repr=False)
     """Builds the request content on demand (for opt-in content capture)."""
 
@@ -65,10 +76,13 @@ class PreparedRequest:
     parser that reads its streamed reply."""
 
     path: str
-    body: dict[str, object]
+    body: dict[str, object] | None
+    """The JSON body (``None`` for a ``GET``)."""
     info: RequestInfo
     parser: ParserFactory
     headers: dict[str, str] = field(default_factory=dict)
+    method: str = "POST"
+    query: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

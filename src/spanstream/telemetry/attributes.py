@@ -17,7 +17,7 @@ from opentelemetry.semconv.attributes import error_attributes, server_attributes
 from opentelemetry.util.types import AttributeValue
 
 from ..events import Response, Usage
-from ..providers.base import RequestInfo
+from ..providers.base import FETCH_RESPONSE, RequestInfo
 
 __all__ = [
     "LATEST_OPT_IN",
@@ -32,6 +32,8 @@ __all__ = [
 GEN_AI_REQUEST_REASONING_LEVEL = "gen_ai.request.reasoning.level"
 GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID = "gen_ai.request.previous_response.id"
 GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"
+GEN_AI_REQUEST_STREAM_CURSOR = "gen_ai.request.stream_cursor"
+GEN_AI_RESPONSE_STATUS = "gen_ai.response.status"
 
 # spanstream's own attributes (no convention covers them).
 SPANSTREAM_OUTCOME = "spanstream.outcome"
@@ -56,9 +58,10 @@ def start_attributes(
     attributes: dict[str, AttributeValue] = {
         gen_ai.GEN_AI_OPERATION_NAME: info.operation,
         gen_ai.GEN_AI_PROVIDER_NAME: info.provider,
-        gen_ai.GEN_AI_REQUEST_MODEL: info.model,
         gen_ai.GEN_AI_REQUEST_STREAM: True,
     }
+    if info.model is not None:
+        attributes[gen_ai.GEN_AI_REQUEST_MODEL] = info.model
     if server_address:
         attributes[server_attributes.SERVER_ADDRESS] = server_address
         if server_port is not None:
@@ -80,6 +83,8 @@ def start_attributes(
         gen_ai.GEN_AI_OUTPUT_TYPE: info.output_type,
         GEN_AI_REQUEST_REASONING_LEVEL: info.reasoning_level,
         GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID: info.previous_response_id,
+        gen_ai.GEN_AI_RESPONSE_ID: info.response_id,  # a fetch: known before it starts
+        GEN_AI_REQUEST_STREAM_CURSOR: info.stream_cursor,
     }
     if info.provider == "openai":
         optional[openai.OPENAI_API_TYPE] = info.api_type
@@ -109,7 +114,10 @@ def end_attributes(
     attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = list(response.finish_reasons) or [
         response.finish_reason or "error"
     ]
-    if response.usage is not None:
+    if info.operation == FETCH_RESPONSE:
+        # A fetch reports the response's status and never its token usage (SEMCONV.md 3).
+        attributes[GEN_AI_RESPONSE_STATUS] = response.status
+    elif response.usage is not None:
         attributes.update(usage_attributes(response.usage, latest=latest))
     if error_type:
         attributes[error_attributes.ERROR_TYPE] = error_type

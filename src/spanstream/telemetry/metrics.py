@@ -34,7 +34,7 @@ from opentelemetry.util.types import AttributeValue
 
 from .. import __version__
 from ..observe import StreamResult
-from ..providers.base import RequestInfo
+from ..providers.base import FETCH_RESPONSE, RequestInfo
 from .attributes import SPANSTREAM_OUTCOME, openai_response_attributes
 
 __all__ = ["DURATION_BUCKETS", "METRICS", "TOKEN_BUCKETS", "MetricSpec", "StreamMetrics"]
@@ -51,6 +51,7 @@ GEN_AI_TOKEN_MODALITY = "gen_ai.token.modality"  # latest conventions only
 Measure = Literal[
     "streams",
     "duration",
+    "operation_duration",
     "time_to_first_chunk",
     "time_per_output_chunk",
     "time_to_first_token",
@@ -103,13 +104,16 @@ _TTFT = _seconds(
     "Time from sending the request to the first output delta (text, refusal or tool call).",
 )
 
+_OPERATION_DURATION = _seconds(
+    gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION, "GenAI operation duration."
+)
+
 METRICS: Mapping[str, Mapping[Measure, MetricSpec]] = {
     # Core semconv v1.41.x: the last released GenAI conventions.
     "default": {
         "streams": _STREAMS,
-        "duration": _seconds(
-            gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION, "GenAI operation duration."
-        ),
+        "duration": _OPERATION_DURATION,
+        "operation_duration": _OPERATION_DURATION,
         "time_to_first_chunk": _seconds(
             gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
             "Time to receive the first chunk (server-sent event) of a streamed response.",
@@ -145,6 +149,8 @@ METRICS: Mapping[str, Mapping[Measure, MetricSpec]] = {
     "latest": {
         "streams": _STREAMS,
         "duration": _seconds("gen_ai.client.inference.duration", "GenAI inference duration."),
+        # Operations other than inference (a fetch) keep the operation duration.
+        "operation_duration": _OPERATION_DURATION,
         "time_to_first_chunk": _seconds(
             "gen_ai.client.inference.time_to_first_chunk",
             "Time to receive the first chunk (server-sent event) of a streamed response.",
@@ -214,8 +220,9 @@ class StreamMetrics:
         common: dict[str, AttributeValue] = {
             gen_ai.GEN_AI_OPERATION_NAME: info.operation,
             gen_ai.GEN_AI_PROVIDER_NAME: info.provider,
-            gen_ai.GEN_AI_REQUEST_MODEL: info.model,
         }
+        if info.model is not None:
+            common[gen_ai.GEN_AI_REQUEST_MODEL] = info.model
         if result.response.model:
             common[gen_ai.GEN_AI_RESPONSE_MODEL] = result.response.model
         if server_address:
@@ -225,12 +232,19 @@ class StreamMetrics:
         with_error = dict(common)
         if result.error_type:
             with_error[error_attributes.ERROR_TYPE] = result.error_type
+        streams = (1, {**with_error, SPANSTREAM_OUTCOME: result.outcome})
+        timings = result.timings
+        if info.operation == FETCH_RESPONSE:
+            # Not an inference: its duration only, and no token usage (SEMCONV.md 3 and 6).
+            self._record(
+                {"streams": streams, "operation_duration": (timings.duration, with_error)}, context
+            )
+            return
         # Duration and token metrics also carry the OpenAI refinement's response attributes.
         refined = {**with_error, **openai_response_attributes(info, result.response)}
 
-        timings = result.timings
         values: dict[Measure, tuple[float | int | None, dict[str, AttributeValue]]] = {
-            "streams": (1, {**with_error, SPANSTREAM_OUTCOME: result.outcome}),
+            "streams": streams,
             "duration": (timings.duration, refined),
             "time_to_first_chunk": (timings.time_to_first_chunk, common),
             "time_per_output_chunk": (timings.time_per_output_chunk, common),
@@ -256,7 +270,13 @@ class StreamMetrics:
             values["cache_read_input_tokens"] = (usage.cache_read_input_tokens, refined)
             values["cache_write_input_tokens"] = (usage.cache_write_input_tokens, refined)
             values["reasoning_output_tokens"] = (usage.reasoning_output_tokens, refined)
+        self._record(values, context)
 
+    def _record(
+        self,
+        values: Mapping[Measure, tuple[float | int | None, dict[str, AttributeValue]]],
+        context: otel_context.Context | None,
+    ) -> None:
         for measure, (value, attributes) in values.items():
             entry = self._instruments.get(measure)
             if entry is None or value is None:

@@ -3,6 +3,7 @@ metrics and the opt-in content of that stream, recorded when it ends."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from contextlib import AbstractContextManager, nullcontext
 
@@ -15,7 +16,7 @@ from opentelemetry.util.types import AttributeValue
 
 from .. import __version__
 from ..observe import StreamResult
-from ..providers.base import RequestInfo
+from ..providers.base import FETCH_RESPONSE, RequestInfo
 from .attributes import (
     SPANSTREAM_EVENTS_MALFORMED,
     SPANSTREAM_EVENTS_UNKNOWN,
@@ -107,7 +108,7 @@ class SpanObserver:
         self._info = info
         self._server = (server_address, server_port)
         self._span = self._instrumentation.tracer.start_span(
-            f"{info.operation} {info.model}",
+            f"{info.operation} {info.model}" if info.model is not None else info.operation,
             context=self._parent,
             kind=SpanKind.CLIENT,
             attributes=start_attributes(info, server_address, server_port),
@@ -126,6 +127,8 @@ class SpanObserver:
         if span is None or info is None:
             return
         self._span = None
+        if _fetched_failure(info, result):
+            result = dataclasses.replace(result, error=None, error_type=None)
         if not span.is_recording():
             # Sampled out (or no SDK): skip building attributes; metrics still count the stream.
             span.end()
@@ -167,7 +170,7 @@ class SpanObserver:
             span.set_attributes(_content_attributes(content))
         if result.error is not None:
             span.record_exception(result.error)
-        if result.outcome in _FAILURES:
+        if result.outcome in _FAILURES and not _fetched_failure(info, result):
             description = str(result.error) if result.error is not None else result.error_type
             span.set_status(Status(StatusCode.ERROR, description))
         return attributes, content
@@ -205,14 +208,7 @@ class SpanObserver:
         context: otel_context.Context,
     ) -> None:
         start = dict(getattr(span, "attributes", None) or {})
-        body: dict[str, object] = {
-            gen_ai.GEN_AI_INPUT_MESSAGES: content.input_messages,
-            gen_ai.GEN_AI_OUTPUT_MESSAGES: content.output_messages,
-        }
-        if content.system_instructions is not None:
-            body[gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS] = content.system_instructions
-        if content.tool_definitions is not None:
-            body[gen_ai.GEN_AI_TOOL_DEFINITIONS] = content.tool_definitions
+        body = _content_fields(content)
         try:
             self._instrumentation.event_logger.emit(
                 event_name=DETAILS_EVENT,
@@ -225,13 +221,25 @@ class SpanObserver:
             logger.exception("spanstream failed to emit the details event")
 
 
-def _content_attributes(content: CapturedContent) -> dict[str, AttributeValue]:
-    attributes: dict[str, AttributeValue] = {
-        gen_ai.GEN_AI_INPUT_MESSAGES: to_json(content.input_messages),
-        gen_ai.GEN_AI_OUTPUT_MESSAGES: to_json(content.output_messages),
-    }
+def _fetched_failure(info: RequestInfo, result: StreamResult) -> bool:
+    """A fetch of a response whose generation had failed: the fetch itself did not fail
+    (SEMCONV.md 3), so no error status, ``error.type`` or exception is recorded for it."""
+    return result.outcome == "failed" and info.operation == FETCH_RESPONSE
+
+
+def _content_fields(content: CapturedContent) -> dict[str, object]:
+    """The captured content under the conventions' names (no input messages for a fetch, which
+    sends none)."""
+    fields: dict[str, object] = {}
+    if content.input_messages:
+        fields[gen_ai.GEN_AI_INPUT_MESSAGES] = content.input_messages
+    fields[gen_ai.GEN_AI_OUTPUT_MESSAGES] = content.output_messages
     if content.system_instructions is not None:
-        attributes[gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json(content.system_instructions)
+        fields[gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS] = content.system_instructions
     if content.tool_definitions is not None:
-        attributes[gen_ai.GEN_AI_TOOL_DEFINITIONS] = to_json(content.tool_definitions)
-    return attributes
+        fields[gen_ai.GEN_AI_TOOL_DEFINITIONS] = content.tool_definitions
+    return fields
+
+
+def _content_attributes(content: CapturedContent) -> dict[str, AttributeValue]:
+    return {name: to_json(value) for name, value in _content_fields(content).items()}

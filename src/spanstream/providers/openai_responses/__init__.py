@@ -1,6 +1,7 @@
-"""OpenAI Responses API (``POST /v1/responses`` with ``stream: true``)."""
+"""OpenAI Responses API (``POST /v1/responses`` with ``stream: true``; ``GET /v1/responses/{id}``
+with ``stream=true`` to stream a stored response)."""
 
 from .parser import ResponsesParser
-from .request import build_request
+from .request import build_fetch_request, build_request
 
-__all__ = ["ResponsesParser", "build_request"]
+__all__ = ["ResponsesParser", "build_fetch_request", "build_request"]

@@ -1,15 +1,17 @@
-"""Builds the ``POST /responses`` request body and its :class:`RequestInfo`."""
+"""Builds the ``POST /responses`` request body and its :class:`RequestInfo`, and the
+``GET /responses/{id}`` request that streams a stored (background) response."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
 from functools import partial
+from urllib.parse import quote
 
-from ..base import PreparedRequest, RequestContent, RequestInfo
+from ..base import FETCH_RESPONSE, PreparedRequest, RequestContent, RequestInfo
 from .parser import ResponsesParser
 
-__all__ = ["build_request"]
+__all__ = ["build_fetch_request", "build_request"]
 
 
 def build_request(
@@ -48,6 +50,39 @@ def build_request(
     if extra_body:
         body.update(extra_body)
     return PreparedRequest(path="/responses", body=body, info=_info(body), parser=ResponsesParser)
+
+
+def build_fetch_request(response_id: str, *, starting_after: int | None = None) -> PreparedRequest:
+    """Return the request that streams the stored response ``response_id`` from its first event,
+    or from the event after sequence number ``starting_after`` (a background response, resumed
+    after a dropped connection)."""
+    if not isinstance(response_id, str) or not response_id:
+        raise ValueError(f"response_id must be a non-empty string, got {response_id!r}")
+    if starting_after is not None and (
+        isinstance(starting_after, bool)
+        or not isinstance(starting_after, int)
+        or starting_after < 0
+    ):
+        raise ValueError(f"starting_after must be an int >= 0, got {starting_after!r}")
+    query = [("stream", "true")]
+    if starting_after is not None:
+        query.append(("starting_after", str(starting_after)))
+    info = RequestInfo(
+        provider="openai",
+        operation=FETCH_RESPONSE,
+        model=None,
+        api_type="responses",
+        response_id=response_id,
+        stream_cursor=starting_after,
+    )
+    return PreparedRequest(
+        path=f"/responses/{quote(response_id, safe='')}",
+        body=None,
+        info=info,
+        parser=ResponsesParser,
+        method="GET",
+        query=tuple(query),
+    )
 
 
 def _info(body: Mapping[str, object]) -> RequestInfo:
