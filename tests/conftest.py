@@ -11,10 +11,23 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from spanstream import AsyncStream, Stream, StreamEvent
 from spanstream.testing import ReplayServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RESPONSES = FIXTURES / "openai-responses"
+
+
+def drain(stream: Stream, seen: list[StreamEvent]) -> None:
+    """Iterate the stream, keeping every event seen (until it raises)."""
+    for event in stream:
+        seen.append(event)
+
+
+async def adrain(stream: AsyncStream, seen: list[StreamEvent]) -> None:
+    """The ``asyncio`` twin of :func:`drain`."""
+    async for event in stream:
+        seen.append(event)
 
 
 class LifecycleCounter(SpanProcessor):

@@ -73,16 +73,17 @@ def test_sync_client_keeps_every_concurrent_stream_open(
     genai_telemetry.assert_all_spans_ended()
 
 
+async def _consume(client: AsyncClient) -> str:
+    async with client.responses.stream(model="gpt-4.1", input="hi") as stream:
+        response = await stream.final_response()
+    return str(response.status)
+
+
 async def test_async_client_keeps_every_concurrent_stream_open(
     held_server: ReplayServer, genai_telemetry: GenAITelemetry
 ) -> None:
-    async def consume(client: AsyncClient) -> str:
-        async with client.responses.stream(model="gpt-4.1", input="hi") as stream:
-            response = await stream.final_response()
-        return str(response.status)
-
     async with genai_telemetry.async_client(held_server) as client:
-        streams = asyncio.gather(*(consume(client) for _ in range(STREAMS)))
+        streams = asyncio.gather(*(_consume(client) for _ in range(STREAMS)))
         open_at_once = await asyncio.to_thread(_release_all, held_server)
         statuses = await asyncio.wait_for(streams, HOLD_TIMEOUT)
 
@@ -158,14 +159,9 @@ def test_a_client_the_user_brings_sends_through_its_sharded_transport_s_proxy(
 async def test_an_async_client_the_user_brings_keeps_every_concurrent_stream_open(
     held_server: ReplayServer, genai_telemetry: GenAITelemetry
 ) -> None:
-    async def consume(client: AsyncClient) -> str:
-        async with client.responses.stream(model="gpt-4.1", input="hi") as stream:
-            response = await stream.final_response()
-        return str(response.status)
-
     async with httpx.AsyncClient(transport=AsyncShardedTransport()) as http:
         client = genai_telemetry.async_client(held_server, http_client=http)
-        streams = asyncio.gather(*(consume(client) for _ in range(STREAMS)))
+        streams = asyncio.gather(*(_consume(client) for _ in range(STREAMS)))
         open_at_once = await asyncio.to_thread(_release_all, held_server)
         statuses = await asyncio.wait_for(streams, HOLD_TIMEOUT)
 

@@ -24,7 +24,7 @@ from spanstream import (
 )
 from spanstream.testing import GenAITelemetry, ReplayServer, Reply, assert_semconv
 
-from ..conftest import RESPONSES
+from ..conftest import RESPONSES, adrain, drain
 
 BACKGROUND = RESPONSES / "pydantic-ai__test_background_mode_streaming_starting_after_vcr.sse"
 RESUMED = RESPONSES / "pydantic-ai__test_background_mode_streaming_starting_after_vcr__1.sse"
@@ -36,16 +36,6 @@ CUT_AFTER = 6  # events 0-5: queued, created, in_progress, item added, part adde
 
 def _text(events: list[StreamEvent]) -> str:
     return "".join(event.text for event in events if isinstance(event, TextDelta))
-
-
-def _drain(stream: Stream, seen: list[StreamEvent]) -> None:
-    for event in stream:
-        seen.append(event)
-
-
-async def _adrain(stream: AsyncStream, seen: list[StreamEvent]) -> None:
-    async for event in stream:
-        seen.append(event)
 
 
 def _fetch_spans(telemetry: GenAITelemetry) -> list[ReadableSpan]:
@@ -203,7 +193,7 @@ def test_a_dropped_background_stream_resumes_where_it_stopped(
     seen: list[StreamEvent] = []
     first = client.responses.stream(model="gpt-4o", input="2+2?", background=True)
     with first, pytest.raises(APIConnectionError):
-        _drain(first, seen)
+        drain(first, seen)
     response_id = first.response.id
     assert response_id == RESPONSE_ID
     with client.responses.resume(response_id, starting_after=first.last_sequence_number) as resumed:
@@ -221,7 +211,7 @@ async def test_a_dropped_background_stream_resumes_where_it_stopped_async(
         first = client.responses.stream(model="gpt-4o", input="2+2?", background=True)
         async with first:
             with pytest.raises(APIConnectionError):
-                await _adrain(first, seen)
+                await adrain(first, seen)
         assert first.response.id is not None
         async with client.responses.resume(
             first.response.id, starting_after=first.last_sequence_number

@@ -22,7 +22,6 @@ from spanstream import (
     APIStatusError,
     APITimeoutError,
     AsyncClient,
-    AsyncStream,
     Client,
     ConfigurationError,
     ErrorReported,
@@ -32,11 +31,12 @@ from spanstream import (
     ResponseFailed,
     ResponseStarted,
     RetryPolicy,
-    Stream,
     StreamEvent,
     TextDelta,
     UsageReported,
 )
+
+from ..conftest import adrain, drain
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "openai-responses"
 PLAIN_TEXT = (FIXTURES / "gpt-4.1-plain-text.sse").read_bytes()
@@ -190,17 +190,6 @@ async def arun(client: AsyncClient, **params: Any) -> list[StreamEvent]:
 
 def deltas(events: list[StreamEvent]) -> list[str]:
     return [event.text for event in events if isinstance(event, TextDelta)]
-
-
-def drain(stream: Stream, seen: list[StreamEvent]) -> None:
-    """Iterate the stream, keeping every event seen (until it raises)."""
-    for event in stream:
-        seen.append(event)
-
-
-async def adrain(stream: AsyncStream, seen: list[StreamEvent]) -> None:
-    async for event in stream:
-        seen.append(event)
 
 
 def leaks(text: str) -> bool:
