@@ -9,6 +9,8 @@ pydantic-ai's cassettes (tests/fixtures/openai-responses/PROVENANCE.md).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
@@ -268,3 +270,17 @@ def test_the_response_id_stays_inside_its_path_segment(
         pass
     (request,) = sse_replay_server.requests
     assert request.path == "/v1/responses/..%2Fchat%2Fcompletions%3Fx%3D1?stream=true"
+
+
+def test_captured_content_of_a_fetch_has_the_output_and_no_input(
+    sse_replay_server: ReplayServer, genai_telemetry: GenAITelemetry
+) -> None:
+    sse_replay_server.enqueue(Reply.from_file(RESUMED))
+    client = genai_telemetry.client(sse_replay_server, capture_content="span_only")
+    with client.responses.resume(RESPONSE_ID, starting_after=0) as stream:
+        stream.final_response()
+    (span,) = _fetch_spans(genai_telemetry)
+    attributes = dict(span.attributes or {})
+    assert "gen_ai.input.messages" not in attributes  # a fetch sends no input
+    output = json.loads(str(attributes["gen_ai.output.messages"]))
+    assert output[0]["parts"] == [{"type": "text", "content": TEXT}]
