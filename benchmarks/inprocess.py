@@ -227,6 +227,7 @@ def run(config: Config, selected: list[Path], log: Callable[[str], None]) -> dic
                 (paths.SPANSTREAM_ASYNC_ON, paths.SPANSTREAM_ASYNC_OFF),
                 (paths.SPANSTREAM_SYNC_TRACES, paths.SPANSTREAM_SYNC_OFF),
                 (paths.SPANSTREAM_SYNC_METRICS, paths.SPANSTREAM_SYNC_OFF),
+                (paths.SPANSTREAM_SYNC_BRIEF, paths.SPANSTREAM_SYNC_OFF),
             ):
                 pair = telemetry_pairs(
                     stream,

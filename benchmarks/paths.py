@@ -248,12 +248,25 @@ def sync_client(chunks: list[bytes], telemetry: Telemetry) -> spanstream.Client:
     )
 
 
+# The metric families the brief names (operation duration, token usage, time to first token:
+# the conventions' time to first chunk), without the others spanstream records.
+BRIEF_MEASURES = frozenset({"duration", "input_tokens", "output_tokens", "time_to_first_chunk"})
+
+
 def _spanstream_sync(
-    on: bool, *, traces: bool = True, metrics: bool = True
+    on: bool, *, traces: bool = True, metrics: bool = True, only: frozenset[str] | None = None
 ) -> Callable[[SSEStream, list[bytes]], Runner]:
     def make(stream: SSEStream, chunks: list[bytes]) -> Runner:
         telemetry = Telemetry(on, traces=traces, metrics=metrics)
         client = sync_client(chunks, telemetry)
+        if only is not None:
+            # A diagnostic, not an option spanstream offers: its other instruments removed.
+            recorder = client._config.instrumentation.metrics
+            recorder._instruments = {
+                measure: entry
+                for measure, entry in recorder._instruments.items()
+                if measure in only
+            }
 
         def run() -> int:
             n = 0
@@ -399,6 +412,7 @@ PATHS: tuple[Path, ...] = (
 
 SPANSTREAM_SYNC_TRACES = "s_sync_traces"
 SPANSTREAM_SYNC_METRICS = "s_sync_metrics"
+SPANSTREAM_SYNC_BRIEF = "s_sync_brief"
 
 # Where telemetry's cost goes: each half alone, paired against telemetry off (not in the tables
 # of every path and chunking).
@@ -413,6 +427,12 @@ BREAKDOWN_PATHS: tuple[Path, ...] = (
         SPANSTREAM_SYNC_METRICS,
         "spanstream Client, metrics only (no-op tracer provider)",
         _spanstream_sync(True, traces=False),
+        expected=spanstream_events,
+    ),
+    Path(
+        SPANSTREAM_SYNC_BRIEF,
+        "spanstream Client, span + only the brief's metrics (duration, 2 token counts, TTFC)",
+        _spanstream_sync(True, only=BRIEF_MEASURES),
         expected=spanstream_events,
     ),
 )
