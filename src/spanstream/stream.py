@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -103,6 +104,18 @@ def _async_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
     return stream.__aiter__() if stream is not None else response.aiter_bytes()
 
 
+_HELD_DATA = 4096  # bytes of the last event's data a stream keeps for its cursor
+_SEQUENCE_NUMBER = re.compile(rb'"sequence_number"\s*:\s*(\d+)')
+
+
+def _cursor_of(data: bytes) -> bytes | None:
+    """A large event's ``sequence_number`` as a small JSON object (or ``None``). The first match
+    is the event's own: nested objects have no such key, and inside a JSON string the quotes
+    around it would be escaped."""
+    match = _SEQUENCE_NUMBER.search(data)
+    return b'{"sequence_number":%s}' % match.group(1) if match else None
+
+
 class _StreamCore:
     """Everything a stream decides, with no I/O."""
 
@@ -153,7 +166,9 @@ class _StreamCore:
             feed = parser.feed_raw
             for event, data, _, _ in sse_events:
                 queue.extend(feed(event, data))
-            self.last_data = data  # once per chunk, read only by last_sequence_number
+            # Once per chunk, for last_sequence_number. A done event restating a long answer
+            # is not held: its cursor is read now, so that it does not outlive its parsing.
+            self.last_data = data if len(data) <= _HELD_DATA else _cursor_of(data)
         except StreamError as exc:
             # Events decoded before the bad one are still delivered, then the error is raised.
             self.to_raise = exc

@@ -930,3 +930,43 @@ async def test_async_final_response_raises_response_failed_for_a_failed_response
 def test_misspelt_option_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="unexpected client option\\(s\\): max_retry"):
         Client(api_key="sk-test", max_retry=3)  # type: ignore[call-arg]
+
+
+def _frame(payload: dict[str, Any]) -> bytes:
+    return f"event: {payload['type']}\ndata: {json.dumps(payload)}\n\n".encode()
+
+
+def test_the_cursor_of_a_long_final_event_is_read_without_holding_the_event() -> None:
+    text = "word " * 2000  # the terminal event restates it: far above what a stream keeps
+    done = {
+        "type": "response.completed",
+        "response": {
+            "id": "resp_long",
+            "status": "completed",
+            "output": [
+                {
+                    "type": "message",
+                    "id": "msg_1",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": text}],
+                }
+            ],
+        },
+        "sequence_number": 7,  # after the restated response: found all the same
+    }
+    delta = {
+        "type": "response.output_text.delta",
+        "sequence_number": 6,
+        "item_id": "msg_1",
+        "delta": text,
+    }
+    with make_client(FakeAPI(chunked([_frame(delta), _frame(done)]))).responses.stream(
+        model="m", input="x"
+    ) as stream:
+        assert next(stream) == TextDelta(text, "msg_1")
+        assert stream.last_sequence_number == 6
+        assert stream.final_response().text == text
+    assert stream.last_sequence_number == 7
+    held = stream._core.last_data
+    assert held is not None
+    assert len(held) < 100  # not the restated response
