@@ -278,15 +278,18 @@ class Responses:
         :attr:`~spanstream.Stream.last_sequence_number` when its connection dropped). Recorded
         as a ``fetch_response`` span: no request model, no token usage.
 
+        >>> stream = client.responses.stream(model="o3", input=q, background=True)
         >>> try:
-        ...     with client.responses.stream(model="o3", input=q, background=True) as stream:
+        ...     with stream:
         ...         for event in stream:
         ...             ...
         ... except APIConnectionError:
+        ...     if stream.response.id is None:
+        ...         raise  # dropped before the response was created: nothing to resume
         ...     with client.responses.resume(
         ...         stream.response.id, starting_after=stream.last_sequence_number
-        ...     ) as stream:
-        ...         for event in stream:
+        ...     ) as rest:
+        ...         for event in rest:
         ...             ...
         """
         return self._client._stream(build_fetch_request(response_id, starting_after=starting_after))
