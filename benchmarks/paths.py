@@ -15,6 +15,7 @@ import importlib.util
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from opentelemetry.metrics import MeterProvider as ApiMeterProvider
@@ -235,17 +236,21 @@ def check_response(stream: SSEStream, response: spanstream.Response) -> None:
     assert response.usage.output_tokens == stream.usage["output_tokens"]
 
 
+def _client_options(telemetry: Telemetry) -> dict[str, Any]:
+    """What the benchmark's sync and async clients share: no retries, telemetry's providers."""
+    return {
+        "api_key": "sk-bench",
+        "base_url": BASE_URL,
+        "tracer_provider": telemetry.tracer_provider,
+        "meter_provider": telemetry.meter_provider,
+        "max_retries": 0,
+    }
+
+
 def sync_client(chunks: list[bytes], telemetry: Telemetry) -> spanstream.Client:
     """spanstream's sync Client on the mock transport serving ``chunks``, telemetry to
     ``telemetry``'s providers."""
-    return spanstream.Client(
-        api_key="sk-bench",
-        base_url=BASE_URL,
-        http_client=sync_http(chunks),
-        tracer_provider=telemetry.tracer_provider,
-        meter_provider=telemetry.meter_provider,
-        max_retries=0,
-    )
+    return spanstream.Client(http_client=sync_http(chunks), **_client_options(telemetry))
 
 
 # The metric families the brief names (operation duration, token usage, time to first token:
@@ -292,12 +297,7 @@ def _spanstream_async(on: bool) -> Callable[[SSEStream, list[bytes]], Runner]:
     def make(stream: SSEStream, chunks: list[bytes]) -> Runner:
         telemetry = Telemetry(on)
         client = spanstream.AsyncClient(
-            api_key="sk-bench",
-            base_url=BASE_URL,
-            http_client=async_http(chunks),
-            tracer_provider=telemetry.tracer_provider,
-            meter_provider=telemetry.meter_provider,
-            max_retries=0,
+            http_client=async_http(chunks), **_client_options(telemetry)
         )
 
         async def arun() -> int:

@@ -10,6 +10,7 @@ pydantic-ai's cassettes (tests/fixtures/openai-responses/PROVENANCE.md).
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
@@ -40,6 +41,21 @@ def _text(events: list[StreamEvent]) -> str:
     return "".join(event.text for event in events if isinstance(event, TextDelta))
 
 
+def _fetch_recorded(
+    server: ReplayServer,
+    telemetry: GenAITelemetry,
+    starting_after: int | None = 0,
+    **options: Any,
+) -> tuple[Stream, list[StreamEvent]]:
+    """Fetch the recorded stored response to its end; the stream and the events it gave."""
+    server.enqueue(Reply.from_file(RESUMED))
+    client = telemetry.client(server, **options)
+    with client.responses.resume(RESPONSE_ID, starting_after=starting_after) as stream:
+        events = list(stream)
+        stream.final_response()
+    return stream, events
+
+
 def _fetch_spans(telemetry: GenAITelemetry) -> list[ReadableSpan]:
     return [span for span in telemetry.spans if span.name == "fetch_response"]
 
@@ -47,10 +63,7 @@ def _fetch_spans(telemetry: GenAITelemetry) -> list[ReadableSpan]:
 def test_resume_sends_a_get_for_the_response_from_the_cursor(
     sse_replay_server: ReplayServer, genai_telemetry: GenAITelemetry
 ) -> None:
-    sse_replay_server.enqueue(Reply.from_file(RESUMED))
-    client = genai_telemetry.client(sse_replay_server)
-    with client.responses.resume(RESPONSE_ID, starting_after=0) as stream:
-        events = list(stream)
+    stream, events = _fetch_recorded(sse_replay_server, genai_telemetry)
     (request,) = sse_replay_server.requests
     assert request.method == "GET"
     assert request.path == f"/v1/responses/{RESPONSE_ID}?stream=true&starting_after=0"
@@ -66,10 +79,7 @@ def test_resume_sends_a_get_for_the_response_from_the_cursor(
 def test_a_fetch_is_a_fetch_response_span_without_model_or_token_usage(
     sse_replay_server: ReplayServer, genai_telemetry: GenAITelemetry
 ) -> None:
-    sse_replay_server.enqueue(Reply.from_file(RESUMED))
-    client = genai_telemetry.client(sse_replay_server)
-    with client.responses.resume(RESPONSE_ID, starting_after=0) as stream:
-        stream.final_response()
+    _fetch_recorded(sse_replay_server, genai_telemetry)
     assert genai_telemetry.inference_spans == []
     (span,) = _fetch_spans(genai_telemetry)
     assert span.kind is SpanKind.CLIENT
@@ -101,10 +111,7 @@ def test_a_fetch_records_its_operation_duration_and_no_tokens(
 ) -> None:
     if latest:
         monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
-    sse_replay_server.enqueue(Reply.from_file(RESUMED))
-    client = genai_telemetry.client(sse_replay_server)
-    with client.responses.resume(RESPONSE_ID) as stream:
-        stream.final_response()
+    _fetch_recorded(sse_replay_server, genai_telemetry, starting_after=None)
     assert sorted(genai_telemetry.metric_names()) == [
         "gen_ai.client.operation.duration",
         "spanstream.client.streams",
@@ -275,10 +282,7 @@ def test_the_response_id_stays_inside_its_path_segment(
 def test_captured_content_of_a_fetch_has_the_output_and_no_input(
     sse_replay_server: ReplayServer, genai_telemetry: GenAITelemetry
 ) -> None:
-    sse_replay_server.enqueue(Reply.from_file(RESUMED))
-    client = genai_telemetry.client(sse_replay_server, capture_content="span_only")
-    with client.responses.resume(RESPONSE_ID, starting_after=0) as stream:
-        stream.final_response()
+    _fetch_recorded(sse_replay_server, genai_telemetry, capture_content="span_only")
     (span,) = _fetch_spans(genai_telemetry)
     attributes = dict(span.attributes or {})
     assert "gen_ai.input.messages" not in attributes  # a fetch sends no input
