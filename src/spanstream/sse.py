@@ -9,7 +9,12 @@ Two deliberate departures from the browser algorithm:
 
 * Invalid UTF-8 raises :class:`~spanstream.errors.SSEDecodeError` (naming the byte offset in
   the stream) instead of being replaced with U+FFFD: a provider sending invalid UTF-8 is broken,
-  and silently corrupting JSON payloads would hide that.
+  and silently corrupting JSON payloads would hide that. The events completed before the bad
+  byte travel on the error (``events``), whatever the chunking: a network read that brings good
+  events and a bad byte together loses none of them.
+* An event may not grow beyond ``max_event_size`` bytes (a line without its line end, or the
+  data lines of an event not yet dispatched): a server that streams one endless line would
+  otherwise grow memory until the connection ends.
 * Empty-data events are handled as the standard says (not dispatched), but the caller can tell a
   stream that was cut off in the middle of an event from a clean end through
   :attr:`SSEDecoder.has_pending`.
@@ -36,13 +41,18 @@ from typing import TypeAlias
 
 from .errors import SSEDecodeError
 
-__all__ = ["RawEvent", "SSEDecoder", "ServerSentEvent"]
+__all__ = ["DEFAULT_MAX_EVENT_SIZE", "RawEvent", "SSEDecoder", "ServerSentEvent"]
 
 _BOM = b"\xef\xbb\xbf"
 _CR = 0x0D
 _LF = 0x0A
 _COLON = 0x3A
-_UTF8_PIECE = 1 << 16  # bytes checked per decode call (see SSEDecoder._check_utf8)
+_UTF8_PIECE = 1 << 16  # bytes checked per decode call (see SSEDecoder._invalid_utf8_at)
+
+DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
+"""The largest event accepted by default, in bytes: far above any real event. The largest real
+ones restate a whole response (a Responses ``response.completed`` with a long answer, or an
+image generation result as base64, a few MiB)."""
 
 RawEvent: TypeAlias = tuple[str, bytes, str, int | None]
 """A dispatched event as :meth:`SSEDecoder.feed_raw` returns it: ``(event, data, id, retry)``,
@@ -67,6 +77,11 @@ class ServerSentEvent:
     retry: int | None = None
 
 
+def _as_event(raw: RawEvent) -> ServerSentEvent:
+    event, data, id, retry = raw
+    return ServerSentEvent(event, data.decode(), id, retry)
+
+
 class SSEDecoder:
     """Incremental ``text/event-stream`` decoder: bytes in, :class:`ServerSentEvent` out.
 
@@ -79,18 +94,22 @@ class SSEDecoder:
     :attr:`last_event_id` and :attr:`retry`, which the standard carries across reconnections.
 
     After :meth:`feed` raises :class:`~spanstream.errors.SSEDecodeError` the stream is
-    unusable: events completed earlier in the same ``feed`` call are not returned, and further
-    ``feed`` calls raise the same error until :meth:`close` resets the decoder.
+    unusable: the events completed earlier in the same ``feed`` call are on the error
+    (``events``), and further ``feed`` calls raise the same error until :meth:`close` resets
+    the decoder. ``max_event_size`` bounds the bytes of one event (``None``: no bound).
     """
 
     __slots__ = (
         "_at_start",
         "_data",
+        "_data_counted",
+        "_data_size",
         "_error",
         "_event_type",
         "_id_buffer",
         "_in_event",
         "_last_event_id",
+        "_max_event_size",
         "_offset",
         "_retry",
         "_retry_for_event",
@@ -99,7 +118,8 @@ class SSEDecoder:
         "_unusual",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE) -> None:
+        self._max_event_size = max_event_size
         self._last_event_id = ""
         self._id_buffer = ""
         self._retry: int | None = None
@@ -113,6 +133,8 @@ class SSEDecoder:
         self._skip_lf = False  # the previous chunk ended with CR: a leading LF ends no line
         self._error: str | None = None
         self._data: list[bytes] = []
+        self._data_counted = 0  # how many of ``_data`` are counted in ``_data_size``
+        self._data_size = 0
         self._event_type = ""
         self._in_event = False  # a field line was seen since the last blank line
         self._retry_for_event: int | None = None
@@ -153,12 +175,15 @@ class SSEDecoder:
         """Decode the next chunk of the stream and return the events it completed, in order.
 
         Raises :class:`~spanstream.errors.SSEDecodeError` if a completed line is not valid
-        UTF-8.
+        UTF-8 (its ``events``: those completed before that line) or an event grows beyond
+        ``max_event_size``.
         """
-        return [
-            ServerSentEvent(event, data.decode(), id, retry)
-            for event, data, id, retry in self.feed_raw(chunk)
-        ]
+        try:
+            raw = self.feed_raw(chunk)
+        except SSEDecodeError as exc:
+            exc.events = [_as_event(event) for event in exc.events]  # type: ignore[arg-type]
+            raise
+        return [_as_event(event) for event in raw]
 
     def feed_raw(self, chunk: bytes) -> list[RawEvent]:
         """Like :meth:`feed`, with each event as a :data:`RawEvent` tuple whose data is still
@@ -171,20 +196,67 @@ class SSEDecoder:
             block = chunk  # the common case: whole lines, nothing buffered, nothing to copy
         elif _LF not in chunk and _CR not in chunk:
             self._tail += chunk  # the middle of a line
+            if self._max_event_size is not None and len(self._tail) > self._max_event_size:
+                self._fail_size(len(self._tail))
             return []
         else:
             block = self._complete_lines(chunk)
         if not block.isascii():
-            self._check_utf8(block)
+            bad = self._invalid_utf8_at(block)
+            if bad is not None:
+                self._fail_utf8(block, bad)
         self._offset += len(block)
+        lines = self._lines(block)
+        del block  # see _lines
+        events = self._process(lines)
+        if self._data and self._max_event_size is not None:
+            # An event dispatched in this chunk means the pending data lines are a new event's.
+            self._check_data_size(fresh=bool(events))
+        return events
+
+    @staticmethod
+    def _lines(block: bytes) -> list[bytes]:
+        """The lines of ``block`` (which ends with a line end), without their line ends."""
         if _CR in block:  # an int: a memchr, where b"\r" costs a substring search
             block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = block.split(b"\n")
-        # A done event restates the whole response: its line can be megabytes, so let the
-        # block go before the line is copied again into its field value.
-        del block
+        # A done event restates the whole response: its line can be megabytes, so the caller
+        # lets the block go before the line is copied again into its field value.
         lines.pop()  # the block ends with a line end, so the last piece is always empty
-        return self._process(lines)
+        return lines
+
+    def _check_data_size(self, *, fresh: bool) -> None:
+        """Count the data lines of the event still being built (only those not counted yet,
+        so an event of many lines costs O(lines) in all) against ``max_event_size``."""
+        data = self._data
+        counted = self._data_counted
+        if fresh:
+            counted = self._data_size = 0
+        for line in data[counted:] if counted else data:
+            self._data_size += len(line)
+        self._data_counted = len(data)
+        assert self._max_event_size is not None
+        if self._data_size > self._max_event_size:
+            self._fail_size(self._data_size)
+
+    def _fail_size(self, size: int) -> None:
+        self._error = (
+            f"an event of more than {size} bytes exceeds max_event_size ({self._max_event_size}"
+            f" bytes) at byte offset {self._offset}"
+        )
+        self._unusual = True
+        self._tail = bytearray()
+        self._data = []
+        raise SSEDecodeError(self._error)
+
+    def _fail_utf8(self, block: bytes, bad: int) -> None:
+        """Raise for the invalid byte at ``block[bad]``, with the events of the lines before
+        the line it is in."""
+        good = max(block.rfind(b"\n", 0, bad), block.rfind(b"\r", 0, bad)) + 1
+        events = self._process(self._lines(block[:good])) if good else []
+        self._error = f"invalid UTF-8 in event stream at byte offset {self._offset + bad}"
+        self._unusual = True
+        raise SSEDecodeError(self._error, events=events)
 
     def _prelude(self, chunk: bytes) -> bytes:
         """The rare states a chunk must pass first: a failed stream, a BOM that may still
@@ -229,8 +301,9 @@ class SSEDecoder:
             self._skip_lf = self._unusual = True
         return block
 
-    def _check_utf8(self, block: bytes) -> None:
-        """Raise :class:`~spanstream.errors.SSEDecodeError` unless ``block`` is valid UTF-8.
+    @staticmethod
+    def _invalid_utf8_at(block: bytes) -> int | None:
+        """The offset of the first invalid UTF-8 byte in ``block``, or ``None``.
 
         The lines stay bytes, so the decoded text is thrown away; a long block is decoded in
         pieces cut at character starts, so that no ``str`` of it (up to 4 bytes per character)
@@ -251,13 +324,9 @@ class SSEDecoder:
             try:
                 codecs.utf_8_decode(view[start:end], "strict", True)
             except UnicodeDecodeError as exc:
-                self._error = (
-                    "invalid UTF-8 in event stream at byte offset"
-                    f" {self._offset + start + exc.start} ({exc.reason})"
-                )
-                self._unusual = True
-                raise SSEDecodeError(self._error) from None
+                return start + exc.start
             start = end
+        return None
 
     def _strip_bom(self, chunk: bytes) -> bytes:
         """Drop a BOM at the very start of the stream, waiting until three bytes have arrived

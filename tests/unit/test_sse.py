@@ -622,3 +622,50 @@ def test_arbitrary_bytes_split_anyhow_give_the_same_events_or_the_same_error(
         except SSEDecodeError as exc:  # anything else (UnicodeDecodeError...) fails the test
             outcomes.append(str(exc))
     assert outcomes[0] == outcomes[1]
+
+
+# -- hardening: events before invalid UTF-8, and the maximum event size --------------------------
+
+
+def test_events_before_invalid_utf8_travel_on_the_error_at_every_split() -> None:
+    body = b"data: one\n\ndata: two\n\ndata: \xff\n\n"
+    for split in range(len(body) + 1):
+        decoder = SSEDecoder()
+        seen: list[str] = []
+        try:
+            for piece in (body[:split], body[split:]):
+                seen += [event.data for event in decoder.feed(piece)]
+        except SSEDecodeError as exc:
+            seen += [event.data for event in exc.events]  # type: ignore[attr-defined]
+        else:
+            raise AssertionError(f"no error at split {split}")
+        assert seen == ["one", "two"], split
+
+
+def test_an_endless_line_exceeds_the_maximum_event_size() -> None:
+    decoder = SSEDecoder(max_event_size=1000)
+    decoder.feed(b"data: ")
+    for _ in range(9):
+        decoder.feed(b"x" * 100)
+    with pytest.raises(SSEDecodeError, match="max_event_size"):
+        decoder.feed(b"x" * 100)
+    with pytest.raises(SSEDecodeError):  # the stream stays failed
+        decoder.feed(b"\n\n")
+
+
+def test_many_data_lines_exceed_the_maximum_event_size() -> None:
+    decoder = SSEDecoder(max_event_size=1000)
+    for _ in range(100):  # 1000 bytes of data: at the bound
+        decoder.feed(b"data: 0123456789\n")
+    with pytest.raises(SSEDecodeError, match="max_event_size"):
+        decoder.feed(b"data: 0123456789\n")
+
+
+def test_events_under_the_maximum_size_pass_whatever_their_number() -> None:
+    decoder = SSEDecoder(max_event_size=100)
+    events = []
+    for _ in range(1000):
+        events += decoder.feed(b"data: " + b"x" * 40 + b"\n")
+        events += decoder.feed(b"data: " + b"y" * 40 + b"\n\n")
+    assert len(events) == 1000
+    assert events[0].data == "x" * 40 + "\n" + "y" * 40
