@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
@@ -30,12 +29,21 @@ from . import __version__
 from ._chat import AsyncChat, Chat
 from ._pool import DEFAULT_LIMITS, AsyncShardedTransport, ShardedTransport, environment_proxies
 from ._retry import RetryPolicy
+from ._secrets import Scrubber, protect_http_logs
 from .agent import Agent, AsyncAgent
-from .errors import APIStatusError, ConfigurationError
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    ConfigurationError,
+    SpanstreamError,
+    UnexpectedContentTypeError,
+    UsageError,
+)
 from .providers.base import PreparedRequest, Provider
 from .providers.openai_responses import build_fetch_request, build_request
 from .providers.services import OPENAI
-from .stream import AsyncStream, Stream, wrap_transport_error
+from .sse import DEFAULT_MAX_EVENT_SIZE
+from .stream import DEFAULT_DRAIN_TIMEOUT, AsyncStream, Stream, StreamSettings, wrap_transport_error
 from .telemetry.content import CaptureMode, ContentCapture
 from .telemetry.observer import Instrumentation, SpanObserver
 from .tools import Tool
@@ -62,14 +70,9 @@ def _owned_async_http_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
 
 
 _MAX_ERROR_BODY = 64 * 1024
+_MAX_REDIRECTS = 5
 _C = TypeVar("_C", bound="_SyncClient")
 _A = TypeVar("_A", bound="_AsyncClient")
-_KEY_PATTERN = re.compile(r"\b(sk|sk-ant|sk-proj)-[A-Za-z0-9_\-*]{6,}")
-# A server that echoes request headers back: drop the header name and scheme with the value.
-_CREDENTIAL_PATTERN = re.compile(
-    r"(?i)\b(?:(?:proxy-)?authorization|x-api-key)\b\s*[:=]?\s*(?:bearer\s+|basic\s+)?\S*"
-    r"|\bbearer\s+\S+"
-)
 
 
 class ClientOptions(TypedDict, total=False):
@@ -88,6 +91,9 @@ class ClientOptions(TypedDict, total=False):
     capture_content: ContentCapture | CaptureMode | str | bool | None
     inject_trace_context: bool
     strict: bool
+    idle_timeout: float | None
+    drain_timeout: float
+    max_event_size: int | None
 
 
 class _ClientConfig:
@@ -130,6 +136,24 @@ class _ClientConfig:
         self.inject_trace_context = options.get("inject_trace_context", False)
         self._urls: dict[str, httpx.URL] = {}
         self.strict = options.get("strict", False)
+        self.scrubber = Scrubber(key)
+        protect_http_logs(self.scrubber)
+        # The idle timeout defaults to the read timeout: what httpx would allow between two
+        # reads, now also between two events whatever comments come between them.
+        idle = options.get("idle_timeout", self.timeout.read)
+        drain = options.get("drain_timeout", DEFAULT_DRAIN_TIMEOUT)
+        max_event_size = options.get("max_event_size", DEFAULT_MAX_EVENT_SIZE)
+        for name, value in (("idle_timeout", idle), ("drain_timeout", drain)):
+            if value is not None and not value >= 0:
+                raise ConfigurationError(f"{name} must be >= 0 seconds, got {value!r}")
+        if max_event_size is not None and max_event_size < 1:
+            raise ConfigurationError(f"max_event_size must be >= 1 byte, got {max_event_size!r}")
+        self.stream_settings = StreamSettings(
+            idle_timeout=idle,
+            drain_timeout=drain,
+            max_event_size=max_event_size,
+            scrub=self.scrubber,
+        )
 
     @property
     def server_address(self) -> str:
@@ -143,7 +167,10 @@ class _ClientConfig:
         return {"https": 443, "http": 80}.get(url.scheme)
 
     def http_request(
-        self, client: httpx.Client | httpx.AsyncClient, prepared: PreparedRequest
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        prepared: PreparedRequest,
+        url: httpx.URL | None = None,
     ) -> httpx.Request:
         headers = {
             "Accept": "text/event-stream",
@@ -155,7 +182,8 @@ class _ClientConfig:
         if self.inject_trace_context:
             # Called while the inference span is current: the provider sees it as the parent.
             propagate.inject(headers)
-        url = self._urls.get(prepared.path)
+        if url is None:
+            url = self._urls.get(prepared.path)
         if url is None:
             url = self.base_url.join(prepared.path.lstrip("/"))
             if prepared.method == "POST":
@@ -169,58 +197,183 @@ class _ClientConfig:
             headers=headers,
         )
 
-    def status_error(self, response: httpx.Response) -> APIStatusError:
-        """Build the typed error for an HTTP error status from its (already read) body."""
-        message, error_type, code, param = _error_details(response)
+    def request_id(self, response: httpx.Response) -> str | None:
+        """The provider's request id of ``response`` (scrubbed: a server may echo the key)."""
+        for name in self.provider.request_id_headers:
+            value: str | None = response.headers.get(name)
+            if value is not None:
+                return self.scrub(value)
+        return None
+
+    def status_error(self, response: httpx.Response, body: str) -> APIStatusError:
+        """Build the typed error for an HTTP error status from (the start of) its body."""
+        message, error_type, code, param = _error_details(body, response.reason_phrase)
         return APIStatusError(
             response.status_code,
             self.scrub(message),
             error_type=self.scrub(error_type),
             code=self.scrub(code),
             param=self.scrub(param),
-            request_id=next(
-                (
-                    response.headers[name]
-                    for name in self.provider.request_id_headers
-                    if name in response.headers
-                ),
-                None,
-            ),
+            request_id=self.request_id(response),
         )
+
+    def content_type_error(self, response: httpx.Response, body: str) -> UnexpectedContentTypeError:
+        """The error for a success status whose body is no event stream, from (the start of)
+        its body."""
+        content_type = response.headers.get("content-type", "")
+        if _is_json(content_type):
+            message, error_type, code, param = _error_details(body, response.reason_phrase)
+        else:
+            excerpt = " ".join(body.split())[:300] or "empty body"
+            message, error_type, code, param = excerpt, None, None, None
+        return UnexpectedContentTypeError(
+            response.status_code,
+            self.scrub(content_type),
+            self.scrub(message),
+            error_type=self.scrub(error_type),
+            code=self.scrub(code),
+            param=self.scrub(param),
+            request_id=self.request_id(response),
+        )
+
+    def redirect(self, response: httpx.Response, hops: int) -> httpx.URL | SpanstreamError:
+        """Where to send the request again after a redirect status, or the error to raise.
+
+        A redirect within the same origin (scheme, host, port) is followed with the same
+        method and body, whatever its status: an API request re-sent as a ``GET`` (what
+        browsers and httpx do for 301/302/303 after a ``POST``) would lose its body. A redirect
+        to another origin is not followed, so that the API key is never sent there.
+        """
+        status = response.status_code
+        location = response.headers.get("location")
+        if not location:
+            return APIConnectionError(f"HTTP {status} redirect without a Location header")
+        try:
+            target = response.request.url.join(location)
+        except httpx.InvalidURL:
+            return APIConnectionError(f"HTTP {status} redirect to an invalid URL")
+        if hops >= _MAX_REDIRECTS:
+            return APIConnectionError(f"more than {_MAX_REDIRECTS} redirects (last: HTTP {status})")
+        if _origin(target) != _origin(response.request.url):
+            where = self.scrub(str(target.copy_with(query=None)))
+            return APIConnectionError(
+                f"HTTP {status} redirect to another origin ({where}) not followed, so that"
+                " the API key is not sent there: point base_url at it if it is the API"
+            )
+        return target
 
     @overload
     def scrub(self, text: str) -> str: ...
     @overload
     def scrub(self, text: None) -> None: ...
     def scrub(self, text: str | None) -> str | None:
-        """Remove anything that looks like an API key from text bound for an error."""
+        """Remove the API key (or a piece of it) and credential values from text bound for an
+        error (see :mod:`spanstream._secrets`)."""
         if text is None:
             return None
-        text = text.replace(self.api_key, "***")
-        text = _CREDENTIAL_PATTERN.sub("[credentials redacted]", text)
-        return _KEY_PATTERN.sub("***", text)
+        return self.scrubber(text)
+
+    def check_usable(self, client: httpx.Client | httpx.AsyncClient) -> None:
+        if client.is_closed:
+            raise UsageError(
+                "the client is closed (close() or its with block ended): create a new client"
+                " to stream again"
+            )
 
     def observer(self) -> SpanObserver:
         # The parent is the caller's context now, wherever the stream is consumed later.
         return self.instrumentation.observer(otel_context.get_current())
 
 
-def _error_details(response: httpx.Response) -> tuple[str, str | None, str | None, str | None]:
-    text = response.text[:_MAX_ERROR_BODY]
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    port = url.port if url.port is not None else {"https": 443, "http": 80}.get(url.scheme)
+    return url.scheme, url.host, port
+
+
+_EVENT_STREAM = "text/event-stream"
+
+
+def unexpected_content_type(response: httpx.Response) -> bool:
+    """Whether a success response is certainly no event stream: HTML (a proxy's or a portal's
+    page) or JSON (an error body, or a server that ignored ``stream``). Anything else is read
+    as a stream: compatible servers label their streams loosely (``text/plain``, none)."""
+    content_type = response.headers.get("content-type", "")
+    if content_type.startswith(_EVENT_STREAM):
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in ("text/html", "application/xhtml+xml") or _is_json(media)
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def body_text(response: httpx.Response, head: bytes) -> str:
+    """The start of a body read by :func:`read_head` / :func:`aread_head`, as text."""
+    return head.decode(response.encoding or "utf-8", errors="replace")
+
+
+def read_head(response: httpx.Response) -> bytes:
+    """Read at most :data:`_MAX_ERROR_BODY` bytes of an error body, then close the response: a
+    body that never ends (or a huge page) must not hold the caller. A body that breaks or
+    cannot be decoded gives what arrived before."""
+    head = bytearray()
+    try:
+        for chunk in response.iter_bytes():
+            head += chunk
+            if len(head) >= _MAX_ERROR_BODY:
+                break
+    except httpx.HTTPError:
+        pass
+    finally:
+        response.close()
+    return bytes(head[:_MAX_ERROR_BODY])
+
+
+async def aread_head(response: httpx.Response) -> bytes:
+    """The ``asyncio`` twin of :func:`read_head`."""
+    head = bytearray()
+    try:
+        async for chunk in response.aiter_bytes():
+            head += chunk
+            if len(head) >= _MAX_ERROR_BODY:
+                break
+    except httpx.HTTPError:
+        pass
+    finally:
+        await response.aclose()
+    return bytes(head[:_MAX_ERROR_BODY])
+
+
+def _error_details(text: str, reason: str) -> tuple[str, str | None, str | None, str | None]:
+    """The message, type, code and param of an error body. Servers write it as OpenAI does
+    (``{"error": {"message", "type", "code", "param"}}``), with the fields at the top level
+    (``{"object": "error", "message", "type", "code"}``: Mistral, vLLM), as a bare string
+    (``{"error": "model not found"}``: Ollama) or as FastAPI's ``{"detail": ...}``."""
     try:
         body = json.loads(text)
-    except ValueError:
-        return (text.strip()[:500] or response.reason_phrase or "error"), None, None, None
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
+    except (ValueError, RecursionError):
+        return (text.strip()[:500] or reason or "error"), None, None, None
+    if not isinstance(body, dict):
         return text.strip()[:500], None, None, None
+    error = body.get("error")
+    if isinstance(error, str) and error:
+        return error[:500], None, None, None
+    if not isinstance(error, dict):
+        if "message" in body or "detail" in body:
+            error = {**body, "message": body.get("message", body.get("detail"))}
+        else:
+            return text.strip()[:500], None, None, None
 
     def field(name: str) -> str | None:
         value = error.get(name)
-        return str(value) if value is not None else None
+        if value is None or value == "":
+            return None
+        return value if isinstance(value, str) else json.dumps(value)[:500]
 
     return (
-        field("message") or response.reason_phrase or "error",
+        field("message") or reason or "error",
         field("type"),
         field("code"),
         field("param"),
@@ -371,14 +524,17 @@ class _SyncClient:
             info=prepared.info,
             server_address=config.server_address,
             server_port=config.server_port,
+            settings=config.stream_settings,
         )
 
     def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
         config = self._config
+        config.check_usable(self._http)
         policy = config.retry
-        attempt = 0
+        attempt = hops = 0
+        url: httpx.URL | None = None
         while True:
-            request = config.http_request(self._http, prepared)
+            request = config.http_request(self._http, prepared, url)
             try:
                 response = self._http.send(request, stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -389,18 +545,21 @@ class _SyncClient:
                 continue
             except httpx.TransportError as exc:
                 raise wrap_transport_error(exc) from exc
-            if response.status_code < 400:
-                return response, attempt
-            try:
-                response.read()
-            except httpx.TransportError:
-                pass
-            finally:
+            status = response.status_code
+            if status < 300:
+                if not unexpected_content_type(response):
+                    return response, attempt
+                raise config.content_type_error(response, body_text(response, read_head(response)))
+            if status < 400:
                 response.close()
-            if attempt >= policy.max_retries or not policy.should_retry_status(
-                response.status_code
-            ):
-                raise config.status_error(response)
+                target = config.redirect(response, hops)
+                if isinstance(target, SpanstreamError):
+                    raise target
+                url, hops = target, hops + 1
+                continue
+            body = body_text(response, read_head(response))
+            if attempt >= policy.max_retries or not policy.should_retry_status(status):
+                raise config.status_error(response, body)
             time.sleep(policy.delay(attempt, response.headers))
             attempt += 1
 
@@ -502,14 +661,17 @@ class _AsyncClient:
             info=prepared.info,
             server_address=config.server_address,
             server_port=config.server_port,
+            settings=config.stream_settings,
         )
 
     async def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
         config = self._config
+        config.check_usable(self._http)
         policy = config.retry
-        attempt = 0
+        attempt = hops = 0
+        url: httpx.URL | None = None
         while True:
-            request = config.http_request(self._http, prepared)
+            request = config.http_request(self._http, prepared, url)
             try:
                 response = await self._http.send(request, stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -520,18 +682,22 @@ class _AsyncClient:
                 continue
             except httpx.TransportError as exc:
                 raise wrap_transport_error(exc) from exc
-            if response.status_code < 400:
-                return response, attempt
-            try:
-                await response.aread()
-            except httpx.TransportError:
-                pass
-            finally:
+            status = response.status_code
+            if status < 300:
+                if not unexpected_content_type(response):
+                    return response, attempt
+                head = await aread_head(response)
+                raise config.content_type_error(response, body_text(response, head))
+            if status < 400:
                 await response.aclose()
-            if attempt >= policy.max_retries or not policy.should_retry_status(
-                response.status_code
-            ):
-                raise config.status_error(response)
+                target = config.redirect(response, hops)
+                if isinstance(target, SpanstreamError):
+                    raise target
+                url, hops = target, hops + 1
+                continue
+            body = body_text(response, await aread_head(response))
+            if attempt >= policy.max_retries or not policy.should_retry_status(status):
+                raise config.status_error(response, body)
             await asyncio.sleep(policy.delay(attempt, response.headers))
             attempt += 1
 

@@ -6,6 +6,7 @@ request id) and never a secret: API keys and ``Authorization`` headers are not s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ __all__ = [
     "SSEDecodeError",
     "SpanstreamError",
     "StreamError",
+    "UnexpectedContentTypeError",
+    "UsageError",
 ]
 
 
@@ -32,6 +35,11 @@ class SpanstreamError(Exception):
 
 class ConfigurationError(SpanstreamError):
     """The client is missing something it needs (for example an API key)."""
+
+
+class UsageError(SpanstreamError, RuntimeError):
+    """spanstream was used in a way it does not support: a closed client asked to stream, or
+    one stream read by two threads or tasks at once. The message says which."""
 
 
 class APIError(SpanstreamError):
@@ -73,12 +81,49 @@ class APIStatusError(APIError):
         super().__init__(f"HTTP {status_code}: {message}" + (f" ({details})" if details else ""))
 
 
+class UnexpectedContentTypeError(APIStatusError):
+    """The server answered a streaming request with a success status but no event stream: an
+    HTML page (a proxy, a login portal) or a JSON body (an error, or a server that ignored
+    ``stream``). ``content_type`` names what came; for a JSON error body, ``message``,
+    ``error_type`` and ``code`` are the provider's."""
+
+    def __init__(
+        self,
+        status_code: int,
+        content_type: str,
+        message: str,
+        *,
+        error_type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.content_type = content_type
+        super().__init__(
+            status_code,
+            f"expected an event stream, got {content_type or 'no content type'}: {message}",
+            error_type=error_type,
+            code=code,
+            param=param,
+            request_id=request_id,
+        )
+
+
 class StreamError(APIError):
     """The event stream itself could not be read (a protocol violation)."""
 
 
 class SSEDecodeError(StreamError):
-    """The byte stream is not valid ``text/event-stream`` (for example invalid UTF-8)."""
+    """The byte stream is not valid ``text/event-stream`` (invalid UTF-8, or an event larger
+    than the maximum event size).
+
+    ``events``: the events the decoder completed before the bad bytes (delivered before the
+    error is raised by a stream; :class:`~spanstream.sse.SSEDecoder` users get them here).
+    """
+
+    def __init__(self, message: str, *, events: Sequence[object] = ()) -> None:
+        self.events: list[object] = list(events)
+        super().__init__(message)
 
 
 class MalformedEvent(StreamError):

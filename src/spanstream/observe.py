@@ -77,6 +77,8 @@ class StreamResult:
     retries: int = 0
     unknown_events: int = 0
     malformed_events: int = 0
+    ignored_events: int = 0
+    """Events after the terminal event, in the chunk that brought it (not delivered)."""
 
 
 class StreamObserver(Protocol):

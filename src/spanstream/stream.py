@@ -5,11 +5,26 @@ the two classes differ only in how they read bytes and close the response. Whate
 stream ends — completed, incomplete, failed, HTTP or transport error, malformed stream, the
 consumer breaking out or raising, task cancellation, ``close()``, garbage collection — the
 observer's ``end`` runs exactly once, with the usage seen so far.
+
+The rules of the end, for every API alike:
+
+* A stream is complete at its terminal event (Responses ``response.completed`` /
+  ``incomplete`` / ``failed``, Chat Completions ``[DONE]``, Anthropic ``message_stop``), even if
+  the server keeps the body open: the outcome is settled and the span ends there. The first
+  terminal event wins; events after it are not delivered and are counted
+  (``spanstream.events.ignored``). What is left of the body is then read for at most
+  ``drain_timeout`` seconds, so that a well-behaved server's connection goes back to the pool,
+  and the response is closed.
+* No event for ``idle_timeout`` seconds (comments do not count: a keep-alive comment restarts
+  httpx's read timer, not this one) ends the stream with :class:`~spanstream.APITimeoutError`.
+  Both deadlines span many reads, so they are kept by :mod:`spanstream._watchdog`.
+* Every event decoded before an error is delivered before the error is raised.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import re
@@ -21,15 +36,20 @@ from typing import Generic, NoReturn, TypeVar
 
 import httpx
 
+from ._watchdog import Watch, socket_of, watchdog
 from .errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
     ResponseFailed,
     SpanstreamError,
+    SSEDecodeError,
     StreamError,
+    UnexpectedContentTypeError,
+    UsageError,
 )
 from .events import (
+    ProviderError,
     RefusalDelta,
     Response,
     StreamEvent,
@@ -39,9 +59,43 @@ from .events import (
 )
 from .observe import Outcome, StreamObserver, StreamResult, StreamTimings
 from .providers.base import Parser, RequestInfo
-from .sse import SSEDecoder
+from .sse import DEFAULT_MAX_EVENT_SIZE, RawEvent, SSEDecoder
 
-__all__ = ["AsyncStream", "Stream", "error_type_of"]
+__all__ = [
+    "DEFAULT_DRAIN_TIMEOUT",
+    "AsyncStream",
+    "Stream",
+    "StreamSettings",
+    "error_type_of",
+]
+
+DEFAULT_DRAIN_TIMEOUT = 0.5
+"""Seconds to read what is left of the body after the terminal event before closing it: a
+server that ends the body promptly keeps its connection for the next request."""
+
+
+def _keep(text: str) -> str:
+    return text
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StreamSettings:
+    """How a stream bounds a server and cleans what it reports (set from the client's options).
+
+    ``idle_timeout``: seconds without an event (comments do not count) before the stream ends
+    with :class:`~spanstream.APITimeoutError` (``None``: no bound). ``drain_timeout``: see
+    :data:`DEFAULT_DRAIN_TIMEOUT`. ``max_event_size``: bytes of one event before the stream ends
+    with :class:`~spanstream.SSEDecodeError` (``None``: no bound). ``scrub``: applied to every
+    provider-supplied string that goes into an error (it removes the client's API key).
+    """
+
+    idle_timeout: float | None = None
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT
+    max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE
+    scrub: Callable[[str], str] = _keep
+
+
+_DEFAULT_SETTINGS = StreamSettings()
 
 logger = logging.getLogger("spanstream")
 
@@ -55,6 +109,8 @@ _closing: set[asyncio.Task[None]] = set()  # keeps close tasks of collected stre
 def error_type_of(error: BaseException) -> str:
     """The low-cardinality ``error.type`` of an error: the HTTP status, ``timeout``, the
     provider's error code, or the exception's class name."""
+    if isinstance(error, UnexpectedContentTypeError):
+        return error.code or "UnexpectedContentTypeError"
     if isinstance(error, APIStatusError):
         return str(error.status_code)
     if isinstance(error, APITimeoutError):
@@ -64,12 +120,62 @@ def error_type_of(error: BaseException) -> str:
     return type(error).__qualname__
 
 
+_WHAT_FAILED: dict[type, str] = {
+    httpx.ConnectTimeout: "timed out connecting",
+    httpx.ReadTimeout: "timed out waiting for data (read timeout)",
+    httpx.WriteTimeout: "timed out sending the request (write timeout)",
+    httpx.PoolTimeout: "timed out waiting for a free connection in the pool (pool timeout)",
+    httpx.ConnectError: "could not connect",
+    httpx.ReadError: "the connection broke while reading (reset or closed by the peer)",
+    httpx.WriteError: "the connection broke while sending the request",
+    httpx.RemoteProtocolError: "the server broke the HTTP protocol or closed the connection",
+    httpx.ProxyError: "the proxy refused or failed the connection",
+}
+
+
+def _what_failed(error: httpx.TransportError) -> str:
+    """What happened, in words, even when httpx's own message is empty (an asyncio reset or a
+    read timeout carry none)."""
+    detail = str(error).strip()
+    for kind in type(error).__mro__:
+        what = _WHAT_FAILED.get(kind)
+        if what is not None:
+            break
+    else:
+        what = type(error).__name__
+    try:
+        request = error.request
+        where = f" ({request.method} {request.url.copy_with(query=None)})"
+    except RuntimeError:  # no request attached
+        where = ""
+    return f"{what}{where}: {detail}" if detail else f"{what}{where}"
+
+
 def wrap_transport_error(error: httpx.TransportError) -> APIConnectionError:
-    """Map an httpx transport error to spanstream's hierarchy (the message names no secret:
-    httpx messages carry no headers)."""
+    """Map an httpx transport error to spanstream's hierarchy. The message always says what
+    happened and names no secret (httpx messages carry no headers; the URL is given without its
+    query)."""
     if isinstance(error, httpx.TimeoutException):
-        return APITimeoutError(f"timed out: {error}")
-    return APIConnectionError(f"connection failed: {error}")
+        return APITimeoutError(f"timed out: {_what_failed(error)}")
+    return APIConnectionError(f"connection failed: {_what_failed(error)}")
+
+
+def scrubbed_failure(
+    error: ProviderError, response: Response, scrub: Callable[[str], str]
+) -> ResponseFailed:
+    """The :class:`ResponseFailed` for a provider's error, its strings passed through
+    ``scrub`` (a server may echo the API key in an error message)."""
+
+    def clean(text: str | None) -> str | None:
+        return None if text is None else scrub(text)
+
+    error = ProviderError(
+        message=scrub(error.message),
+        code=clean(error.code),
+        type=clean(error.type),
+        param=clean(error.param),
+    )
+    return ResponseFailed(error, dataclasses.replace(response, error=error))
 
 
 S = TypeVar("S", httpx.SyncByteStream, httpx.AsyncByteStream)
@@ -123,30 +229,48 @@ class _StreamCore:
         "decoder",
         "failure",
         "finished",
+        "ignored",
         "info",
+        "is_closed",
         "last_data",
         "observer",
         "outcome",
         "parser",
         "queue",
+        "reading",
         "retries",
+        "settings",
+        "terminal",
         "timings",
         "to_raise",
+        "watch",
     )
 
-    def __init__(self, parser: Parser, observer: StreamObserver, info: RequestInfo) -> None:
+    def __init__(
+        self,
+        parser: Parser,
+        observer: StreamObserver,
+        info: RequestInfo,
+        settings: StreamSettings = _DEFAULT_SETTINGS,
+    ) -> None:
         self.parser = parser
         self.observer = observer
         self.info = info
-        self.decoder = SSEDecoder()
+        self.settings = settings
+        self.decoder = SSEDecoder(max_event_size=settings.max_event_size)
         self.queue: deque[StreamEvent] = deque()
         self.timings = StreamTimings(started=0.0)
         self.finished = False
+        self.terminal = False  # the terminal event arrived (the body may still be open)
         self.outcome: Outcome | None = None
         self.retries = 0
+        self.ignored = 0  # events after the terminal event
+        self.reading = False  # a consumer is inside a read (to catch a second one)
+        self.is_closed = False  # close() was called: nothing more is delivered
         self.to_raise: BaseException | None = None
         self.failure: ResponseFailed | None = None
         self.last_data: bytes | None = None  # the data of the last event decoded
+        self.watch: Watch | None = None
 
     def start(self, server_address: str | None, server_port: int | None) -> None:
         self.timings.started = time.perf_counter()
@@ -155,25 +279,62 @@ class _StreamCore:
         except Exception:  # telemetry must never break the stream
             logger.exception("spanstream observer failed to start")
 
+    def watch_response(self, response: httpx.Response) -> None:
+        """Arm the idle and drain deadlines on the response's connection (when the transport
+        exposes its socket: httpx's own HTTP/1.1 transports do)."""
+        sock = socket_of(response.extensions)
+        if sock is None:
+            return
+        watch = Watch(sock, self.settings.idle_timeout, self.timings, time.perf_counter())
+        self.watch = watch
+        watchdog.add(watch)
+
+    def unwatch(self) -> None:
+        watch = self.watch
+        if watch is not None:
+            self.watch = None
+            watchdog.discard(watch)
+
     def feed(self, chunk: bytes) -> None:
         """Decode one chunk of the body into queued events."""
+        try:
+            sse_events = self.decoder.feed_raw(chunk)
+        except SSEDecodeError as exc:
+            # Deliver what was decoded before the bad bytes; they may even hold the end.
+            events: list[RawEvent] = exc.events  # type: ignore[assignment]
+            exc.events = []
+            if events and not self._parse(events):
+                return
+            if not self.terminal:
+                self.to_raise = exc
+                self.finish("error", exc)
+            return
+        if sse_events:
+            self._parse(sse_events)
+
+    def _parse(self, sse_events: list[RawEvent]) -> bool:
+        """Parse decoded events into the queue; False if that raised (and finished)."""
         parser = self.parser
         queue = self.queue
         try:
-            sse_events = self.decoder.feed_raw(chunk)
-            if not sse_events:
-                return
             feed = parser.feed_raw
             for event, data, _, _ in sse_events:
+                if parser.done:
+                    self._ignore(data)
+                    continue
                 queue.extend(feed(event, data))
             # Once per chunk, for last_sequence_number. A done event restating a long answer
             # is not held: its cursor is read now, so that it does not outlive its parsing.
             self.last_data = data if len(data) <= _HELD_DATA else _cursor_of(data)
         except StreamError as exc:
             # Events decoded before the bad one are still delivered, then the error is raised.
+            # The chained cause (a pydantic ValidationError) quotes the payload: it must not
+            # reach a recorded exception's stack trace.
+            exc.__cause__ = exc.__context__ = None
+            exc.__suppress_context__ = True
             self.to_raise = exc
             self.finish("error", exc)
-            return
+            return False
         # Per network read, not per event: one clock read and a counter.
         now = time.perf_counter()
         timings = self.timings
@@ -184,28 +345,84 @@ class _StreamCore:
                 timings.first_chunk = now
             if any(isinstance(event, _OUTPUT_DELTAS) for event in queue):
                 timings.first_token = now
+        if parser.done and not self.finished:
+            self.settle()
+        return True
+
+    def _ignore(self, data: bytes) -> None:
+        """An event after the terminal event: not delivered, counted. The Chat Completions
+        sentinel that some servers send after a Responses terminal event is expected."""
+        if data not in (b"[DONE]", "[DONE]"):
+            self.ignored += 1
+
+    def settle(self) -> None:
+        """The terminal event arrived: the outcome is the parser's, and the stream is over."""
+        self.terminal = True
+        parser = self.parser
+        response = parser.response
+        if response.status == "failed":
+            error = response.error or parser.error
+            assert error is not None
+            failure = scrubbed_failure(error, response, self.settings.scrub)
+            self.to_raise = self.failure = failure
+            self.finish("failed", failure)
+        else:
+            self.finish("completed" if response.status == "completed" else "incomplete")
+
+    def drained(self, chunk: bytes) -> None:
+        """A chunk of the body read after the terminal event: count its events, keep none."""
+        try:
+            for _, data, _, _ in self.decoder.feed_raw(chunk):
+                self._ignore(data)
+        except SSEDecodeError:
+            pass  # nothing after the end is delivered, valid or not
+
+    def end_drain(self) -> None:
+        if self.ignored:
+            logger.warning(
+                "spanstream ignored %d event(s) the server sent after the terminal event",
+                self.ignored,
+            )
+
+    def start_drain(self) -> bool:
+        """Bound the rest of the body by the drain deadline; False if it cannot be bounded (no
+        socket to watch: then it is not read at all)."""
+        watch = self.watch
+        if watch is None:
+            return False
+        watch.drain_until = time.perf_counter() + self.settings.drain_timeout
+        watchdog.changed(watch)
+        return True
 
     def end_of_body(self) -> None:
         """The body ended: settle the outcome, and what to raise once the queue is drained."""
+        if self.finished:
+            return
+        timeout = self.timed_out()
+        if timeout is not None:
+            self.to_raise = timeout
+            self.finish("error", timeout)
+            return
         truncated = self.decoder.has_pending
         self.decoder.close()
         self.queue.extend(self.parser.close())
-        parser = self.parser
-        if parser.done:
-            response = parser.response
-            if response.status == "failed":
-                error = response.error or parser.error
-                assert error is not None
-                failure = ResponseFailed(error, response)
-                self.to_raise = self.failure = failure
-                self.finish("failed", failure)
-            else:
-                self.finish("completed" if response.status == "completed" else "incomplete")
+        if self.parser.done:
+            self.settle()
             return
         detail = " in the middle of an event" if truncated else ""
         cut = APIConnectionError(f"the stream ended{detail} before the response was complete")
         self.to_raise = cut
         self.finish("error", cut)
+
+    def timed_out(self) -> APITimeoutError | None:
+        """The idle timeout's error, if the watchdog ended the connection for it."""
+        watch = self.watch
+        if watch is None or watch.fired != "idle":
+            return None
+        return APITimeoutError(
+            f"timed out: no event for {watch.idle_timeout} s (idle_timeout); comments and"
+            " keep-alives do not count"
+        )
 
     def finish(self, outcome: Outcome, error: BaseException | None = None) -> None:
         """End the observation, once."""
@@ -225,6 +442,7 @@ class _StreamCore:
             retries=self.retries,
             unknown_events=parser.unknown_count,
             malformed_events=parser.malformed_count,
+            ignored_events=self.ignored,
         )
         try:
             self.observer.end(result)
@@ -238,10 +456,21 @@ class _StreamCore:
 
     def fail(self, error: BaseException) -> SpanstreamError | BaseException:
         """Finish with an error raised while reading; return the error to raise."""
-        if isinstance(error, httpx.TransportError):
+        timeout = self.timed_out()
+        if timeout is not None:
+            error = timeout
+        elif isinstance(error, httpx.TransportError):
             error = wrap_transport_error(error)
+        elif isinstance(error, httpx.DecodingError):
+            error = StreamError(f"the response body could not be decoded: {error}")
         self.finish("error", error)
         return error
+
+    def misuse(self) -> UsageError:
+        return UsageError(
+            "this stream is already being read by another thread or task: a stream has one"
+            " consumer (iterate it in one place, or give each consumer its own stream)"
+        )
 
     def consumer_exit(self, error: BaseException | None) -> None:
         """The consumer left the ``with`` block (or closed the stream) before the end."""
@@ -254,6 +483,13 @@ class _StreamCore:
             self.finish("abandoned")
         else:
             self.finish("abandoned", error)
+
+    def closed(self) -> None:
+        """The consumer closed the stream: nothing more is delivered or raised (a read under
+        way in another thread, which close() interrupts, ends the iteration quietly)."""
+        self.is_closed = True
+        self.queue.clear()
+        self.to_raise = None
 
 
 class _StreamBase(Generic[R]):
@@ -303,13 +539,14 @@ class _StreamBase(Generic[R]):
 
     @property
     def request_id(self) -> str | None:
-        """The provider's request id (``x-request-id``), once the request was sent."""
+        """The provider's request id (``x-request-id``), once the request was sent (without
+        the API key, should a server echo it there)."""
         response = self._response
         if not isinstance(response, httpx.Response):
             return None
         headers: httpx.Headers = response.headers
         request_id: str | None = headers.get("x-request-id") or headers.get("request-id")
-        return request_id
+        return None if request_id is None else self._core.settings.scrub(request_id)
 
 
 class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
@@ -332,8 +569,9 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
         info: RequestInfo,
         server_address: str | None,
         server_port: int | None,
+        settings: StreamSettings = _DEFAULT_SETTINGS,
     ) -> None:
-        self._core = _StreamCore(parser, observer, info)
+        self._core = _StreamCore(parser, observer, info, settings)
         self._send = send
         self._server = (server_address, server_port)
         self._response: httpx.Response | None = None
@@ -351,7 +589,7 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
         tb: TracebackType | None,
     ) -> None:
         self._core.consumer_exit(exc)
-        self._close_response()
+        self._release()
 
     def __iter__(self) -> Stream:
         return self
@@ -364,6 +602,16 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
 
     def _next_slow(self) -> StreamEvent:
         core = self._core
+        if core.reading:
+            raise core.misuse()
+        core.reading = True
+        try:
+            return self._read_next()
+        finally:
+            core.reading = False
+
+    def _read_next(self) -> StreamEvent:
+        core = self._core
         if not self._started:
             self._ensure_started()
         while True:
@@ -373,8 +621,11 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
                 error, core.to_raise = core.to_raise, None
                 raise error
             chunks = self._chunks
-            if chunks is None or core.finished:
+            if chunks is None:
                 raise StopIteration
+            if core.finished:
+                self._release()
+                continue
             try:
                 chunk = next(chunks)
             except StopIteration:
@@ -382,7 +633,7 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
                 self._close_response()
                 continue
             except BaseException as exc:
-                if not core.provider_failed(exc):
+                if not core.provider_failed(exc) or core.timed_out() is not None:
                     self._raise_from_read(exc)
                 core.end_of_body()
                 self._close_response()
@@ -391,10 +642,10 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
                 core.feed(chunk)
             except BaseException as exc:
                 self._raise_from_read(exc)
-            if core.finished:
-                self._close_response()
 
     def _raise_from_read(self, exc: BaseException) -> NoReturn:
+        if self._core.is_closed and isinstance(exc, Exception):
+            raise StopIteration  # close() from another thread broke the read
         self._name_request(exc)
         error = self._core.fail(exc) if isinstance(exc, Exception) else exc
         if not isinstance(exc, Exception):
@@ -421,17 +672,36 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
             raise
         self._response = response
         self._chunks = _sync_chunks(response)
+        core.watch_response(response)
 
     def close(self) -> None:
         """Stop reading and release the connection. A stream closed before its end is recorded
-        as ``abandoned``."""
-        self._core.consumer_exit(None)
+        as ``abandoned``; nothing is delivered after ``close()``."""
+        core = self._core
+        core.consumer_exit(None)
+        core.closed()
+        self._release()
+
+    def _release(self) -> None:
+        """Close the response; after the terminal event, first read what is left of the body
+        (bounded by the drain deadline), so that the connection can be reused."""
+        core = self._core
+        chunks = self._chunks
+        if chunks is not None and core.terminal and core.start_drain():
+            self._chunks = None
+            try:
+                for chunk in chunks:
+                    core.drained(chunk)
+            except Exception:  # a broken or cut connection after the end is moot
+                pass
+            core.end_drain()
         self._close_response()
 
     def _close_response(self) -> None:
         response = self._response
         if response is not None:
             self._chunks = None
+            self._core.unwatch()
             response.close()
 
     def final_response(self) -> Response:
@@ -450,9 +720,11 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
 
     def __del__(self) -> None:
         core = getattr(self, "_core", None)
-        if core is not None and self._started and not core.finished:
+        if core is None or not self._started:
+            return
+        if not core.finished:
             core.finish("abandoned")
-            self._close_response()
+        self._close_response()
 
 
 class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
@@ -472,8 +744,9 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
         info: RequestInfo,
         server_address: str | None,
         server_port: int | None,
+        settings: StreamSettings = _DEFAULT_SETTINGS,
     ) -> None:
-        self._core = _StreamCore(parser, observer, info)
+        self._core = _StreamCore(parser, observer, info, settings)
         self._send = send
         self._server = (server_address, server_port)
         self._response: httpx.Response | None = None
@@ -491,7 +764,7 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
         tb: TracebackType | None,
     ) -> None:
         self._core.consumer_exit(exc)
-        await self._close_response()
+        await self._release()
 
     def __aiter__(self) -> AsyncStream:
         return self
@@ -501,6 +774,17 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
         queue = core.queue
         if queue:
             return queue.popleft()
+        if core.reading:
+            raise core.misuse()
+        core.reading = True
+        try:
+            return await self._read_next()
+        finally:
+            core.reading = False
+
+    async def _read_next(self) -> StreamEvent:
+        core = self._core
+        queue = core.queue
         if not self._started:
             await self._ensure_started()
         while True:
@@ -510,8 +794,11 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
                 error, core.to_raise = core.to_raise, None
                 raise error
             chunks = self._chunks
-            if chunks is None or core.finished:
+            if chunks is None:
                 raise StopAsyncIteration
+            if core.finished:
+                await self._release()
+                continue
             try:
                 chunk = await chunks.__anext__()
             except StopAsyncIteration:
@@ -519,7 +806,7 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
                 await self._close_response()
                 continue
             except BaseException as exc:
-                if not core.provider_failed(exc):
+                if not core.provider_failed(exc) or core.timed_out() is not None:
                     await self._raise_from_read(exc)
                 core.end_of_body()
                 await self._close_response()
@@ -528,10 +815,10 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
                 core.feed(chunk)
             except BaseException as exc:
                 await self._raise_from_read(exc)
-            if core.finished:
-                await self._close_response()
 
     async def _raise_from_read(self, exc: BaseException) -> NoReturn:
+        if self._core.is_closed and isinstance(exc, Exception):
+            raise StopAsyncIteration  # close() from another task broke the read
         self._name_request(exc)
         error = self._core.fail(exc) if isinstance(exc, Exception) else exc
         if not isinstance(exc, Exception):
@@ -558,16 +845,35 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
             raise
         self._response = response
         self._chunks = _async_chunks(response)
+        core.watch_response(response)
 
     async def close(self) -> None:
-        """Stop reading and release the connection (``abandoned`` if before the end)."""
-        self._core.consumer_exit(None)
+        """Stop reading and release the connection (``abandoned`` if before the end; nothing
+        is delivered after ``close()``)."""
+        core = self._core
+        core.consumer_exit(None)
+        core.closed()
+        await self._release()
+
+    async def _release(self) -> None:
+        """Close the response, after draining the rest of the body (see :meth:`Stream._release`)."""
+        core = self._core
+        chunks = self._chunks
+        if chunks is not None and core.terminal and core.start_drain():
+            self._chunks = None
+            try:
+                async for chunk in chunks:
+                    core.drained(chunk)
+            except Exception:  # a broken or cut connection after the end is moot
+                pass
+            core.end_drain()
         await self._close_response()
 
     async def _close_response(self) -> None:
         response = self._response
         if response is not None:
             self._chunks = None
+            self._core.unwatch()
             await response.aclose()
 
     async def final_response(self) -> Response:
@@ -583,9 +889,11 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
 
     def __del__(self) -> None:
         core = getattr(self, "_core", None)
-        if core is None or not self._started or core.finished:
+        if core is None or not self._started:
             return
-        core.finish("abandoned")
+        if not core.finished:
+            core.finish("abandoned")
+        core.unwatch()
         response = self._response
         if response is None or response.is_closed:
             return

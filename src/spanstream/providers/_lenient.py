@@ -81,6 +81,10 @@ class Lenient:
         where = f" (sequence_number={sequence_number})" if sequence_number is not None else ""
         message = f"malformed {self.api} event {type_name or '<untyped>'}{where}: {reason}"
         if self.strict:
-            raise MalformedEvent(message, event_type=type_name, sequence_number=sequence_number)
+            # Not chained: the pydantic error being handled quotes the payload, which a
+            # recorded exception's stack trace must not carry (content capture may be off).
+            raise MalformedEvent(
+                message, event_type=type_name, sequence_number=sequence_number
+            ) from None
         self.malformed_count += 1
         self.logger.warning("skipped %s", message)

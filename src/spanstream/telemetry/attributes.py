@@ -40,6 +40,9 @@ SPANSTREAM_OUTCOME = "spanstream.outcome"
 SPANSTREAM_TIME_TO_FIRST_TOKEN = "spanstream.time_to_first_token"
 SPANSTREAM_EVENTS_UNKNOWN = "spanstream.events.unknown"
 SPANSTREAM_EVENTS_MALFORMED = "spanstream.events.malformed"
+SPANSTREAM_EVENTS_IGNORED = "spanstream.events.ignored"
+"""Events the server sent after the terminal event, in the read that brought it: not
+delivered (the first terminal event wins)."""
 SPANSTREAM_RETRIES = "spanstream.retries"
 
 LATEST_OPT_IN = "gen_ai_latest_experimental"

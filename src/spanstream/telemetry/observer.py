@@ -18,6 +18,7 @@ from .. import __version__
 from ..observe import StreamResult
 from ..providers.base import FETCH_RESPONSE, RequestInfo
 from .attributes import (
+    SPANSTREAM_EVENTS_IGNORED,
     SPANSTREAM_EVENTS_MALFORMED,
     SPANSTREAM_EVENTS_UNKNOWN,
     SPANSTREAM_RETRIES,
@@ -162,6 +163,7 @@ class SpanObserver:
             SPANSTREAM_RETRIES: result.retries,
             SPANSTREAM_EVENTS_UNKNOWN: result.unknown_events,
             SPANSTREAM_EVENTS_MALFORMED: result.malformed_events,
+            SPANSTREAM_EVENTS_IGNORED: result.ignored_events,
         }
         attributes.update({name: count for name, count in counters.items() if count})
         span.set_attributes(attributes)
