@@ -228,8 +228,8 @@ class _ClientConfig:
             message, error_type, code, param = excerpt, None, None, None
         return UnexpectedContentTypeError(
             response.status_code,
-            self.scrub(content_type),
             self.scrub(message),
+            content_type=self.scrub(content_type),
             error_type=self.scrub(error_type),
             code=self.scrub(code),
             param=self.scrub(param),

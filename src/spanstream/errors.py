@@ -88,25 +88,11 @@ class UnexpectedContentTypeError(APIStatusError):
     ``error_type`` and ``code`` are the provider's."""
 
     def __init__(
-        self,
-        status_code: int,
-        content_type: str,
-        message: str,
-        *,
-        error_type: str | None = None,
-        code: str | None = None,
-        param: str | None = None,
-        request_id: str | None = None,
+        self, status_code: int, message: str, *, content_type: str, **details: str | None
     ) -> None:
         self.content_type = content_type
-        super().__init__(
-            status_code,
-            f"expected an event stream, got {content_type or 'no content type'}: {message}",
-            error_type=error_type,
-            code=code,
-            param=param,
-            request_id=request_id,
-        )
+        got = content_type or "no content type"
+        super().__init__(status_code, f"expected an event stream, got {got}: {message}", **details)
 
 
 class StreamError(APIError):
