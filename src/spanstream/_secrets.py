@@ -13,8 +13,10 @@ through :class:`Scrubber`, which removes:
   ``x-api-key: ...``), but not the header's name: Anthropic's 401 says "invalid x-api-key",
   which names the header and must stay readable.
 
-httpcore logs every response header at DEBUG: :func:`protect_http_logs` adds a filter to its
-loggers that applies the same scrubbing to their records, for the keys of every client made.
+httpcore logs every response header at DEBUG: :func:`protect_logs` adds a filter to its loggers
+and spanstream's that applies the same scrubbing to their records, for the keys of every live
+client. :func:`scrub_exception` is the last net for an error a stream ends with, whatever built
+its message.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import re
 import threading
 import weakref
 
-__all__ = ["MIN_PIECE", "Scrubber", "protect_http_logs"]
+__all__ = ["LOGGERS", "MIN_PIECE", "Scrubber", "protect_logs", "scrub_exception"]
 
 MIN_PIECE = 8
 """The shortest piece of a key that is removed wherever it appears."""
@@ -103,23 +105,48 @@ class _ScrubbingFilter(logging.Filter):
 
 _filter = _ScrubbingFilter()
 _lock = threading.Lock()
-# httpcore's loggers that write response headers (a filter on a parent logger does not apply to
-# records of its children, so each is named).
-_HTTP_LOGGERS = (
+# The loggers whose records may quote what a server sent: httpcore's, which write response
+# headers, and spanstream's own (an event type, say). A filter on a parent logger does not apply
+# to records of its children, so each is named.
+LOGGERS = (
     "httpcore.http11",
     "httpcore.http2",
     "httpcore.connection",
     "httpcore.proxy",
     "httpx",
+    "spanstream",
+    "spanstream.providers",
+    "spanstream.providers.openai_responses",
+    "spanstream.providers.openai_chat",
+    "spanstream.providers.anthropic_messages",
 )
 
 
-def protect_http_logs(scrubber: Scrubber) -> None:
-    """Scrub ``scrubber``'s key from httpcore's and httpx's log records while it lives."""
+def protect_logs(scrubber: Scrubber) -> None:
+    """Scrub ``scrubber``'s key from the records of :data:`LOGGERS` while it lives."""
     with _lock:
         if not _filter.scrubbers:
-            for name in _HTTP_LOGGERS:
+            for name in LOGGERS:
                 logger = logging.getLogger(name)
                 if _filter not in logger.filters:
                     logger.addFilter(_filter)
         _filter.scrubbers.add(scrubber)
+
+
+_ERROR_FIELDS = ("message", "code", "error_type", "param", "request_id", "event_type")
+
+
+def scrub_exception(error: BaseException, scrub: Scrubber) -> None:
+    """Scrub an exception's message and its text fields in place (its ``str``, what a span's
+    status and exception event show, is built from ``args``)."""
+    args = error.args
+    if args and isinstance(args[0], str):
+        clean = scrub(args[0])
+        if clean != args[0]:
+            error.args = (clean, *args[1:])
+    for name in _ERROR_FIELDS:
+        value = getattr(error, name, None)
+        if isinstance(value, str):
+            clean = scrub(value)
+            if clean != value:
+                setattr(error, name, clean)

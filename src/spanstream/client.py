@@ -29,7 +29,7 @@ from . import __version__
 from ._chat import AsyncChat, Chat
 from ._pool import DEFAULT_LIMITS, AsyncShardedTransport, ShardedTransport, environment_proxies
 from ._retry import RetryPolicy
-from ._secrets import Scrubber, protect_http_logs
+from ._secrets import Scrubber, protect_logs
 from .agent import Agent, AsyncAgent
 from .errors import (
     APIConnectionError,
@@ -137,7 +137,7 @@ class _ClientConfig:
         self._urls: dict[str, httpx.URL] = {}
         self.strict = options.get("strict", False)
         self.scrubber = Scrubber(key)
-        protect_http_logs(self.scrubber)
+        protect_logs(self.scrubber)
         # The idle timeout defaults to the read timeout: what httpx would allow between two
         # reads, now also between two events whatever comments come between them.
         idle = options.get("idle_timeout", self.timeout.read)

@@ -36,6 +36,7 @@ from typing import Generic, NoReturn, TypeVar
 
 import httpx
 
+from ._secrets import Scrubber, scrub_exception
 from ._watchdog import Watch, socket_of, watchdog
 from .errors import (
     APIConnectionError,
@@ -433,6 +434,11 @@ class _StreamCore:
         self.timings.ended = time.perf_counter()
         parser = self.parser
         failure = outcome in ("failed", "error")
+        scrub = self.settings.scrub
+        if failure and error is not None and isinstance(scrub, Scrubber):
+            # The last net: whatever built the message (an event type a server chose, say),
+            # the key leaves it before the error is recorded or raised.
+            scrub_exception(error, scrub)
         result = StreamResult(
             outcome=outcome,
             response=parser.response,
@@ -711,7 +717,7 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
         On a stream that was closed early, returns what was received (status ``in_progress``).
         """
         for _ in self:
-            pass
+            scrub_exception(error, scrub)
         if self._core.failure is not None:
             raise self._core.failure
         return self._core.parser.response
@@ -880,7 +886,7 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
         """Read the rest of the stream and return the accumulated :class:`Response`
         (see :meth:`Stream.final_response`)."""
         async for _ in self:
-            pass
+            scrub_exception(error, scrub)
         if self._core.failure is not None:
             raise self._core.failure
         return self._core.parser.response

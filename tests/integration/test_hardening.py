@@ -797,3 +797,24 @@ def test_default_limits_are_documented_values() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     for option in ("idle_timeout", "drain_timeout", "max_event_size"):
         assert option in readme
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_key_echoed_as_an_event_type_reaches_no_log_and_no_error(
+    strict: bool, genai_telemetry: GenAITelemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    frames = RESPONSES_BODY.split(b"\n\n")
+    bad = b'data: {"type":"' + KEY.encode() + b'","sequence_number":2,"x":{"y":1}}\n\n'
+    body = frames[0] + b"\n\n" + bad + b"\n\n".join(frames[1:])
+
+    def handler(conn: Conn) -> None:
+        if conn.request() is not None:
+            conn.send(SSE_HEADERS + chunk(body) + LAST_CHUNK)
+
+    with RawServer(handler) as server:
+        result = run(APIS[0], "sync", genai_telemetry, server.base_url, strict=strict)
+    texts = [caplog.text, *_span_texts(genai_telemetry.inference_span())]
+    if isinstance(result, BaseException):
+        texts += [str(result), repr(vars(result))]
+    assert not _leaks(texts), _leaks(texts)

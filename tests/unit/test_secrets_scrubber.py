@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import Path
 
 import pytest
 
-from spanstream._secrets import Scrubber, protect_http_logs
+from spanstream._secrets import LOGGERS, Scrubber, protect_logs
 
 KEY = "gw-live-0123456789abcdefghijKLMNOP"
 
@@ -47,8 +49,19 @@ def test_credential_values_go_and_header_names_stay() -> None:
 
 def test_httpcore_log_records_are_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
     scrubber = Scrubber(KEY)
-    protect_http_logs(scrubber)
+    protect_logs(scrubber)
     caplog.set_level(logging.DEBUG, logger="httpcore.http11")
     logging.getLogger("httpcore.http11").debug("headers=%s", [(b"x-request-id", KEY.encode())])
     assert KEY not in caplog.text
     assert "***" in caplog.text
+
+
+def test_every_logger_spanstream_writes_to_is_filtered() -> None:
+    src = Path(__file__).parents[2] / "src" / "spanstream"
+    names = {
+        match.group(1)
+        for path in src.rglob("*.py")
+        for match in re.finditer(r'getLogger\("([^"]+)"\)', path.read_text())
+    }
+    assert names
+    assert names <= set(LOGGERS), names - set(LOGGERS)
