@@ -527,8 +527,11 @@ class _TCPServer(socketserver.TCPServer):
 
     def shutdown_request(self, request: Any) -> None:
         with self.lock:
+            known = request in self.connections
             self.connections.discard(request)
         super().shutdown_request(request)
+        if known:
+            self.owner._uncount_connection()
 
     def interrupt_connections(self) -> None:
         """Wake every worker blocked on its socket (reading a next request, or sending)."""
@@ -791,6 +794,7 @@ class ReplayServer:
         self._gates: set[threading.Event] = set()
         self._held = 0
         self._connections = 0
+        self._open = 0
         self._closing = threading.Event()
         self._tcp: _TCPServer | None = None
         self._thread: threading.Thread | None = None
@@ -951,6 +955,13 @@ class ReplayServer:
         with self._state:
             return self._connections
 
+    @property
+    def open_connections(self) -> int:
+        """Number of TCP connections open now: accepted, and neither closed by the client (as
+        seen by the server) nor by the server."""
+        with self._state:
+            return self._open
+
     # -- waiting (no sleeping needed in tests) --
 
     def _wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
@@ -970,6 +981,11 @@ class ReplayServer:
         """Block until at least ``n`` requests were fully handled (see `outcomes`); False on
         timeout."""
         return self._wait_until(lambda: len(self.outcomes) >= n, timeout)
+
+    def wait_for_open_connections(self, at_most: int, timeout: float = 5.0) -> bool:
+        """Block until at most ``at_most`` connections are open (see `open_connections`), e.g.
+        until a client has closed its idle keep-alive connections; False on timeout."""
+        return self._wait_until(lambda: self._open <= at_most, timeout)
 
     # -- called by handler threads --
 
@@ -1003,6 +1019,12 @@ class ReplayServer:
     def _count_connection(self) -> None:
         with self._state:
             self._connections += 1
+            self._open += 1
+
+    def _uncount_connection(self) -> None:
+        with self._state:
+            self._open -= 1
+            self._state.notify_all()
 
     def _enter_hold(self) -> None:
         with self._state:
