@@ -28,15 +28,15 @@ test: $(STAMP_DEV) lint typecheck
 	$(BIN)/python -m pytest
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check src tests dashboards benchmarks
-	$(BIN)/ruff format --check src tests dashboards benchmarks
+	$(BIN)/ruff check src tests dashboards benchmarks examples
+	$(BIN)/ruff format --check src tests dashboards benchmarks examples
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy --strict src
 
 format: $(STAMP_DEV)
-	$(BIN)/ruff format src tests dashboards benchmarks
-	$(BIN)/ruff check --fix src tests dashboards benchmarks
+	$(BIN)/ruff format src tests dashboards benchmarks examples
+	$(BIN)/ruff check --fix src tests dashboards benchmarks examples
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -9,6 +9,15 @@ with its share of the limits; a request goes to the first shard with the fewest 
 so that one request after another keeps reusing one keep-alive connection and concurrent ones
 fill the shards evenly.
 
+httpcore closes an expired keep-alive connection only when its own pool is used again, and one
+request after another only ever uses the first shard: after a burst, the connections of the
+other shards would stay open for good. So when a request starts, a shard that has had no open
+response for longer than the keep-alive expiry (``limits.keepalive_expiry``, httpx's 5 s by
+default) is closed, as a whole, and made again if it is picked later: all its connections are
+idle and have expired (each became idle no later than the shard did), so this closes exactly
+what httpcore would close if it looked. The check is one clock read and a comparison per
+request; the shards are only walked once one of them is due.
+
 The HTTP client spanstream creates uses them unless a proxy is configured in the environment
 (``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY``): a client given a transport stops reading those,
 so with a proxy the client is a plain httpx client, exactly as httpx builds it. A service that
@@ -25,6 +34,7 @@ from __future__ import annotations
 import math
 import ssl
 import threading
+import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any, ClassVar, Generic, TypeVar
@@ -75,16 +85,23 @@ def _share(limits: httpx.Limits, shards: int) -> httpx.Limits:
 
 class _Shards(Generic[_T]):
     """The shards' transports (made on first use) and their open responses; the choice of shard
-    for the next request."""
+    for the next request, and the idle shards whose connections have all expired."""
 
-    __slots__ = ("_make", "open", "transports")
+    __slots__ = ("_expiry", "_idle_since", "_make", "_next_expiry", "open", "transports")
 
-    def __init__(self, shards: int, make: Callable[[], _T]) -> None:
+    def __init__(self, shards: int, make: Callable[[], _T], expiry: float | None = None) -> None:
+        """``expiry``: seconds after which the connections of a shard with no open response
+        have expired (``None``: never)."""
         if shards < 1:
             raise ValueError(f"shards must be at least 1, got {shards}")
         self.open = [0] * shards
         self.transports: list[_T | None] = [None] * shards
         self._make = make
+        self._expiry = expiry
+        # When each shard last had no open response, and the earliest moment an idle shard's
+        # connections expire (infinity: none is idle with connections).
+        self._idle_since = [0.0] * shards
+        self._next_expiry = math.inf
 
     def pick(self) -> tuple[int, _T]:
         """The first shard with the fewest open responses, counted as taken, and its transport."""
@@ -98,6 +115,36 @@ class _Shards(Generic[_T]):
 
     def release(self, index: int) -> None:
         self.open[index] -= 1
+        expiry = self._expiry
+        if expiry is not None and not self.open[index]:
+            now = time.monotonic()
+            self._idle_since[index] = now
+            self._next_expiry = min(self._next_expiry, now + expiry)
+
+    def take_expired(self) -> list[_T]:
+        """The transports of the shards idle for longer than the expiry, forgotten (a later
+        pick makes a new one): the caller closes them. Empty, after one clock read, until the
+        first idle shard is due."""
+        now = time.monotonic()
+        if now < self._next_expiry:
+            return []
+        assert self._expiry is not None  # otherwise _next_expiry stays infinite
+        # A stream finalized during this walk (the collector may run here, under the caller's
+        # reentrant lock) releases its shard and lowers _next_expiry: kept by the min() below.
+        self._next_expiry = math.inf
+        expired: list[_T] = []
+        due = math.inf
+        for index, transport in enumerate(self.transports):
+            if transport is None or self.open[index]:
+                continue
+            expires = self._idle_since[index] + self._expiry
+            if expires <= now:
+                expired.append(transport)
+                self.transports[index] = None
+            else:
+                due = min(due, expires)
+        self._next_expiry = min(self._next_expiry, due)
+        return expired
 
     def made(self) -> list[_T]:
         return [transport for transport in self.transports if transport is not None]
@@ -179,7 +226,9 @@ class _Sharded(Generic[_T]):
             "socket_options": socket_options,
         }
         make = type(self)._transport
-        self._shards: _Shards[_T] = _Shards(shards, lambda: make(**options))
+        self._shards: _Shards[_T] = _Shards(
+            shards, lambda: make(**options), limits.keepalive_expiry
+        )
         # For the sync transport, whose threads share the shards. Reentrant: a stream dropped
         # without closing is closed by its finalizer, which the garbage collector may run on
         # this thread while it holds the lock (any allocation in pick() can trigger a
@@ -200,6 +249,7 @@ class ShardedTransport(_Sharded[httpx.HTTPTransport], httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         with self._lock:
+            expired = self._shards.take_expired()
             index, transport = self._shards.pick()
 
         def release() -> None:
@@ -207,6 +257,8 @@ class ShardedTransport(_Sharded[httpx.HTTPTransport], httpx.BaseTransport):
                 self._shards.release(index)
 
         try:
+            for idle in expired:
+                idle.close()
             response = transport.handle_request(request)
         except BaseException:
             release()
@@ -230,8 +282,11 @@ class AsyncShardedTransport(_Sharded[httpx.AsyncHTTPTransport], httpx.AsyncBaseT
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         shards = self._shards
+        expired = shards.take_expired()
         index, transport = shards.pick()
         try:
+            for idle in expired:
+                await idle.aclose()
             response = await transport.handle_async_request(request)
         except BaseException:
             shards.release(index)

@@ -223,6 +223,42 @@ def _cursor_of(data: bytes) -> bytes | None:
     return b'{"sequence_number":%s}' % match.group(1) if match else None
 
 
+_VISIBLE = (TextDelta, RefusalDelta)
+
+
+class _Texts(Iterator[str]):
+    """``Stream.text_stream``: the text of the visible deltas, read from the stream itself
+    (nothing of its own to close: the stream's ``with`` block owns the response)."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+
+    def __next__(self) -> str:
+        stream = self._stream
+        while True:
+            event = next(stream)
+            if isinstance(event, _VISIBLE):
+                return event.text
+
+
+class _AsyncTexts(AsyncIterator[str]):
+    """``AsyncStream.text_stream``: the ``asyncio`` twin of :class:`_Texts`."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: AsyncStream) -> None:
+        self._stream = stream
+
+    async def __anext__(self) -> str:
+        stream = self._stream
+        while True:
+            event = await stream.__anext__()
+            if isinstance(event, _VISIBLE):
+                return event.text
+
+
 class _StreamCore:
     """Everything a stream decides, with no I/O."""
 
@@ -724,6 +760,27 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
 
     get_final_response = final_response
 
+    @property
+    def text_stream(self) -> Iterator[str]:
+        """The stream as text only, for forwarding an answer to a user: the ``text`` of each
+        ``TextDelta`` and ``RefusalDelta``, in order (the other events are read and skipped;
+        the stream accumulates them all as usual)::
+
+            with client.responses.stream(model="gpt-4.1", input="Hi") as stream:
+                for text in stream.text_stream:
+                    print(text, end="")
+                refused = stream.response.refusal is not None
+
+        A refusal is yielded too: it is the model's answer in place of one, and the stream
+        ends as usual (a Responses API refusal ends ``completed`` with finish reason
+        ``stop``, an Anthropic one ``incomplete`` with ``content_filter``). To tell a refusal
+        from an answer once the text is exhausted: ``stream.response.refusal`` is set (OpenAI),
+        or ``stream.response.finish_reason`` is ``content_filter`` (Anthropic). Errors
+        raise exactly as iterating the stream does (``ResponseFailed``,
+        ``APIConnectionError``, ...). With Chat Completions' ``n`` > 1 the choices' texts
+        interleave: iterate the events to keep them apart."""
+        return _Texts(self)
+
     def __del__(self) -> None:
         core = getattr(self, "_core", None)
         if core is None or not self._started:
@@ -892,6 +949,15 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
         return self._core.parser.response
 
     get_final_response = final_response
+
+    @property
+    def text_stream(self) -> AsyncIterator[str]:
+        """The stream as text only (see :attr:`Stream.text_stream`)::
+
+        async for text in stream.text_stream:
+            ...
+        """
+        return _AsyncTexts(self)
 
     def __del__(self) -> None:
         core = getattr(self, "_core", None)

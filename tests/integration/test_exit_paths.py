@@ -76,7 +76,7 @@ class ExitPath:
     error_type: str | None = None
     strict: bool = False
     usage: tuple[int, int] | None = None
-    finish_reasons: tuple[str, ...] = ("error",)
+    finish_reasons: tuple[str, ...] | None = ("error",)
     cached_tokens: int | None = None
     cache_write_tokens: int | None = None
 
@@ -486,8 +486,9 @@ async def test_async_exit_path(
 
 # -- paths where the consumer ends the stream ---------------------------------------------------
 
-ABANDONED = ExitPath("abandoned", lambda: [], "abandoned")
-CANCELLED = ExitPath("cancelled", lambda: [], "cancelled")
+# A consumer that left expected no finish reason any more: none is recorded, not "error".
+ABANDONED = ExitPath("abandoned", lambda: [], "abandoned", finish_reasons=None)
+CANCELLED = ExitPath("cancelled", lambda: [], "cancelled", finish_reasons=None)
 
 
 def _held_sync(api: Api, server: ReplayServer, telemetry: GenAITelemetry) -> Any:

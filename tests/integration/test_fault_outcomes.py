@@ -281,7 +281,7 @@ def test_held_stream_left_by_the_consumer_is_abandoned(
         outcome="abandoned",
         status="unset",
         error_type=None,
-        finish_reasons=["error"],
+        finish_reasons=None,  # the consumer left: no reason expected, so none, not "error"
     )
     genai_telemetry.assert_all_spans_ended()
 

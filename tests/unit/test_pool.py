@@ -260,3 +260,70 @@ def test_the_transports_are_public_with_the_default_limits() -> None:
     assert spanstream.AsyncShardedTransport is AsyncShardedTransport
     shard = _made_shards(ShardedTransport(shards=10), 1)[0]
     assert shard._pool._max_connections == DEFAULT_LIMITS.max_connections // 10
+
+
+class _Clock:
+    """Stands in for ``time.monotonic`` in ``spanstream._pool``."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_shards_idle_longer_than_the_expiry_are_taken_and_made_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = _Clock()
+    monkeypatch.setattr("spanstream._pool.time", clock)
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(f"transport {len(made)}")
+        return made[-1]
+
+    shards = _Shards(3, make, expiry=5.0)
+    for _ in range(3):
+        shards.pick()
+    shards.release(1)  # idle from 1000
+    clock.now = 1002.0
+    shards.release(2)  # idle from 1002
+    assert shards.take_expired() == []
+    clock.now = 1005.0
+    assert shards.take_expired() == ["transport 1"]  # shard 0 is busy, shard 2 not yet due
+    clock.now = 1007.0
+    assert shards.take_expired() == ["transport 2"]
+    assert shards.take_expired() == []
+    assert shards.transports == ["transport 0", None, None]
+    assert shards.pick() == (1, "transport 3")  # a taken shard is made again when picked
+    never = _Shards(2, make, expiry=None)
+    never.pick()
+    never.release(0)
+    clock.now = 10**9
+    assert never.take_expired() == []
+
+
+def test_a_shard_released_while_the_shards_are_walked_is_still_taken_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A stream's finalizer can release its shard in the middle of take_expired().
+    clock = _Clock()
+    monkeypatch.setattr("spanstream._pool.time", clock)
+    shards = _Shards(2, object, expiry=1.0)
+    shards.pick()
+    shards.pick()
+    shards.release(0)
+    clock.now += 1.0
+    transports = shards.transports
+
+    class Finalizing(list):  # type: ignore[type-arg]
+        def __iter__(self) -> Iterator[Any]:
+            yield transports[0]
+            shards.release(1)  # what the collector may run here
+            yield transports[1]
+
+    shards.transports = Finalizing(transports)
+    assert len(shards.take_expired()) == 1
+    clock.now += 1.0
+    assert len(shards.take_expired()) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -640,3 +641,56 @@ async def test_async_consumer_break_while_the_server_holds(
         assert server.outcomes == ["disconnected"]
     assert replay_threads() == []
     assert "Traceback" not in capfd.readouterr().err
+
+
+# A delay far longer than the bound a test waits for the server to notice the client left:
+# without noticing, the server would only find out when it next writes, after the delay.
+LONG_DELAY = 600.0
+
+
+def test_a_client_leaving_during_delay_first_byte_is_noticed_at_once(server: ReplayServer) -> None:
+    server.enqueue(Reply.sse(BODY, delay_first_byte=LONG_DELAY))
+    request = b"POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+    with socket.create_connection((server.host, server.port)) as sock:
+        sock.sendall(request)
+        assert server.wait_for_requests(1)
+    assert server.wait_for_finished(1)
+    assert server.outcomes == ["disconnected"]
+    assert server.errors == []
+
+
+def test_a_client_leaving_between_dripped_events_is_noticed_at_once(
+    server: ReplayServer, client: httpx.Client
+) -> None:
+    server.enqueue(Reply.sse(BODY, drip_interval=LONG_DELAY))
+    with client.stream("POST", "/responses", json={}) as response:
+        # Only the first event comes before the drip interval.
+        assert read_until(response.iter_raw(), len(FRAMES[0])) == FRAMES[0]
+    assert server.wait_for_finished(1)
+    assert server.outcomes == ["disconnected"]
+
+
+async def test_async_a_client_cancelled_during_delay_first_byte_is_noticed_at_once(
+    server: ReplayServer,
+) -> None:
+    server.enqueue(Reply.sse(BODY, delay_first_byte=LONG_DELAY))
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=TIMEOUT) as client:
+        task = asyncio.create_task(client.post("/responses", json={}))
+        assert await asyncio.to_thread(server.wait_for_requests, 1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await asyncio.to_thread(server.wait_for_finished, 1)
+    assert server.outcomes == ["disconnected"]
+
+
+def test_a_pipelined_request_does_not_end_a_delay_early(server: ReplayServer) -> None:
+    # Data from the client during a delay means it is still there: the reply goes on.
+    server.enqueue(Reply.sse(BODY, delay_first_byte=0.2), Reply.sse(BODY))
+    request = b"POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+    with socket.create_connection((server.host, server.port)) as sock:
+        sock.sendall(request)
+        assert server.wait_for_requests(1)
+        sock.sendall(request)
+        assert server.wait_for_finished(2)
+    assert server.outcomes == ["complete", "complete"]

@@ -45,6 +45,8 @@ SPANSTREAM_EVENTS_IGNORED = "spanstream.events.ignored"
 delivered (the first terminal event wins)."""
 SPANSTREAM_RETRIES = "spanstream.retries"
 
+_LEFT = frozenset({"cancelled", "abandoned"})  # outcomes of a consumer that stopped reading
+
 LATEST_OPT_IN = "gen_ai_latest_experimental"
 
 
@@ -113,10 +115,18 @@ def end_attributes(
         attributes[gen_ai.GEN_AI_RESPONSE_ID] = response.id
     if response.model:
         attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = response.model
-    # The conventions ask for "error" where a finish reason was expected but never came.
-    attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = list(response.finish_reasons) or [
-        response.finish_reason or "error"
-    ]
+    reasons = list(response.finish_reasons) or (
+        [response.finish_reason] if response.finish_reason else []
+    )
+    if outcome not in _LEFT:
+        # The conventions ask for "error" where a finish reason was expected but never came.
+        attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = reasons or ["error"]
+    elif reasons:
+        # The consumer left (cancelled, abandoned): it expected no reason any more, so an
+        # answer cut short by a user is not counted as an error by finish reason; a reason
+        # already received is still recorded (the attribute is Recommended, so it may be
+        # omitted). The metrics agree: such a stream has no error.type either.
+        attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
     if info.operation == FETCH_RESPONSE:
         # A fetch reports the response's status and never its token usage (SEMCONV.md 3).
         attributes[GEN_AI_RESPONSE_STATUS] = response.status

@@ -48,6 +48,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -222,6 +223,8 @@ class Reply:
           with ``inject_error_after_events=N`` it is a provider's ``error`` ending the stream.
         * ``delay_first_byte``: seconds to wait before the status line.
         * ``drip_interval``: seconds to wait between two chunks.
+        * Both delays end as soon as the client disconnects (outcome ``"disconnected"``,
+          recorded then, not at the next write) or `ReplayServer.close` is called.
         * ``hold_after_events``: send N events, then keep the connection open without sending
           anything until the client disconnects or `ReplayServer.release` or
           `ReplayServer.close` is called; after a release the rest of the body is sent.
@@ -527,8 +530,11 @@ class _TCPServer(socketserver.TCPServer):
 
     def shutdown_request(self, request: Any) -> None:
         with self.lock:
+            known = request in self.connections
             self.connections.discard(request)
         super().shutdown_request(request)
+        if known:
+            self.owner._uncount_connection()
 
     def interrupt_connections(self) -> None:
         """Wake every worker blocked on its socket (reading a next request, or sending)."""
@@ -648,9 +654,31 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _wait(self, seconds: float) -> None:
-        # Delay faults wait on the closing event rather than sleeping, so close() cuts them short.
-        if seconds > 0 and self.owner._closing.wait(seconds):
-            raise _Abort("aborted")
+        """Wait out a delay fault (``delay_first_byte``, ``drip_interval``), ending it as soon as
+        the client goes away ("disconnected": a test of a disconnect sees it at once, not at the
+        next write) or close() is called ("aborted"). One select() on the client's socket and
+        the server's wake-up socket, which close() makes readable: no polling."""
+        if seconds <= 0:
+            return
+        owner = self.owner
+        deadline = time.monotonic() + seconds
+        sock = self.connection
+        watched: list[socket.socket] = [sock, owner._wakeup]
+        while not owner.closing:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                readable, _, _ = select.select(watched, [], [], remaining)
+            except (OSError, ValueError):  # the socket was closed under us
+                raise _Abort("aborted" if owner.closing else "disconnected") from None
+            if sock in readable and not owner.closing:
+                if self._peer_closed():
+                    raise _Abort("disconnected")
+                # Data from a client still there (a pipelined request): the socket stays
+                # readable, so wait for the rest of the delay on close() alone.
+                watched = [owner._wakeup]
+        raise _Abort("aborted")
 
     def _send_headers(self, reply: Reply, request_number: int, defaults: dict[str, str]) -> None:
         names = {name.lower() for name, _ in reply.headers}
@@ -791,6 +819,7 @@ class ReplayServer:
         self._gates: set[threading.Event] = set()
         self._held = 0
         self._connections = 0
+        self._open = 0
         self._closing = threading.Event()
         self._tcp: _TCPServer | None = None
         self._thread: threading.Thread | None = None
@@ -802,6 +831,8 @@ class ReplayServer:
         if self._tcp is not None or self._closing.is_set():
             raise RuntimeError("a ReplayServer can only be started once")
         self._tcp = _TCPServer(self, (self._host, self._requested_port))
+        # Made readable by close(), and never read: wakes every reply waiting on a delay fault.
+        self._wakeup, self._wake = socket.socketpair()
         self._thread = threading.Thread(
             target=self._tcp.serve_forever,
             kwargs={"poll_interval": _ACCEPT_POLL_INTERVAL},
@@ -826,6 +857,7 @@ class ReplayServer:
         tcp, thread = self._tcp, self._thread
         if tcp is None or thread is None:
             return
+        self._wake.send(b"x")
         tcp.shutdown()  # returns once the accept loop has exited: no new connections after this
         thread.join(_JOIN_TIMEOUT)
         tcp.interrupt_connections()
@@ -836,6 +868,11 @@ class ReplayServer:
         tcp.server_close()
         if thread.is_alive() or any(worker.is_alive() for worker in workers):
             raise RuntimeError("ReplayServer threads did not stop")
+        self._close_wakeup()
+
+    def _close_wakeup(self) -> None:
+        self._wakeup.close()
+        self._wake.close()
 
     def __enter__(self) -> ReplayServer:
         if self._tcp is None:
@@ -951,6 +988,13 @@ class ReplayServer:
         with self._state:
             return self._connections
 
+    @property
+    def open_connections(self) -> int:
+        """Number of TCP connections open now: accepted, and neither closed by the client (as
+        seen by the server) nor by the server."""
+        with self._state:
+            return self._open
+
     # -- waiting (no sleeping needed in tests) --
 
     def _wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
@@ -970,6 +1014,11 @@ class ReplayServer:
         """Block until at least ``n`` requests were fully handled (see `outcomes`); False on
         timeout."""
         return self._wait_until(lambda: len(self.outcomes) >= n, timeout)
+
+    def wait_for_open_connections(self, at_most: int, timeout: float = 5.0) -> bool:
+        """Block until at most ``at_most`` connections are open (see `open_connections`), e.g.
+        until a client has closed its idle keep-alive connections; False on timeout."""
+        return self._wait_until(lambda: self._open <= at_most, timeout)
 
     # -- called by handler threads --
 
@@ -1003,6 +1052,12 @@ class ReplayServer:
     def _count_connection(self) -> None:
         with self._state:
             self._connections += 1
+            self._open += 1
+
+    def _uncount_connection(self) -> None:
+        with self._state:
+            self._open -= 1
+            self._state.notify_all()
 
     def _enter_hold(self) -> None:
         with self._state:
