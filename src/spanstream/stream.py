@@ -753,7 +753,7 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
         On a stream that was closed early, returns what was received (status ``in_progress``).
         """
         for _ in self:
-            scrub_exception(error, scrub)
+            pass
         if self._core.failure is not None:
             raise self._core.failure
         return self._core.parser.response
@@ -943,7 +943,7 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
         """Read the rest of the stream and return the accumulated :class:`Response`
         (see :meth:`Stream.final_response`)."""
         async for _ in self:
-            scrub_exception(error, scrub)
+            pass
         if self._core.failure is not None:
             raise self._core.failure
         return self._core.parser.response
