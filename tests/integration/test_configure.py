@@ -462,3 +462,107 @@ def test_shutdown_and_exit_are_bounded_with_a_dead_collector(exporter: str, coll
     assert lines["finished"] == "False"
     assert float(lines["shutdown took"]) < 8  # generous: bounded at 1 s, unbounded >= 10 s
     assert float(lines["exit took"]) < 8
+
+
+# An application that installed providers first (issue 20 #2): nothing is dropped silently.
+
+APP_TRACING = """
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+app_exporter = InMemorySpanExporter()
+app = TracerProvider(resource=Resource.create({"service.name": "app"}))
+app.add_span_processor(SimpleSpanProcessor(app_exporter))
+trace.set_tracer_provider(app)
+"""
+
+
+def test_exporters_are_added_to_the_application_tracer_provider() -> None:
+    out = _run(
+        APP_TRACING
+        + textwrap.dedent(
+            """
+            handle = spanstream.configure(exporter="memory")
+            print(handle.tracer_provider is app, handle.owned, *sorted(handle.created))
+            run_stream()
+            spans = handle.span_exporter.get_finished_spans
+            print(len(app_exporter.get_finished_spans()), len(spans()))
+            # No MeterProvider was installed: spanstream created one, with the memory reader.
+            data = handle.metric_reader.get_metrics_data()
+            print(any(sm.metrics for rm in data.resource_metrics for sm in rm.scope_metrics))
+            # shutdown() stops spanstream's exporter, never the application's provider.
+            handle.shutdown()
+            run_stream()
+            print(len(app_exporter.get_finished_spans()), len(spans()))
+            """
+        )
+    )
+    assert out.splitlines() == ["True False logs metrics", "1 1", "True", "2 1"]
+
+
+def test_an_otlp_endpoint_is_added_to_the_application_tracer_provider() -> None:
+    with OtlpReceiver() as collector:
+        _run(
+            APP_TRACING
+            + textwrap.dedent(
+                f"""
+                handle = spanstream.configure(exporter="otlp-http", endpoint={collector.endpoint!r})
+                run_stream()
+                handle.shutdown()
+                assert len(app_exporter.get_finished_spans()) == 1
+                """
+            )
+        )
+    assert {"/v1/traces", "/v1/metrics"} <= collector.paths()
+
+
+APP_METRICS = """
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+metrics.set_meter_provider(MeterProvider())
+"""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "conflict"),
+    [
+        ('exporter="memory"', "metric exporters cannot apply: the application's MeterProvider"),
+        ("prometheus_port=9464", "prometheus_port=9464 cannot apply"),
+        ('service_name="other"', "service_name='other' cannot apply"),
+        ("sample_ratio=0.5", "sampler/sample_ratio cannot apply"),
+    ],
+)
+def test_arguments_the_application_providers_cannot_take_are_errors(
+    arguments: str, conflict: str
+) -> None:
+    out = _run(
+        APP_TRACING
+        + APP_METRICS
+        + textwrap.dedent(
+            f"""
+            try:
+                spanstream.configure({arguments})
+            except spanstream.ConfigurationError as exc:
+                print(exc)
+            """
+        )
+    )
+    assert conflict in out
+    assert "replace=True" in out
+
+
+def test_arguments_that_agree_with_the_application_providers_are_accepted() -> None:
+    out = _run(
+        APP_TRACING
+        + APP_METRICS
+        + textwrap.dedent(
+            """
+            handle = spanstream.configure(service_name="app", exporter="none")
+            print(handle.tracer_provider is app, *sorted(handle.created))
+            """
+        ),
+        env={"OTEL_LOGS_EXPORTER": "none"},
+    )
+    assert out.split() == ["True", "logs"]

@@ -292,7 +292,10 @@ def configure(
     current = _Current()
     explicit = any(arg is not None for arg in (exporter, endpoint, headers, jsonl_path))
     if not replace:
-        current.check_conflicts(service_name, sampler, sample_ratio, explicit, prometheus_port)
+        metric_exporters = explicit and _chosen(exporter, "metrics") != ["none"]
+        current.check_conflicts(
+            service_name, sampler, sample_ratio, explicit, metric_exporters, prometheus_port
+        )
 
     attributes = {SERVICE_NAME: service_name} if service_name else {}
     resource = Resource.create(attributes)  # merges OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME
@@ -338,6 +341,7 @@ class _Current:
         sampler: Sampler | None,
         sample_ratio: float | None,
         explicit: bool,
+        metric_exporters: bool,
         prometheus_port: int | None,
     ) -> None:
         """Raise for arguments that cannot apply to the providers the application installed."""
@@ -366,7 +370,7 @@ class _Current:
                 raise _conflict(
                     f"prometheus_port={prometheus_port}", f"{kept} cannot take another reader"
                 )
-            if explicit:
+            if metric_exporters:
                 raise _conflict(
                     "metric exporters",
                     f"{kept} cannot take readers after it was built: "
@@ -513,10 +517,8 @@ def _exporter_classes(
 
     names: dict[str, list[str]] = {}
     for signal in signals:
-        variable = f"OTEL_{signal.upper()}_EXPORTER"
-        raw = exporter if exporter is not None else os.environ.get(variable, "").strip() or "otlp"
-        chosen = [part.strip() for part in raw.split(",") if part.strip()]
-        if [c.lower() for c in chosen] == ["none"]:
+        chosen = _chosen(exporter, signal)
+        if chosen == ["none"]:
             names[signal] = []
             continue
         try:
@@ -539,6 +541,15 @@ def _exporter_classes(
         for index, signal in enumerate(SIGNALS)
         for name in names.get(signal, [])
     ]
+
+
+def _chosen(exporter: str | None, signal: str) -> list[str]:
+    """The exporter names for ``signal``: ``exporter``, else ``OTEL_{SIGNAL}_EXPORTER`` (a comma
+    list; ``otlp`` when unset, as the specification's default)."""
+    variable = f"OTEL_{signal.upper()}_EXPORTER"
+    raw = exporter if exporter is not None else os.environ.get(variable, "").strip() or "otlp"
+    chosen = [part.strip() for part in raw.split(",") if part.strip()]
+    return ["none"] if [name.lower() for name in chosen] == ["none"] else chosen
 
 
 def _unknown_exporter(exporter: str | None, names: Mapping[str, list[str]], exc: Exception) -> str:
