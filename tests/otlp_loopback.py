@@ -15,7 +15,11 @@ from types import TracebackType
 class Post:
     path: str
     headers: dict[str, str]
-    size: int
+    body: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
 
 
 class OtlpReceiver:
@@ -30,9 +34,7 @@ class OtlpReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                posts.append(
-                    Post(self.path, {k.lower(): v for k, v in self.headers.items()}, len(body))
-                )
+                posts.append(Post(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(404 if self.path in refused else 200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")
@@ -47,6 +49,22 @@ class OtlpReceiver:
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def service_names(self, path: str = "/v1/traces") -> set[str]:
+        """The ``service.name`` of every resource exported to ``path`` (OTLP protobuf)."""
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        names = set()
+        for post in self.posts:
+            if post.path == path and post.body:
+                request = ExportTraceServiceRequest.FromString(post.body)
+                for spans in request.resource_spans:
+                    for attribute in spans.resource.attributes:
+                        if attribute.key == "service.name":
+                            names.add(attribute.value.string_value)
+        return names
 
     def paths(self) -> set[str]:
         """The paths that received a non-empty export."""
