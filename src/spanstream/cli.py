@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import TextIO
 
-from opentelemetry import trace
+from opentelemetry import _logs, trace
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from . import __version__
@@ -30,7 +30,8 @@ from .events import (
     ToolResult,
     TurnStarted,
 )
-from .telemetry.setup import otlp_http_exporters
+from .telemetry._environment import SIGNALS, check_environment
+from .telemetry.setup import Exporters, TelemetryHandle, build_exporters
 from .testing.replay import ReplayServer, Reply
 
 __all__ = ["main"]
@@ -47,23 +48,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spanstream`` console script."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        run = demo_agent if args.agent else demo
-        try:
-            return run(drip=args.drip, otlp_endpoint=args.otlp_endpoint)
-        except ConfigurationError as exc:
-            sys.stderr.write(f"spanstream demo: {exc}\n")
-            return 2
-    if args.command == "chat":
+    if args.command not in ("demo", "chat"):
+        parser.print_help()
+        return 2
+    telemetry = {"otlp_endpoint": args.otlp_endpoint, "verbose": args.verbose}
+    try:
+        if args.command == "demo":
+            run = demo_agent if args.agent else demo
+            return run(drip=args.drip, **telemetry)
         return chat(
             args.prompt,
             model=args.model,
             base_url=args.base_url,
             instructions=args.instructions,
             max_output_tokens=args.max_output_tokens,
+            **telemetry,
         )
-    parser.print_help()
-    return 2
+    except ConfigurationError as exc:
+        sys.stderr.write(f"spanstream {args.command}: {exc}\n")
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,13 +85,7 @@ def _parser() -> argparse.ArgumentParser:
             "the finished spans with their gen_ai attributes. No API key, no network."
         ),
     )
-    demo_cmd.add_argument(
-        "--otlp-endpoint",
-        default=None,
-        metavar="URL",
-        help="also send the spans and metrics over OTLP/HTTP, e.g. http://127.0.0.1:4318 "
-        "(the collector of `make stack-up`)",
-    )
+    _telemetry_options(demo_cmd)
     demo_cmd.add_argument(
         "--agent",
         action="store_true",
@@ -116,52 +113,135 @@ def _parser() -> argparse.ArgumentParser:
     )
     chat_cmd.add_argument("--instructions", default=None, help="system instructions")
     chat_cmd.add_argument("--max-output-tokens", type=int, default=None, help="output token limit")
+    _telemetry_options(chat_cmd)
     return parser
 
 
-class _DemoTelemetry:
-    """Spans kept in memory for the printed tree, and sent over OTLP too when asked."""
+def _telemetry_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--otlp-endpoint",
+        default=None,
+        metavar="URL",
+        help="also send the spans and metrics over OTLP/HTTP to this base URL, e.g. "
+        "http://127.0.0.1:4318 (the collector of `make stack-up`). Without it, they are sent "
+        "when OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]ENDPOINT or OTEL_TRACES_EXPORTER / "
+        "OTEL_METRICS_EXPORTER is set, as by any OpenTelemetry SDK (protocol: "
+        "OTEL_EXPORTER_OTLP_[SIGNAL_]PROTOCOL, default grpc); OTEL_SERVICE_NAME names the "
+        "service",
+    )
+    command.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print every export error (default: one line per signal the collector refused)",
+    )
 
-    def __init__(self, otlp_endpoint: str | None) -> None:
+
+_OTLP_VARIABLES = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_METRICS_EXPORTER",
+)
+
+
+class _CliTelemetry:
+    """Spans kept in memory for the printed tree, and exported too when asked (by
+    ``--otlp-endpoint`` or the OpenTelemetry variables; never to a default localhost collector,
+    so the demo stays offline)."""
+
+    def __init__(self, command: str, otlp_endpoint: str | None, verbose: bool) -> None:
+        self.command = command
         self.exporter = InMemorySpanExporter()
-        resource = Resource.create({SERVICE_NAME: "spanstream-demo"})
-        self.tracer_provider = TracerProvider(resource=resource)
-        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
-        readers: list[MetricReader] = []
+        resource = Resource.create()  # OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+        if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+            resource = resource.merge(Resource({SERVICE_NAME: f"spanstream-{command}"}))
+        check_environment()
+        # Only spans and metrics: the CLI captures no content, so it emits no log events.
+        signals = ("traces", "metrics")
+        built = Exporters()
         if otlp_endpoint:
-            spans, metrics, _ = otlp_http_exporters(otlp_endpoint, None)
-            self.tracer_provider.add_span_processor(BatchSpanProcessor(spans))
-            readers.append(PeriodicExportingMetricReader(metrics))
-        self.meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+            built = build_exporters("otlp-http", otlp_endpoint, signals=signals)
+        elif any(os.environ.get(name, "").strip() for name in _OTLP_VARIABLES):
+            built = build_exporters(None, signals=signals)
+        self.tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        for processor in built.span_processors:
+            self.tracer_provider.add_span_processor(processor)
+        self.meter_provider = MeterProvider(
+            resource=resource, metric_readers=built.metric_readers, shutdown_on_exit=False
+        )
+        self.handle = TelemetryHandle(
+            self.tracer_provider,
+            self.meter_provider,
+            _logs.NoOpLoggerProvider(),
+            owned=True,
+            created=frozenset(signals),
+        )
+        self.errors = None if verbose else _ExportErrors()
 
-    def client(self, base_url: str) -> Client:
+    def client(self, base_url: str | None, api_key: str | None = None) -> Client:
         return Client(
-            api_key="demo-key",
+            api_key=api_key,
             base_url=base_url,
             tracer_provider=self.tracer_provider,
             meter_provider=self.meter_provider,
         )
 
-    def finish(self, out: TextIO) -> None:
-        out.write("\n\nSpans:\n")
+    def finish(self, out: TextIO, *, heading: bool = True) -> None:
+        if heading:
+            out.write("\n\nSpans:\n")
         print_span_tree(self.exporter.get_finished_spans(), out)
-        # Flushes the OTLP exporters, if any (a collector that is down only costs a warning).
-        self.tracer_provider.shutdown()
-        self.meter_provider.shutdown()
+        # Flushes the exporters, if any, for at most the handle's shutdown timeout.
+        self.handle.shutdown()
+        if self.errors is not None:
+            self.errors.report(f"spanstream {self.command}")
+
+
+class _ExportErrors(logging.Handler):
+    """Holds back the SDK exporters' error logs (a collector that accepts traces but not
+    metrics logs an error per export), to report one line per signal at the end."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.failed: dict[str, int] = {}
+        self._logger = logging.getLogger("opentelemetry")
+        self._logger.addHandler(self)
+        self._propagate = self._logger.propagate
+        self._logger.propagate = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        module = record.name.rsplit(".", 1)[-1].strip("_")
+        signal = next((signal for signal in SIGNALS if module.startswith(signal[:-1])), "telemetry")
+        self.failed[signal] = self.failed.get(signal, 0) + 1
+
+    def report(self, prefix: str) -> None:
+        self._logger.removeHandler(self)
+        self._logger.propagate = self._propagate
+        for signal in (*SIGNALS, "telemetry"):
+            if signal in self.failed:
+                sys.stderr.write(
+                    f"{prefix}: {self.failed[signal]} {signal} export error(s) (the collector "
+                    "is unreachable or refuses this signal; --verbose shows them)\n"
+                )
 
 
 def demo(
-    *, drip: float = 0.004, out: TextIO | None = None, otlp_endpoint: str | None = None
+    *,
+    drip: float = 0.004,
+    out: TextIO | None = None,
+    otlp_endpoint: str | None = None,
+    verbose: bool = False,
 ) -> int:
     """Replay the embedded recording through the real client and print the span tree."""
     out = out or sys.stdout
     body = resources.files("spanstream.data").joinpath(DEMO_RECORDING).read_bytes()
-    telemetry = _DemoTelemetry(otlp_endpoint)
+    telemetry = _CliTelemetry("demo", otlp_endpoint, verbose)
     tracer = telemetry.tracer_provider.get_tracer("spanstream.demo")
     with ReplayServer(default=Reply.sse(body, drip_interval=drip)) as server:
         out.write(f"Replaying a recorded {DEMO_MODEL} stream from {server.base_url}\n")
         out.write(f"> {DEMO_PROMPT}\n\n")
-        client = telemetry.client(server.base_url)
+        client = telemetry.client(server.base_url, "demo-key")
         # The application's own span: the inference span nests under it.
         with client, tracer.start_as_current_span("handle_question"):
             stream = client.responses.stream(
@@ -174,13 +254,17 @@ def demo(
 
 
 def demo_agent(
-    *, drip: float = 0.004, out: TextIO | None = None, otlp_endpoint: str | None = None
+    *,
+    drip: float = 0.004,
+    out: TextIO | None = None,
+    otlp_endpoint: str | None = None,
+    verbose: bool = False,
 ) -> int:
     """Replay a recorded two-turn tool call through the agent loop and print the span tree."""
     out = out or sys.stdout
     data = resources.files("spanstream.data")
     turns = [data.joinpath(name).read_bytes() for name in DEMO_AGENT_RECORDINGS]
-    telemetry = _DemoTelemetry(otlp_endpoint)
+    telemetry = _CliTelemetry("demo", otlp_endpoint, verbose)
 
     def get_temperature(city: str) -> float:
         """Get the current temperature in a city."""
@@ -190,7 +274,7 @@ def demo_agent(
         server.enqueue(*(Reply.sse(body, drip_interval=drip) for body in turns))
         out.write(f"Replaying a recorded two-turn tool call from {server.base_url}\n")
         out.write(f"> {DEMO_AGENT_PROMPT}\n")
-        client = telemetry.client(server.base_url)
+        client = telemetry.client(server.base_url, "demo-key")
         agent = client.agent(model=DEMO_AGENT_MODEL, tools=[get_temperature], name="weather")
         with client, agent.stream(DEMO_AGENT_PROMPT) as run:
             _print_stream(run, out)
@@ -206,6 +290,8 @@ def chat(
     instructions: str | None = None,
     max_output_tokens: int | None = None,
     out: TextIO | None = None,
+    otlp_endpoint: str | None = None,
+    verbose: bool = False,
 ) -> int:
     """Stream one answer from a real endpoint and print its span."""
     out = out or sys.stdout
@@ -216,12 +302,10 @@ def chat(
             "stream without one.\n"
         )
         return 2
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry = _CliTelemetry("chat", otlp_endpoint, verbose)
     try:
         with (
-            Client(base_url=base_url, tracer_provider=provider) as client,
+            telemetry.client(base_url) as client,
             client.responses.stream(
                 model=model,
                 input=prompt,
@@ -232,10 +316,9 @@ def chat(
             _print_stream(stream, out)
     except SpanstreamError as exc:
         sys.stderr.write(f"\nspanstream chat: {type(exc).__name__}: {exc}\n")
-        print_span_tree(exporter.get_finished_spans(), out)
+        telemetry.finish(out, heading=False)
         return 1
-    out.write("\n\nSpans:\n")
-    print_span_tree(exporter.get_finished_spans(), out)
+    telemetry.finish(out)
     return 0
 
 

@@ -97,34 +97,3 @@ def test_demo_agent_replays_a_two_turn_tool_call() -> None:
     assert "  - execute_tool get_temperature  [INTERNAL" in text
     assert text.count("  - chat deepseek-v4-flash  [CLIENT") == 2
     assert "spanstream.agent.turns = 2" in text
-
-
-def test_demo_sends_spans_and_metrics_to_an_otlp_endpoint() -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    received: list[tuple[str, int]] = []
-
-    class Collector(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((self.path, len(body)))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    collector = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
-    thread = threading.Thread(target=collector.serve_forever, daemon=True)
-    thread.start()
-    try:
-        endpoint = f"http://127.0.0.1:{collector.server_address[1]}"
-        assert main(["demo", "--drip", "0", "--otlp-endpoint", endpoint]) == 0
-    finally:
-        collector.shutdown()
-        collector.server_close()
-    paths = {path for path, size in received if size > 0}
-    assert {"/v1/traces", "/v1/metrics"} <= paths

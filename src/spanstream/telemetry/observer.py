@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from opentelemetry import _logs, trace
 from opentelemetry import context as otel_context
-from opentelemetry.metrics import MeterProvider
+from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from opentelemetry.util.types import AttributeValue
+from opentelemetry.util.types import Attributes, AttributeValue
 
 from .. import __version__
 from ..observe import StreamResult
@@ -59,10 +61,21 @@ class Instrumentation:
         self.latest = use_latest_conventions()
         """Whether this client uses the latest GenAI names (read once, for spans and metrics)."""
         # Explicit arguments first, then what spanstream.configure() set, then the globals.
-        self.tracer = trace.get_tracer(
-            _SCOPE, __version__, tracer_provider or defaults.tracer_provider
-        )
-        self.metrics = StreamMetrics(meter_provider or defaults.meter_provider, latest=self.latest)
+        # A provider that fails here (a broken or half-configured SDK) costs its telemetry, never
+        # the client: that signal falls back to no-op, and the failure is logged once.
+        tracer_provider = tracer_provider or defaults.tracer_provider
+        try:
+            tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider)
+        except Exception:
+            _failed_once("tracer provider", tracer_provider)
+            tracer = trace.NoOpTracer()
+        self.tracer: trace.Tracer = _GuardedTracer(tracer)
+        meter_provider = meter_provider or defaults.meter_provider
+        try:
+            self.metrics = StreamMetrics(meter_provider, latest=self.latest)
+        except Exception:
+            _failed_once("meter provider", meter_provider)
+            self.metrics = StreamMetrics(NoOpMeterProvider(), latest=self.latest)
         if capture_content is None and defaults.capture_content is not None:
             capture_content = defaults.capture_content
         self.content = ContentCapture.of(capture_content)
@@ -73,15 +86,74 @@ class Instrumentation:
     def event_logger(self) -> _logs.Logger:
         """The logger that emits the details event (looked up on first use)."""
         if self._event_logger is None:
-            self._event_logger = _logs.get_logger(
-                _SCOPE, __version__, logger_provider=self._logger_provider
-            )
+            try:
+                self._event_logger = _logs.get_logger(
+                    _SCOPE, __version__, logger_provider=self._logger_provider
+                )
+            except Exception:
+                _failed_once("logger provider", self._logger_provider)
+                self._event_logger = _logs.NoOpLogger(_SCOPE)
         return self._event_logger
 
     def observer(self, parent: otel_context.Context | None = None) -> SpanObserver:
         """An observer for one stream whose span's parent is ``parent`` (default: the current
         context, i.e. where the user called ``stream(...)``)."""
         return SpanObserver(self, parent)
+
+
+_FAILED: set[tuple[str, str]] = set()
+
+
+def _failed_once(what: str, provider: object) -> None:
+    """Log a provider's failure with its traceback, once per kind of provider and process."""
+    key = (what, type(provider).__qualname__)
+    if key not in _FAILED:
+        _FAILED.add(key)
+        logger.warning(
+            "spanstream: the %s (%s) failed; its telemetry is off (no-op) for the clients that "
+            "use it, streaming is not affected",
+            what,
+            key[1],
+            exc_info=True,
+        )
+
+
+class _GuardedTracer(trace.Tracer):
+    """The provider's tracer, except that a span it fails to start is a non-recording one."""
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self._tracer = tracer
+
+    def start_span(
+        self,
+        name: str,
+        context: otel_context.Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[trace.Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> trace.Span:
+        try:
+            return self._tracer.start_span(
+                name,
+                context,
+                kind,
+                attributes,
+                links,
+                start_time,
+                record_exception,
+                set_status_on_exception,
+            )
+        except Exception:
+            _failed_once("tracer", self._tracer)
+            return trace.INVALID_SPAN
+
+    def start_as_current_span(  # type: ignore[override]  # the API's decorated signature
+        self, name: str, *args: Any, **kwargs: Any
+    ) -> AbstractContextManager[trace.Span]:
+        return self._tracer.start_as_current_span(name, *args, **kwargs)
 
 
 class SpanObserver:
