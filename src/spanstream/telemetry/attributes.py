@@ -23,6 +23,7 @@ __all__ = [
     "LATEST_OPT_IN",
     "SPANSTREAM_OUTCOME",
     "end_attributes",
+    "finish_reasons",
     "openai_response_attributes",
     "start_attributes",
     "use_latest_conventions",
@@ -110,10 +111,7 @@ def end_attributes(
         attributes[gen_ai.GEN_AI_RESPONSE_ID] = response.id
     if response.model:
         attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = response.model
-    # The conventions ask for "error" where a finish reason was expected but never came.
-    attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = list(response.finish_reasons) or [
-        response.finish_reason or "error"
-    ]
+    attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = finish_reasons(response)
     if info.operation == FETCH_RESPONSE:
         # A fetch reports the response's status and never its token usage (SEMCONV.md 3).
         attributes[GEN_AI_RESPONSE_STATUS] = response.status
@@ -127,6 +125,12 @@ def end_attributes(
         attributes[SPANSTREAM_TIME_TO_FIRST_TOKEN] = time_to_first_token
     attributes.update(openai_response_attributes(info, response))
     return attributes
+
+
+def finish_reasons(response: Response) -> list[str]:
+    """One finish reason per choice, in choice order; ``error`` where a finish reason was
+    expected but never came, as the conventions ask (SEMCONV.md 2.1)."""
+    return list(response.finish_reasons) or [response.finish_reason or "error"]
 
 
 def openai_response_attributes(info: RequestInfo, response: Response) -> dict[str, AttributeValue]:
