@@ -247,9 +247,13 @@ class Responses:
         previous_response_id: str | None = None,
         service_tier: str | None = None,
         text: Mapping[str, object] | None = None,
+        conversation_id: str | None = None,
         **extra_body: object,
     ) -> Stream:
         """Stream a response. Any further keyword is sent as a body field as is.
+
+        The span names the conversation (``gen_ai.conversation.id``) that ``conversation``
+        (sent) names, or ``conversation_id`` (not sent), for a conversation you track yourself.
 
         >>> with client.responses.stream(model="gpt-4.1", input="Say hi") as stream:
         ...     for event in stream:
@@ -269,6 +273,7 @@ class Responses:
             service_tier=service_tier,
             text=text,
             extra_body=extra_body,
+            conversation_id=conversation_id,
         )
         return self._client._stream(prepared)
 
@@ -315,6 +320,7 @@ class AsyncResponses:
         previous_response_id: str | None = None,
         service_tier: str | None = None,
         text: Mapping[str, object] | None = None,
+        conversation_id: str | None = None,
         **extra_body: object,
     ) -> AsyncStream:
         """Stream a response (see :meth:`Responses.stream`)::
@@ -336,6 +342,7 @@ class AsyncResponses:
             service_tier=service_tier,
             text=text,
             extra_body=extra_body,
+            conversation_id=conversation_id,
         )
         return self._client._stream(prepared)
 

@@ -86,6 +86,7 @@ def start_attributes(
         GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID: info.previous_response_id,
         gen_ai.GEN_AI_RESPONSE_ID: info.response_id,  # a fetch: known before it starts
         GEN_AI_REQUEST_STREAM_CURSOR: info.stream_cursor,
+        gen_ai.GEN_AI_CONVERSATION_ID: info.conversation_id,
     }
     if info.provider == "openai":
         optional[openai.OPENAI_API_TYPE] = info.api_type
