@@ -147,7 +147,7 @@ class AnthropicClient(_SyncClient):
         return Agent(
             self.messages.stream,
             api="anthropic",
-            provider=self._config.provider.name,
+            provider=self._config.provider_name,
             model=model,
             tools=tools,
             instructions=instructions,
@@ -182,7 +182,7 @@ class AsyncAnthropicClient(_AsyncClient):
         return AsyncAgent(
             self.messages.stream,
             api="anthropic",
-            provider=self._config.provider.name,
+            provider=self._config.provider_name,
             model=model,
             tools=tools,
             instructions=instructions,

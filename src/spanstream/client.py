@@ -16,6 +16,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Literal, TypedDict, TypeVar, overload
 
@@ -32,9 +33,9 @@ from ._pool import DEFAULT_LIMITS, AsyncShardedTransport, ShardedTransport, envi
 from ._retry import RetryPolicy
 from .agent import Agent, AsyncAgent
 from .errors import APIStatusError, ConfigurationError
-from .providers.base import PreparedRequest, Provider
+from .providers.base import PreparedRequest, Provider, RequestInfo
 from .providers.openai_responses import build_fetch_request, build_request
-from .providers.services import OPENAI
+from .providers.services import OPENAI, provider_name
 from .stream import AsyncStream, Stream, wrap_transport_error
 from .telemetry.content import CaptureMode, ContentCapture
 from .telemetry.observer import Instrumentation, SpanObserver
@@ -88,6 +89,7 @@ class ClientOptions(TypedDict, total=False):
     capture_content: ContentCapture | CaptureMode | str | bool | None
     inject_trace_context: bool
     strict: bool
+    provider_name: str | None
 
 
 class _ClientConfig:
@@ -113,6 +115,11 @@ class _ClientConfig:
             or provider.default_base_url
         )
         self.base_url = httpx.URL(str(url).rstrip("/") + "/")
+        name = options.get("provider_name")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ConfigurationError(f"provider_name must be a non-empty string, got {name!r}")
+        self.provider_name = name or provider_name(self.base_url.host, provider.name)
+        """``gen_ai.provider.name``: as given, else by host (:func:`provider_name`)."""
         timeout = options.get("timeout", DEFAULT_TIMEOUT)
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         policy = options.get("retry") or RetryPolicy()
@@ -199,6 +206,13 @@ class _ClientConfig:
         text = text.replace(self.api_key, "***")
         text = _CREDENTIAL_PATTERN.sub("[credentials redacted]", text)
         return _KEY_PATTERN.sub("***", text)
+
+    def request_info(self, prepared: PreparedRequest) -> RequestInfo:
+        """The request as its telemetry reports it: from this client's provider."""
+        info = prepared.info
+        if info.provider == self.provider_name:
+            return info
+        return replace(info, provider=self.provider_name)
 
     def observer(self) -> SpanObserver:
         # The parent is the caller's context now, wherever the stream is consumed later.
@@ -375,7 +389,7 @@ class _SyncClient:
             send=lambda: self._send(prepared),
             parser=prepared.parser(strict=config.strict),
             observer=config.observer(),
-            info=prepared.info,
+            info=config.request_info(prepared),
             server_address=config.server_address,
             server_port=config.server_port,
         )
@@ -446,6 +460,10 @@ class Client(_SyncClient):
     ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``). ``inject_trace_context``: send the
     W3C ``traceparent`` of the inference span to the provider. ``strict``: raise
     :class:`~spanstream.errors.MalformedEvent` on an undecodable event instead of skipping it.
+    ``provider_name``: the span's ``gen_ai.provider.name``; by default the conventions' name of
+    a server they name, from the base URL's host (``api.deepseek.com`` is ``deepseek``,
+    ``*.openai.azure.com`` is ``azure.ai.openai``; see
+    :data:`~spanstream.providers.services.KNOWN_HOSTS`), else ``openai``, the API spoken.
     """
 
     def __init__(
@@ -477,7 +495,7 @@ class Client(_SyncClient):
         return Agent(
             stream,
             api=api,
-            provider=self._config.provider.name,
+            provider=self._config.provider_name,
             model=model,
             tools=tools,
             instructions=instructions,
@@ -506,7 +524,7 @@ class _AsyncClient:
             send=lambda: self._send(prepared),
             parser=prepared.parser(strict=config.strict),
             observer=config.observer(),
-            info=prepared.info,
+            info=config.request_info(prepared),
             server_address=config.server_address,
             server_port=config.server_port,
         )
@@ -591,7 +609,7 @@ class AsyncClient(_AsyncClient):
         return AsyncAgent(
             stream,
             api=api,
-            provider=self._config.provider.name,
+            provider=self._config.provider_name,
             model=model,
             tools=tools,
             instructions=instructions,
