@@ -35,9 +35,10 @@ from .agent import Agent, AsyncAgent
 from .errors import APIStatusError, ConfigurationError
 from .providers.base import PreparedRequest, Provider, RequestInfo
 from .providers.openai_responses import build_fetch_request, build_request
-from .providers.services import OPENAI, provider_name
+from .providers.services import OPENAI
 from .stream import AsyncStream, Stream, wrap_transport_error
 from .telemetry.content import CaptureMode, ContentCapture
+from .telemetry.identity import provider_name
 from .telemetry.observer import Instrumentation, SpanObserver
 from .tools import Tool
 
@@ -463,7 +464,7 @@ class Client(_SyncClient):
     ``provider_name``: the span's ``gen_ai.provider.name``; by default the conventions' name of
     a server they name, from the base URL's host (``api.deepseek.com`` is ``deepseek``,
     ``*.openai.azure.com`` is ``azure.ai.openai``; see
-    :data:`~spanstream.providers.services.KNOWN_HOSTS`), else ``openai``, the API spoken.
+    :data:`~spanstream.telemetry.identity.KNOWN_HOSTS`), else ``openai``, the API spoken.
     """
 
     def __init__(

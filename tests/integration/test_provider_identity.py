@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from spanstream import AnthropicClient, AsyncClient, Client, ConfigurationError
-from spanstream.providers.services import provider_name
+from spanstream.telemetry.identity import provider_name
 from spanstream.testing import GenAITelemetry, ReplayServer, Reply
 
 from ..conftest import FIXTURES, RESPONSES
