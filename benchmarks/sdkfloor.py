@@ -39,6 +39,9 @@ class Measurement:
     bounds: tuple[float, ...]
     value: float
     attributes: dict[str, Any]
+    count: int = 1
+    """How many times the value was recorded (a histogram point of a per-chunk metric holds
+    many recordings; the floor replays each, at the point's mean)."""
 
 
 def capture(stream: SSEStream, chunks: list[bytes]) -> tuple[ReadableSpan, list[Measurement]]:
@@ -57,8 +60,10 @@ def capture(stream: SSEStream, chunks: list[bytes]) -> tuple[ReadableSpan, list[
         for scope in resource.scope_metrics:
             for metric in scope.metrics:
                 for point in metric.data.data_points:
+                    count = 1
                     if isinstance(point, HistogramDataPoint):
-                        bounds, value = tuple(point.explicit_bounds), point.sum
+                        count = max(1, point.count)
+                        bounds, value = tuple(point.explicit_bounds), point.sum / count
                     else:
                         bounds, value = (), point.value
                     measurements.append(
@@ -68,6 +73,7 @@ def capture(stream: SSEStream, chunks: list[bytes]) -> tuple[ReadableSpan, list[
                             bounds=bounds,
                             value=value,
                             attributes=dict(point.attributes or {}),
+                            count=count,
                         )
                     )
     return span, measurements
@@ -89,7 +95,11 @@ def _replay(
                 if m.histogram
                 else meter.create_counter(m.metric)
             )
-    recordings = [(instruments[m.metric], m.histogram, m.value, m.attributes) for m in measurements]
+    recordings = [
+        (instruments[m.metric], m.histogram, m.value, m.attributes)
+        for m in measurements
+        for _ in range(m.count)
+    ]
     name, kind, attributes = span.name, span.kind, dict(span.attributes or {})
     sampled = tracer.start_span("parent")  # for the metrics-only variant's exemplars
 
@@ -138,7 +148,7 @@ def measure(
         gc.unfreeze()
     return {
         "span_attributes": len(span.attributes or {}),
-        "measurements": len(measurements),
+        "measurements": sum(m.count for m in measurements),
         "us": {key: statistics.median(values) for key, values in samples.items()},
         "samples_us": samples,
     }

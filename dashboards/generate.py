@@ -720,10 +720,11 @@ def datasource_variable(kind: str, label: str, uid: str, text: str) -> Json:
     }
 
 
-def query_variable(name: str, label: str, query: str) -> Json:
+def query_variable(name: str, label: str, query: str, description: str = "") -> Json:
     return {
         "name": name,
         "label": label,
+        "description": description,
         "type": "query",
         "datasource": PROMETHEUS,
         "definition": query,
@@ -766,6 +767,10 @@ def variables(n: Names) -> list[Json]:
             "provider",
             "Provider",
             f'label_values({count}{{service_name=~"$service"}}, gen_ai_provider_name)',
+            "gen_ai.provider.name values seen: an OpenAI-compatible server the conventions "
+            "name appears under its own name (deepseek, groq, x_ai, mistral_ai, "
+            "azure.ai.openai, ...), others as the API they speak (openai, anthropic) unless "
+            "the client was given provider_name.",
         ),
         query_variable(
             "model",

@@ -39,9 +39,12 @@ class Messages:
         top_k: int | None = None,
         top_p: float | None = None,
         stop_sequences: Sequence[str] | None = None,
+        conversation_id: str | None = None,
         **extra_body: object,
     ) -> Stream:
         """Stream a message. Any further keyword is sent as a body field as is.
+        ``conversation_id`` (not sent) names, on the span (``gen_ai.conversation.id``), a
+        conversation you track yourself.
 
         >>> messages = [{"role": "user", "content": "Say hi"}]
         >>> with client.messages.stream(
@@ -63,6 +66,7 @@ class Messages:
             top_p=top_p,
             stop_sequences=stop_sequences,
             extra_body=extra_body,
+            conversation_id=conversation_id,
         )
         return self._client._stream(prepared)
 
@@ -86,6 +90,7 @@ class AsyncMessages:
         top_k: int | None = None,
         top_p: float | None = None,
         stop_sequences: Sequence[str] | None = None,
+        conversation_id: str | None = None,
         **extra_body: object,
     ) -> AsyncStream:
         """Stream a message (see :meth:`Messages.stream`)::
@@ -106,6 +111,7 @@ class AsyncMessages:
             top_p=top_p,
             stop_sequences=stop_sequences,
             extra_body=extra_body,
+            conversation_id=conversation_id,
         )
         return self._client._stream(prepared)
 
@@ -141,7 +147,7 @@ class AnthropicClient(_SyncClient):
         return Agent(
             self.messages.stream,
             api="anthropic",
-            provider=self._config.provider.name,
+            provider=self._config.provider_name,
             model=model,
             tools=tools,
             instructions=instructions,
@@ -176,7 +182,7 @@ class AsyncAnthropicClient(_AsyncClient):
         return AsyncAgent(
             self.messages.stream,
             api="anthropic",
-            provider=self._config.provider.name,
+            provider=self._config.provider_name,
             model=model,
             tools=tools,
             instructions=instructions,

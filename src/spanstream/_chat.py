@@ -38,6 +38,7 @@ class ChatCompletions:
         reasoning_effort: str | None = None,
         include_usage: bool = True,
         stream_options: Mapping[str, object] | None = None,
+        conversation_id: str | None = None,
         **extra_body: object,
     ) -> Stream:
         """Stream a chat completion. Any further keyword is sent as a body field as is.
@@ -45,7 +46,8 @@ class ChatCompletions:
         Token usage is requested (``stream_options={"include_usage": true}``) unless
         ``include_usage=False`` (for servers that reject ``stream_options``). With ``n`` > 1,
         events carry ``item_id="choice-<index>"``; the final response holds choice 0 and
-        ``finish_reasons`` has one entry per choice.
+        ``finish_reasons`` has one entry per choice. ``conversation_id`` (not sent) names, on the
+        span (``gen_ai.conversation.id``), a conversation you track yourself.
 
         >>> messages = [{"role": "user", "content": "Say hi"}]
         >>> with client.chat.completions.stream(model="gpt-4.1", messages=messages) as stream:
@@ -69,6 +71,7 @@ class ChatCompletions:
             include_usage=include_usage,
             stream_options=stream_options,
             extra_body=extra_body,
+            conversation_id=conversation_id,
         )
         return self._client._stream(prepared)
 
@@ -96,6 +99,7 @@ class AsyncChatCompletions:
         reasoning_effort: str | None = None,
         include_usage: bool = True,
         stream_options: Mapping[str, object] | None = None,
+        conversation_id: str | None = None,
         **extra_body: object,
     ) -> AsyncStream:
         """Stream a chat completion (see :meth:`ChatCompletions.stream`)::
@@ -120,6 +124,7 @@ class AsyncChatCompletions:
             include_usage=include_usage,
             stream_options=stream_options,
             extra_body=extra_body,
+            conversation_id=conversation_id,
         )
         return self._client._stream(prepared)
 

@@ -27,6 +27,7 @@ from opentelemetry import context as otel_context
 
 from .errors import MaxTurnsExceeded
 from .events import Response, StreamEvent, ToolCall, ToolResult, TurnStarted, Usage
+from .providers.base import conversation_id_of
 from .providers.conversations import CONVERSATIONS, Api, Conversation
 from .stream import AsyncStream, Stream
 from .telemetry.agent import AgentSpan, ToolSpan
@@ -70,12 +71,17 @@ class _AgentBase:
         return CONVERSATIONS[self.api](user_input, self.tools, self.instructions)
 
     def _span(self) -> AgentSpan:
+        options = self._options
         return AgentSpan(
             self._instrumentation,
             agent_name=self.name,
             provider=self.provider,
             model=self.model,
             parent=otel_context.get_current(),
+            # The run's conversation, where it has one: the caller's id, or the Responses
+            # conversation the turns are sent to (both also reach every turn's span).
+            conversation_id=conversation_id_of(options.get("conversation_id"))
+            or conversation_id_of(options.get("conversation")),
         )
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Literal, TypedDict, TypeVar, overload
 
@@ -39,12 +40,13 @@ from .errors import (
     UnexpectedContentTypeError,
     UsageError,
 )
-from .providers.base import PreparedRequest, Provider
+from .providers.base import PreparedRequest, Provider, RequestInfo
 from .providers.openai_responses import build_fetch_request, build_request
 from .providers.services import OPENAI
 from .sse import DEFAULT_MAX_EVENT_SIZE
 from .stream import DEFAULT_DRAIN_TIMEOUT, AsyncStream, Stream, StreamSettings, wrap_transport_error
 from .telemetry.content import CaptureMode, ContentCapture
+from .telemetry.identity import provider_name
 from .telemetry.observer import Instrumentation, SpanObserver
 from .tools import Tool
 
@@ -94,6 +96,7 @@ class ClientOptions(TypedDict, total=False):
     idle_timeout: float | None
     drain_timeout: float
     max_event_size: int | None
+    provider_name: str | None
 
 
 class _ClientConfig:
@@ -119,6 +122,11 @@ class _ClientConfig:
             or provider.default_base_url
         )
         self.base_url = httpx.URL(str(url).rstrip("/") + "/")
+        name = options.get("provider_name")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ConfigurationError(f"provider_name must be a non-empty string, got {name!r}")
+        self.provider_name = name or provider_name(self.base_url.host, provider.name)
+        """``gen_ai.provider.name``: as given, else by host (:func:`provider_name`)."""
         timeout = options.get("timeout", DEFAULT_TIMEOUT)
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         policy = options.get("retry") or RetryPolicy()
@@ -280,6 +288,13 @@ class _ClientConfig:
                 " to stream again"
             )
 
+    def request_info(self, prepared: PreparedRequest) -> RequestInfo:
+        """The request as its telemetry reports it: from this client's provider."""
+        info = prepared.info
+        if info.provider == self.provider_name:
+            return info
+        return replace(info, provider=self.provider_name)
+
     def observer(self) -> SpanObserver:
         # The parent is the caller's context now, wherever the stream is consumed later.
         return self.instrumentation.observer(otel_context.get_current())
@@ -400,9 +415,13 @@ class Responses:
         previous_response_id: str | None = None,
         service_tier: str | None = None,
         text: Mapping[str, object] | None = None,
+        conversation_id: str | None = None,
         **extra_body: object,
     ) -> Stream:
         """Stream a response. Any further keyword is sent as a body field as is.
+
+        The span names the conversation (``gen_ai.conversation.id``) that ``conversation``
+        (sent) names, or ``conversation_id`` (not sent), for a conversation you track yourself.
 
         >>> with client.responses.stream(model="gpt-4.1", input="Say hi") as stream:
         ...     for event in stream:
@@ -422,6 +441,7 @@ class Responses:
             service_tier=service_tier,
             text=text,
             extra_body=extra_body,
+            conversation_id=conversation_id,
         )
         return self._client._stream(prepared)
 
@@ -468,6 +488,7 @@ class AsyncResponses:
         previous_response_id: str | None = None,
         service_tier: str | None = None,
         text: Mapping[str, object] | None = None,
+        conversation_id: str | None = None,
         **extra_body: object,
     ) -> AsyncStream:
         """Stream a response (see :meth:`Responses.stream`)::
@@ -489,6 +510,7 @@ class AsyncResponses:
             service_tier=service_tier,
             text=text,
             extra_body=extra_body,
+            conversation_id=conversation_id,
         )
         return self._client._stream(prepared)
 
@@ -521,7 +543,7 @@ class _SyncClient:
             send=lambda: self._send(prepared),
             parser=prepared.parser(strict=config.strict),
             observer=config.observer(),
-            info=prepared.info,
+            info=config.request_info(prepared),
             server_address=config.server_address,
             server_port=config.server_port,
             settings=config.stream_settings,
@@ -598,6 +620,10 @@ class Client(_SyncClient):
     ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``). ``inject_trace_context``: send the
     W3C ``traceparent`` of the inference span to the provider. ``strict``: raise
     :class:`~spanstream.errors.MalformedEvent` on an undecodable event instead of skipping it.
+    ``provider_name``: the span's ``gen_ai.provider.name``; by default the conventions' name of
+    a server they name, from the base URL's host (``api.deepseek.com`` is ``deepseek``,
+    ``*.openai.azure.com`` is ``azure.ai.openai``; see
+    :data:`~spanstream.telemetry.identity.KNOWN_HOSTS`), else ``openai``, the API spoken.
     """
 
     def __init__(
@@ -629,7 +655,7 @@ class Client(_SyncClient):
         return Agent(
             stream,
             api=api,
-            provider=self._config.provider.name,
+            provider=self._config.provider_name,
             model=model,
             tools=tools,
             instructions=instructions,
@@ -658,7 +684,7 @@ class _AsyncClient:
             send=lambda: self._send(prepared),
             parser=prepared.parser(strict=config.strict),
             observer=config.observer(),
-            info=prepared.info,
+            info=config.request_info(prepared),
             server_address=config.server_address,
             server_port=config.server_port,
             settings=config.stream_settings,
@@ -750,7 +776,7 @@ class AsyncClient(_AsyncClient):
         return AsyncAgent(
             stream,
             api=api,
-            provider=self._config.provider.name,
+            provider=self._config.provider_name,
             model=model,
             tools=tools,
             instructions=instructions,

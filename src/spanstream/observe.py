@@ -8,8 +8,11 @@ observer costs nothing on the hot path.
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Literal, Protocol
 
 from .events import Response
@@ -41,6 +44,10 @@ class StreamTimings:
     ended: float | None = None
     chunks: int = 0
     """Server-sent events received."""
+    gaps: array[float] = field(default_factory=lambda: array("d"))
+    """For each network read after the first that completed an event: seconds since the
+    previous such read. Kept in a flat buffer (one append per read) and turned into per-chunk
+    values only when the stream ends (:meth:`output_chunk_gaps`)."""
 
     @property
     def time_to_first_chunk(self) -> float | None:
@@ -58,6 +65,14 @@ class StreamTimings:
         if self.chunks < 2 or self.first_chunk is None or self.last_chunk is None:
             return None
         return (self.last_chunk - self.first_chunk) / (self.chunks - 1)
+
+    def output_chunk_gaps(self) -> Iterator[float]:
+        """One value per server-sent event after the first: seconds from the end of the
+        previous event to the end of this one (``time_per_output_chunk`` as the conventions
+        define it). Events decoded from the same network read as the event before them arrived
+        together, as far as the client can tell: their value is 0."""
+        yield from self.gaps
+        yield from repeat(0.0, max(0, self.chunks - 1 - len(self.gaps)))
 
     @property
     def duration(self) -> float | None:

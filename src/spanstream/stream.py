@@ -372,9 +372,11 @@ class _StreamCore:
             self.to_raise = exc
             self.finish("error", exc)
             return False
-        # Per network read, not per event: one clock read and a counter.
+        # Per network read, not per event: one clock read, a counter and one buffered gap.
         now = time.perf_counter()
         timings = self.timings
+        if timings.last_chunk is not None:
+            timings.gaps.append(now - timings.last_chunk)
         timings.last_chunk = now
         timings.chunks += len(sse_events)
         if timings.first_token is None:

@@ -527,3 +527,33 @@ def test_async_client_agent_is_async(sse_replay_server: ReplayServer) -> None:
     client = AsyncClient(api_key="sk-test", base_url=sse_replay_server.base_url)
     run = client.agent(model="gpt-4.1", tools=[get_weather]).stream("go")
     assert hasattr(run, "__aiter__")
+
+
+@pytest.mark.parametrize("latest", [False, True], ids=["released", "latest"])
+def test_agent_span_attributes_follow_the_naming_set(
+    latest: bool,
+    sse_replay_server: ReplayServer,
+    genai_telemetry: GenAITelemetry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Core v1.41 requires gen_ai.provider.name on invoke_agent; the latest conventions' in-process
+    span lists neither it nor cache counts (semantic-conventions-genai #571, #469)."""
+    if latest:
+        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+    else:
+        monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
+    sse_replay_server.enqueue(text_turn("hi"))
+    client = genai_telemetry.client(sse_replay_server)
+    client.agent(model="gpt-4.1", tools=[get_weather], name="wx").stream("go").final_response()
+    (agent_span,) = spans_named(genai_telemetry, "invoke_agent")
+    a = attrs(agent_span)
+    assert agent_span.kind is SpanKind.INTERNAL
+    assert (a["gen_ai.operation.name"], a["gen_ai.agent.name"]) == ("invoke_agent", "wx")
+    assert a["gen_ai.request.model"] == "gpt-4.1"
+    assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (10, 5)
+    assert ("gen_ai.provider.name" in a) is not latest
+    assert ("gen_ai.usage.cache_read.input_tokens" in a) is not latest
+    assert ("gen_ai.usage.reasoning.output_tokens" in a) is not latest
+    # The turn's own inference span keeps its provider under both sets.
+    (turn,) = genai_telemetry.inference_spans
+    assert attrs(turn)["gen_ai.provider.name"] == "openai"

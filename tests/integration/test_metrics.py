@@ -16,7 +16,8 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.trace import TracerProvider
 
-from spanstream import AnthropicClient, APIStatusError, Client, RetryPolicy
+from spanstream import AnthropicClient, APIStatusError, AsyncClient, Client, RetryPolicy
+from spanstream.observe import StreamTimings
 from spanstream.telemetry.metrics import DURATION_BUCKETS, METRICS, TOKEN_BUCKETS
 from spanstream.testing import ReplayServer, Reply
 
@@ -25,6 +26,7 @@ from ..conftest import FIXTURES, RESPONSES
 _C = TypeVar("_C", Client, AnthropicClient)
 
 CACHED = RESPONSES / "gpt-4o-cached-tokens.sse"  # in=1515 (cached 1390) out=8, reasoning 0
+CACHED_EVENTS = 15
 
 
 @dataclass
@@ -105,17 +107,18 @@ def test_released_names_units_buckets_attributes_and_values(
     }, "cache writes are not reported by this recording, so none are recorded"
     # The OpenAI refinement: duration and token metrics carry the response's service tier.
     refined = {**common, "openai.response.service_tier": "default"}
-    for name, attributes in (
-        ("gen_ai.client.operation.duration", refined),
-        ("gen_ai.client.operation.time_to_first_chunk", common),
-        ("gen_ai.client.operation.time_per_output_chunk", common),
-        ("spanstream.client.operation.time_to_first_token", common),
+    for name, attributes, count in (
+        ("gen_ai.client.operation.duration", refined, 1),
+        ("gen_ai.client.operation.time_to_first_chunk", common, 1),
+        # Once for each chunk (server-sent event) after the first, as the conventions define.
+        ("gen_ai.client.operation.time_per_output_chunk", common, CACHED_EVENTS - 1),
+        ("spanstream.client.operation.time_to_first_token", common, 1),
     ):
         assert found[name].unit == "s"
         (point,) = _points(found[name])
         assert isinstance(point, HistogramDataPoint)
         assert tuple(point.explicit_bounds) == DURATION_BUCKETS
-        assert point.count == 1, "recorded once per stream"
+        assert point.count == count, name
         assert dict(point.attributes or {}) == attributes
         assert point.sum > 0
 
@@ -183,6 +186,25 @@ def test_latest_names_switch_on_with_the_opt_in(
     (duration,) = _points(found["gen_ai.client.inference.duration"])
     assert isinstance(duration, HistogramDataPoint)
     assert tuple(duration.explicit_bounds) == DURATION_BUCKETS
+    (per_chunk,) = _points(found["gen_ai.client.inference.time_per_output_chunk"])
+    assert isinstance(per_chunk, HistogramDataPoint)
+    assert per_chunk.count == CACHED_EVENTS - 1
+    assert dict(per_chunk.attributes or {}) == common
+
+
+@pytest.mark.parametrize("chunk_size", [None, 7, 1 << 20], ids=["per-event", "split", "one-chunk"])
+def test_time_per_output_chunk_is_one_value_per_event_after_the_first_however_it_arrives(
+    chunk_size: int | None, server: ReplayServer, meter: Metrics
+) -> None:
+    """Events split across reads or packed into one read: still one value per event after the
+    first; the values add up to the time from the first event to the last."""
+    _stream(server, meter, Reply.from_file(CACHED, chunk_size=chunk_size))
+    (point,) = _points(meter.collect()["gen_ai.client.operation.time_per_output_chunk"])
+    assert isinstance(point, HistogramDataPoint)
+    assert point.count == CACHED_EVENTS - 1
+    assert point.min >= 0
+    (duration,) = _points(meter.collect()["gen_ai.client.operation.duration"])
+    assert point.sum <= duration.sum  # type: ignore[union-attr]
 
 
 def test_failed_request_records_duration_with_error_type(
@@ -268,3 +290,31 @@ def test_anthropic_metrics_carry_no_openai_attributes(
         for point in points
         if any(str(name).startswith("openai.") for name in (point.attributes or {}))
     ]
+
+
+def test_output_chunk_gaps_give_one_value_per_event_after_the_first() -> None:
+    """Two reads after the first, five events: the reads' gaps, then 0 for the events that
+    came in the same read as the one before them."""
+    timings = StreamTimings(started=0.0, chunks=5)
+    timings.gaps.extend([0.5, 0.25])
+    assert list(timings.output_chunk_gaps()) == [0.5, 0.25, 0.0, 0.0]
+    assert list(StreamTimings(started=0.0, chunks=1).output_chunk_gaps()) == []
+    assert list(StreamTimings(started=0.0).output_chunk_gaps()) == []
+
+
+async def test_async_streams_record_time_per_output_chunk_per_event(
+    server: ReplayServer, meter: Metrics
+) -> None:
+    server.enqueue(Reply.from_file(CACHED, chunk_size=7))
+    client = AsyncClient(
+        api_key="sk-test",
+        base_url=server.base_url,
+        tracer_provider=TracerProvider(),
+        meter_provider=meter.provider,
+    )
+    async with client.responses.stream(model="gpt-4o", input="Count") as stream:
+        await stream.final_response()
+    await client.aclose()
+    (point,) = _points(meter.collect()["gen_ai.client.operation.time_per_output_chunk"])
+    assert isinstance(point, HistogramDataPoint)
+    assert point.count == CACHED_EVENTS - 1

@@ -20,6 +20,7 @@ from spanstream import (
 from spanstream.testing import GenAITelemetry, ReplayServer, Reply, assert_inference_span
 
 from ..conftest import FIXTURES
+from ..semconv_schemas import assert_content_conforms
 
 CHAT = FIXTURES / "openai-chat"
 ANTHROPIC = FIXTURES / "anthropic-messages"
@@ -242,3 +243,4 @@ def test_captured_content_uses_each_providers_request_shapes(
     ]
     output = json.loads(str(attributes["gen_ai.output.messages"]))
     assert output[0]["parts"][0] == {"type": "text", "content": "Hello"}
+    assert assert_content_conforms(attributes) == 3

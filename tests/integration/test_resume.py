@@ -28,6 +28,7 @@ from spanstream import (
 from spanstream.testing import GenAITelemetry, ReplayServer, Reply, assert_semconv
 
 from ..conftest import RESPONSES, adrain, drain
+from ..semconv_schemas import assert_content_conforms
 
 BACKGROUND = RESPONSES / "pydantic-ai__test_background_mode_streaming_starting_after_vcr.sse"
 RESUMED = RESPONSES / "pydantic-ai__test_background_mode_streaming_starting_after_vcr__1.sse"
@@ -288,3 +289,4 @@ def test_captured_content_of_a_fetch_has_the_output_and_no_input(
     assert "gen_ai.input.messages" not in attributes  # a fetch sends no input
     output = json.loads(str(attributes["gen_ai.output.messages"]))
     assert output[0]["parts"] == [{"type": "text", "content": TEXT}]
+    assert assert_content_conforms(attributes) == 1

@@ -91,7 +91,8 @@ def test_images_are_pinned_to_a_version(service: str) -> None:
     assert name, f"{image} has no tag"
     assert "/" not in tag, f"{image} has no tag"
     assert tag != "latest", image
-    assert re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{image}: pin a full version"
+    # A full version, optionally with the image's variant (busybox's statically linked -musl).
+    assert re.fullmatch(r"v?\d+\.\d+\.\d+(-[a-z]+)?", tag), f"{image}: pin a full version"
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
@@ -128,6 +129,82 @@ def test_ports_users_need_are_published() -> None:
     # Jaeger and Tempo receive OTLP from the collector only: no clash with its host ports.
     assert 4317 not in _published("jaeger")
     assert 4317 not in _published("tempo")
+
+
+# Services that run once and exit (they prepare a volume); every other one runs for good.
+ONE_SHOT = {"tempo-init", "healthcheck-tool"}
+LONG_RUNNING = sorted(set(SERVICES) - ONE_SHOT)
+
+
+def test_one_shot_services_are_the_ones_that_exit() -> None:
+    for service in ONE_SHOT:
+        assert "restart" not in SERVICES[service], service
+        assert "entrypoint" in SERVICES[service], service
+    for service in LONG_RUNNING:
+        assert SERVICES[service]["restart"] == "unless-stopped", service
+
+
+def _health_url(service: str) -> str:
+    test = SERVICES[service]["healthcheck"]["test"]
+    assert test[0] == "CMD", f"{service}: exec form, no shell (not every image has one)"
+    (url,) = [part for part in test if part.startswith("http://")]
+    return str(url)
+
+
+@pytest.mark.parametrize("service", LONG_RUNNING)
+def test_every_long_running_service_has_a_healthcheck_on_its_own_port(service: str) -> None:
+    check = SERVICES[service]["healthcheck"]
+    for key in ("interval", "timeout", "retries", "start_period"):
+        assert key in check, f"{service}: {key}"
+    parts = urlsplit(_health_url(service))
+    assert parts.hostname == "127.0.0.1", "the check runs inside the service's own container"
+    health_ports = {
+        "otel-collector": int(COLLECTOR["extensions"]["health_check"]["endpoint"].rsplit(":")[1]),
+        "jaeger": int(JAEGER["extensions"]["healthcheckv2"]["http"]["endpoint"].rsplit(":")[1]),
+    }
+    if service in health_ports:
+        assert parts.port == health_ports[service], service
+    else:
+        assert parts.port in _listens(service), service
+    assert parts.path in {"/", "/status", "/ready", "/-/ready", "/api/health"}, parts.path
+
+
+def test_the_collector_check_runs_the_busybox_the_one_shot_service_provides() -> None:
+    """The collector image is FROM scratch (no shell, no wget): its check runs a static
+    busybox that healthcheck-tool copies into a shared volume before the collector starts."""
+    test = SERVICES["otel-collector"]["healthcheck"]["test"]
+    tool = SERVICES["healthcheck-tool"]
+    assert tool["image"].endswith("-musl"), "a statically linked busybox"
+    (volume,) = tool["volumes"]
+    name, target = volume.split(":")[:2]
+    assert tool["entrypoint"] == ["cp", "/bin/busybox", f"{target}/busybox"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in SERVICES["otel-collector"]["volumes"]}
+    assert mounts[str(Path(test[1]).parent)] == name
+    assert test[1:3] == [f"{target}/busybox", "wget"]
+    condition = SERVICES["otel-collector"]["depends_on"]["healthcheck-tool"]["condition"]
+    assert condition == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_services_start_after_what_they_need_is_healthy(service: str) -> None:
+    depends_on = SERVICES[service].get("depends_on", {})
+    assert isinstance(depends_on, dict), f"{service}: a bare list waits only for the start"
+    for dependency, how in depends_on.items():
+        expected = "service_completed_successfully" if dependency in ONE_SHOT else "service_healthy"
+        assert how["condition"] == expected, f"{service} -> {dependency}"
+
+
+def test_each_service_waits_for_the_services_it_sends_to() -> None:
+    assert set(SERVICES["otel-collector"]["depends_on"]) >= {"jaeger", "tempo", "prometheus"}
+    assert set(SERVICES["jaeger"]["depends_on"]) >= {"prometheus"}  # its Monitor tab
+    assert set(SERVICES["grafana"]["depends_on"]) >= set(DATASOURCES)
+    assert set(SERVICES["tempo"]["depends_on"]) == {"tempo-init"}
+
+
+def test_grafana_has_no_settings_grafana_13_removed() -> None:
+    environment = SERVICES["grafana"]["environment"]
+    removed = {"GF_USERS_VIEWERS_CAN_EDIT", "GF_USERS_EDITORS_CAN_ADMIN"}
+    assert not removed & set(environment), removed & set(environment)
 
 
 def test_grafana_admin_password_has_no_default() -> None:
@@ -173,6 +250,24 @@ def test_collector_uses_current_component_names() -> None:
     """Old aliases work but log a deprecation warning at every start (collector 0.144+)."""
     kinds = {_kind(c) for c in COLLECTOR["exporters"]} | {_kind(c) for c in COLLECTOR["connectors"]}
     assert not kinds & {"otlp", "otlphttp", "spanmetrics", "logging"}, kinds
+
+
+def _seconds(duration: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)", duration)
+    assert match, duration
+    return float(match.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[match.group(2)]
+
+
+def test_span_metrics_buckets_reach_long_streams() -> None:
+    """The connector's default buckets stop at 15 s: a longer stream would fall in +Inf and
+    cap the p95 Jaeger's Monitor tab shows. Explicit buckets, ascending, up to 300 s."""
+    histogram = COLLECTOR["connectors"]["span_metrics"]["histogram"]
+    assert histogram["unit"] == "ms"
+    buckets = [_seconds(b) for b in histogram["explicit"]["buckets"]]
+    assert buckets == sorted(set(buckets)), "ascending, no duplicates"
+    assert buckets[-1] >= 300
+    assert buckets[0] <= 0.01
+    assert sum(1 for b in buckets if b > 15) >= 3, "resolution above the old 15 s ceiling"
 
 
 def test_collector_routes_traces_to_jaeger_and_tempo_and_metrics_to_prometheus() -> None:

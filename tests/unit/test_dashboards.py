@@ -215,3 +215,30 @@ def test_traceql_attributes_are_ones_spanstream_sets(
         assert used_span, query.key
         assert used_span <= span_keys, f"{used_span - span_keys} in {query.key}"
         assert used_resource <= resource_keys, f"{used_resource - resource_keys} in {query.key}"
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_the_provider_variable_lists_every_provider_name_and_filters_by_regex(name: str) -> None:
+    """Provider names other than openai/anthropic (``azure.ai.openai``, ``x_ai``...) must be
+    offered and, once selected, matched: the variable lists the label's values, not a fixed
+    set, and every query filters on it with a regex matcher (Grafana regex-escapes the selected
+    values, so a dot in a name matches only a dot)."""
+    provider = _variables(DASHBOARDS[name])["provider"]
+    assert provider["type"] == "query"
+    assert provider["query"].startswith("label_values(")
+    assert provider["query"].endswith(", gen_ai_provider_name)")
+    assert provider["regex"] == ""
+    assert provider["multi"]
+    assert "provider_name" in provider["description"]
+    title = DASHBOARDS[name]["title"]
+    uses = 0
+    for query in queries():
+        if query.dashboard != title or "provider" not in variables_used(query.text):
+            continue
+        uses += 1
+        if query.datasource_type == "tempo":
+            assert 'span.gen_ai.provider.name =~ "${provider:regex}"' in query.text
+        else:
+            assert 'gen_ai_provider_name=~"$provider"' in query.text, query.text
+            assert 'gen_ai_provider_name="' not in query.text
+    assert uses, "no query filters on the provider"

@@ -7,8 +7,8 @@ provider's wire format.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from ..events import ProviderError, Response, StreamEvent
@@ -22,6 +22,7 @@ __all__ = [
     "Provider",
     "RequestContent",
     "RequestInfo",
+    "conversation_id_of",
 ]
 
 
@@ -66,8 +67,29 @@ class RequestInfo:
     """The response a fetch streams (:data:`FETCH_RESPONSE`)."""
     stream_cursor: int | None = None
     """Where a fetch resumes: the sequence number of the last event already received."""
+    conversation_id: str | None = None
+    """The conversation the request belongs to (``gen_ai.conversation.id``): as the request
+    names it (the Responses ``conversation`` parameter) or as the caller tracks it."""
     content: Callable[[], RequestContent] | None = field(default=None, compare=False, repr=False)
     """Builds the request content on demand (for opt-in content capture)."""
+
+    def in_conversation(self, conversation_id: str | None) -> RequestInfo:
+        """This request as part of the conversation ``conversation_id``, which the caller
+        tracks (``None``: as the request itself says). The conventions ask for the id only
+        when one is at hand, never an invented one (SEMCONV.md 2.1), so it is never made up."""
+        if conversation_id is None:
+            return self
+        if not isinstance(conversation_id, str) or not conversation_id:
+            raise ValueError(f"conversation_id must be a non-empty string, got {conversation_id!r}")
+        return replace(self, conversation_id=conversation_id)
+
+
+def conversation_id_of(value: object) -> str | None:
+    """The id of a conversation as a request names it: the id itself, or an object with an
+    ``id`` (the Responses API's ``conversation`` parameter takes either)."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True, slots=True)

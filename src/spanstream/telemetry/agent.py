@@ -5,6 +5,12 @@ span because the agent makes its span current while it starts each turn's stream
 follow SEMCONV.md §5 (gen-ai-spans.md @024a4f9 / gen-ai-agent-spans.md): the in-process agent
 span is INTERNAL; tool spans are INTERNAL with ``gen_ai.tool.*``; arguments and results are
 recorded only when content capture is on.
+
+The agent span follows the naming set the client uses. The released conventions (core semconv
+v1.41.x) require ``gen_ai.provider.name`` on every ``invoke_agent`` span; the latest ones
+(semantic-conventions-genai main) no longer list it, nor the cache token counts, for the
+in-process span (#571, #469): there it carries the operation, the agent, the conversation, the
+model and the input and output tokens.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ __all__ = ["AgentSpan", "ToolSpan"]
 
 SPANSTREAM_AGENT_TURNS = "spanstream.agent.turns"
 
+# The token counts the latest in-process agent span lists (no cache counts: #469).
+_LATEST_USAGE = (gen_ai.GEN_AI_USAGE_INPUT_TOKENS, gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS)
+
 
 class AgentSpan:
     """The ``invoke_agent`` span of one run."""
@@ -38,15 +47,19 @@ class AgentSpan:
         provider: str,
         model: str,
         parent: otel_context.Context | None,
+        conversation_id: str | None = None,
     ) -> None:
         self._instrumentation = instrumentation
         attributes: dict[str, AttributeValue] = {
             gen_ai.GEN_AI_OPERATION_NAME: "invoke_agent",
-            gen_ai.GEN_AI_PROVIDER_NAME: provider,
             gen_ai.GEN_AI_REQUEST_MODEL: model,
         }
+        if not instrumentation.latest:
+            attributes[gen_ai.GEN_AI_PROVIDER_NAME] = provider
         if agent_name:
             attributes[gen_ai.GEN_AI_AGENT_NAME] = agent_name
+        if conversation_id:
+            attributes[gen_ai.GEN_AI_CONVERSATION_ID] = conversation_id
         self.span = instrumentation.tracer.start_span(
             f"invoke_agent {agent_name}" if agent_name else "invoke_agent",
             context=parent,
@@ -68,13 +81,11 @@ class AgentSpan:
             return
         self._ended = True
         span = self.span
-        span.set_attributes(
-            {
-                **usage_attributes(usage, latest=self._instrumentation.latest),
-                SPANSTREAM_OUTCOME: outcome,
-                SPANSTREAM_AGENT_TURNS: turns,
-            }
-        )
+        latest = self._instrumentation.latest
+        tokens = usage_attributes(usage, latest=latest)
+        if latest:
+            tokens = {name: tokens[name] for name in _LATEST_USAGE if name in tokens}
+        span.set_attributes({**tokens, SPANSTREAM_OUTCOME: outcome, SPANSTREAM_AGENT_TURNS: turns})
         if error is not None and outcome == "error":
             span.set_attribute(error_attributes.ERROR_TYPE, _error_type(error))
             span.set_status(Status(StatusCode.ERROR, str(error)))

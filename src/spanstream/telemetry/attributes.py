@@ -23,6 +23,7 @@ __all__ = [
     "LATEST_OPT_IN",
     "SPANSTREAM_OUTCOME",
     "end_attributes",
+    "finish_reasons",
     "openai_response_attributes",
     "start_attributes",
     "use_latest_conventions",
@@ -90,6 +91,7 @@ def start_attributes(
         GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID: info.previous_response_id,
         gen_ai.GEN_AI_RESPONSE_ID: info.response_id,  # a fetch: known before it starts
         GEN_AI_REQUEST_STREAM_CURSOR: info.stream_cursor,
+        gen_ai.GEN_AI_CONVERSATION_ID: info.conversation_id,
     }
     if info.provider == "openai":
         optional[openai.OPENAI_API_TYPE] = info.api_type
@@ -115,18 +117,18 @@ def end_attributes(
         attributes[gen_ai.GEN_AI_RESPONSE_ID] = response.id
     if response.model:
         attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = response.model
-    reasons = list(response.finish_reasons) or (
-        [response.finish_reason] if response.finish_reason else []
-    )
     if outcome not in _LEFT:
-        # The conventions ask for "error" where a finish reason was expected but never came.
-        attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = reasons or ["error"]
-    elif reasons:
+        attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = finish_reasons(response)
+    else:
         # The consumer left (cancelled, abandoned): it expected no reason any more, so an
         # answer cut short by a user is not counted as an error by finish reason; a reason
         # already received is still recorded (the attribute is Recommended, so it may be
         # omitted). The metrics agree: such a stream has no error.type either.
-        attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+        received = list(response.finish_reasons) or (
+            [response.finish_reason] if response.finish_reason else []
+        )
+        if received:
+            attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = received
     if info.operation == FETCH_RESPONSE:
         # A fetch reports the response's status and never its token usage (SEMCONV.md 3).
         attributes[GEN_AI_RESPONSE_STATUS] = response.status
@@ -140,6 +142,12 @@ def end_attributes(
         attributes[SPANSTREAM_TIME_TO_FIRST_TOKEN] = time_to_first_token
     attributes.update(openai_response_attributes(info, response))
     return attributes
+
+
+def finish_reasons(response: Response) -> list[str]:
+    """One finish reason per choice, in choice order; ``error`` where a finish reason was
+    expected but never came, as the conventions ask (SEMCONV.md 2.1)."""
+    return list(response.finish_reasons) or [response.finish_reason or "error"]
 
 
 def openai_response_attributes(info: RequestInfo, response: Response) -> dict[str, AttributeValue]:

@@ -5,9 +5,10 @@ setting ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``:
 ``NO_CONTENT`` (default), ``SPAN_ONLY``, ``EVENT_ONLY``, ``SPAN_AND_EVENT``; the older boolean
 form is accepted too (``true`` = ``SPAN_ONLY``, ``false`` = ``NO_CONTENT``). On the span, content
 is a JSON string (the Python SDK has no structured attributes); on the
-``gen_ai.client.inference.operation.details`` event it is structured. Text longer than
-``max_length`` characters is cut with a visible ``…[truncated N chars]`` marker, keeping the JSON
-valid; a ``hook`` sees the content first and may redact it (or return ``None`` to drop it).
+``gen_ai.client.inference.operation.details`` event it is structured, in its attributes. Text
+longer than ``max_length`` characters is cut with a visible ``…[truncated N chars]`` marker,
+keeping the JSON valid; a ``hook`` sees the content first and may redact it (or return ``None``
+to drop it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ..events import Response
+from .attributes import finish_reasons
 
 __all__ = ["CaptureMode", "CapturedContent", "ContentCapture", "output_messages"]
 
@@ -139,9 +141,21 @@ class ContentCapture:
         )
 
 
-def output_messages(response: Response) -> list[Message]:
+_ANSWERED = frozenset({"completed", "incomplete"})
+
+
+def output_messages(response: Response, *, outcome: str, latest: bool) -> list[Message]:
     """The response as one assistant message whose parts are its reasoning, text, refusal and
-    tool calls, in that order (one generation = one output message)."""
+    tool calls, in that order (one generation = one output message).
+
+    Under the released conventions (core semconv v1.41.1, the default name set) the message
+    carries ``finish_reason``, which their ``gen-ai-output-messages.json`` requires (consumers
+    that validate against it, such as Arize Phoenix, drop the whole attribute without it); the
+    latest conventions deprecate it in favour of ``gen_ai.response.finish_reasons``
+    (semantic-conventions-genai #363), so it is left out there. A stream that ended without an
+    answer (failed, errored, cancelled, abandoned) and produced no part has no output message:
+    the model said nothing, and an empty assistant message would claim it did.
+    """
     parts: list[Message] = []
     for reasoning in response.reasoning:
         text = "\n\n".join(reasoning.summary or reasoning.content)
@@ -158,7 +172,12 @@ def output_messages(response: Response) -> list[Message]:
         parts.append(
             {"type": "tool_call", "id": call.call_id, "name": call.name, "arguments": arguments}
         )
-    return [{"role": "assistant", "parts": parts}]
+    if not parts and outcome not in _ANSWERED:
+        return []
+    message: Message = {"role": "assistant", "parts": parts}
+    if not latest:
+        message["finish_reason"] = finish_reasons(response)[0]
+    return [message]
 
 
 def to_json(value: JSON) -> str:

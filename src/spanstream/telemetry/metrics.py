@@ -6,8 +6,9 @@ latest ``semantic-conventions-genai`` main (``gen_ai.client.inference.*``; switc
 ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental``). Names the conventions do not have
 (time to first token; cache and reasoning token totals in the released set) are ``spanstream.*``.
 
-Nothing is recorded per event: the stream keeps a few timestamps and counts, and the
-instruments are fed once at the end, also for failed, cancelled and abandoned streams.
+Nothing is recorded per event: the stream keeps a few timestamps and counts (and one gap per
+network read in a flat buffer), and the instruments are fed at the end, also for failed,
+cancelled and abandoned streams.
 
 For OpenAI, the duration and token metrics also carry ``openai.response.service_tier`` and
 ``openai.response.system_fingerprint`` when the response states them (the OpenAI refinement of
@@ -15,13 +16,17 @@ these metrics, Recommended).
 
 "Chunk" (undefined by the conventions for SSE) is one server-sent event.
 ``time_to_first_chunk`` runs from sending the request to the first event;
-``time_per_output_chunk`` is recorded once per stream as the mean gap between consecutive
-events after the first (recording every gap would put a histogram update on the hot path).
+``time_per_output_chunk`` is recorded once for each event after the first, from the end of the
+previous event to the end of this one, as the conventions define it (metrics.yaml: "for each
+chunk received after the first"); events that came in the same network read as the one before
+them are 0 s apart (see :meth:`~spanstream.observe.StreamTimings.output_chunk_gaps`). The values
+are buffered during the stream and recorded when it ends, so the hot path has no histogram
+update.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -120,7 +125,8 @@ METRICS: Mapping[str, Mapping[Measure, MetricSpec]] = {
         ),
         "time_per_output_chunk": _seconds(
             gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
-            "Mean time between chunks after the first, one value per stream.",
+            "Time between consecutive chunks (server-sent events), one value per chunk after "
+            "the first.",
         ),
         "time_to_first_token": _TTFT,
         "input_tokens": _token_histogram(
@@ -157,7 +163,8 @@ METRICS: Mapping[str, Mapping[Measure, MetricSpec]] = {
         ),
         "time_per_output_chunk": _seconds(
             "gen_ai.client.inference.time_per_output_chunk",
-            "Mean time between chunks after the first, one value per stream.",
+            "Time between consecutive chunks (server-sent events), one value per chunk after "
+            "the first.",
         ),
         "time_to_first_token": _TTFT,
         "input_tokens": _token_counter(
@@ -247,7 +254,6 @@ class StreamMetrics:
             "streams": streams,
             "duration": (timings.duration, refined),
             "time_to_first_chunk": (timings.time_to_first_chunk, common),
-            "time_per_output_chunk": (timings.time_per_output_chunk, common),
             "time_to_first_token": (timings.time_to_first_token, common),
         }
         usage = result.response.usage
@@ -271,6 +277,25 @@ class StreamMetrics:
             values["cache_write_input_tokens"] = (usage.cache_write_input_tokens, refined)
             values["reasoning_output_tokens"] = (usage.reasoning_output_tokens, refined)
         self._record(values, context)
+        self._record_each("time_per_output_chunk", timings.output_chunk_gaps(), common, context)
+
+    def _record_each(
+        self,
+        measure: Measure,
+        values: Iterable[float],
+        attributes: dict[str, AttributeValue],
+        context: otel_context.Context | None,
+    ) -> None:
+        """Record many values of one histogram with the same attributes."""
+        entry = self._instruments.get(measure)
+        if entry is None:
+            return
+        instrument = entry[1]
+        if not isinstance(instrument, metrics.Histogram):
+            return
+        record = instrument.record
+        for value in values:
+            record(value, attributes, context=context)
 
     def _record(
         self,

@@ -265,7 +265,11 @@ class SpanObserver:
             request = info.content() if info.content is not None else None
             content = CapturedContent(
                 input_messages=request.input_messages if request else [],
-                output_messages=output_messages(result.response),
+                output_messages=output_messages(
+                    result.response,
+                    outcome=result.outcome,
+                    latest=self._instrumentation.latest,
+                ),
                 system_instructions=request.system_instructions if request else None,
                 tool_definitions=request.tool_definitions if request else None,
             )
@@ -281,15 +285,21 @@ class SpanObserver:
         content: CapturedContent,
         context: otel_context.Context,
     ) -> None:
-        start = dict(getattr(span, "attributes", None) or {})
-        body = _content_fields(content)
+        # The event carries the span's attributes with the content in structured form, as
+        # attributes, not in the body (client-inference.md @024a4f9: on events content "MUST
+        # be structured"); the span's JSON-string copies (SPAN_AND_EVENT) are left out.
+        recorded = getattr(span, "attributes", None) or {}
+        event_attributes: dict[str, object] = {
+            name: value for name, value in recorded.items() if name not in _CONTENT_NAMES
+        }
+        event_attributes.update(attributes)
+        event_attributes.update(_content_fields(content))
         try:
             self._instrumentation.event_logger.emit(
                 event_name=DETAILS_EVENT,
                 context=context,
                 severity_number=_logs.SeverityNumber.INFO,
-                attributes={**start, **attributes},
-                body=body,  # type: ignore[arg-type]
+                attributes=event_attributes,  # type: ignore[arg-type]
             )
         except Exception:  # telemetry must never break the stream
             logger.exception("spanstream failed to emit the details event")
@@ -301,13 +311,24 @@ def _fetched_failure(info: RequestInfo, result: StreamResult) -> bool:
     return result.outcome == "failed" and info.operation == FETCH_RESPONSE
 
 
+_CONTENT_NAMES = frozenset(
+    {
+        gen_ai.GEN_AI_INPUT_MESSAGES,
+        gen_ai.GEN_AI_OUTPUT_MESSAGES,
+        gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS,
+        gen_ai.GEN_AI_TOOL_DEFINITIONS,
+    }
+)
+
+
 def _content_fields(content: CapturedContent) -> dict[str, object]:
     """The captured content under the conventions' names (no input messages for a fetch, which
-    sends none)."""
+    sends none; no output messages for a stream that produced none)."""
     fields: dict[str, object] = {}
     if content.input_messages:
         fields[gen_ai.GEN_AI_INPUT_MESSAGES] = content.input_messages
-    fields[gen_ai.GEN_AI_OUTPUT_MESSAGES] = content.output_messages
+    if content.output_messages:
+        fields[gen_ai.GEN_AI_OUTPUT_MESSAGES] = content.output_messages
     if content.system_instructions is not None:
         fields[gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS] = content.system_instructions
     if content.tool_definitions is not None:

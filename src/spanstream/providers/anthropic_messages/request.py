@@ -25,12 +25,14 @@ def build_request(
     top_p: float | None = None,
     stop_sequences: Sequence[str] | None = None,
     extra_body: Mapping[str, object] | None = None,
+    conversation_id: str | None = None,
 ) -> PreparedRequest:
     """Return the streaming request for Anthropic Messages.
 
     Parameters left ``None`` are not sent. ``extra_body`` is merged last, so any field the API
     accepts (``metadata``, ``tool_choice``, ``output_config``...) can be passed even if this
-    function does not name it.
+    function does not name it. ``conversation_id`` (not sent) names the conversation the caller
+    tracks, for the telemetry.
     """
     body: dict[str, object] = {
         "model": model,
@@ -50,7 +52,12 @@ def build_request(
     body.update({key: value for key, value in optional.items() if value is not None})
     if extra_body:
         body.update(extra_body)
-    return PreparedRequest(path="/messages", body=body, info=_info(body), parser=MessagesParser)
+    return PreparedRequest(
+        path="/messages",
+        body=body,
+        info=_info(body).in_conversation(conversation_id),
+        parser=MessagesParser,
+    )
 
 
 def _info(body: Mapping[str, object]) -> RequestInfo:

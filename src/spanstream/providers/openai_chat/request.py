@@ -29,13 +29,15 @@ def build_request(
     include_usage: bool = True,
     stream_options: Mapping[str, object] | None = None,
     extra_body: Mapping[str, object] | None = None,
+    conversation_id: str | None = None,
 ) -> PreparedRequest:
     """Return the streaming request for Chat Completions.
 
     Usage is requested (``stream_options.include_usage``) unless ``include_usage=False``: without
     it the stream carries no token counts. Keys given in ``stream_options`` win. Parameters left
     ``None`` are not sent; ``extra_body`` is merged last, so any field a server accepts can be
-    passed even if this function does not name it.
+    passed even if this function does not name it. ``conversation_id`` (not sent) names the
+    conversation the caller tracks, for the telemetry.
     """
     body: dict[str, object] = {"model": model, "messages": list(messages), "stream": True}
     options: dict[str, object] = {"include_usage": True} if include_usage else {}
@@ -57,7 +59,10 @@ def build_request(
     if extra_body:
         body.update(extra_body)
     return PreparedRequest(
-        path="/chat/completions", body=body, info=_info(body), parser=ChatCompletionsParser
+        path="/chat/completions",
+        body=body,
+        info=_info(body).in_conversation(conversation_id),
+        parser=ChatCompletionsParser,
     )
 
 

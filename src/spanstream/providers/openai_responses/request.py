@@ -8,7 +8,13 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from urllib.parse import quote
 
-from ..base import FETCH_RESPONSE, PreparedRequest, RequestContent, RequestInfo
+from ..base import (
+    FETCH_RESPONSE,
+    PreparedRequest,
+    RequestContent,
+    RequestInfo,
+    conversation_id_of,
+)
 from .parser import ResponsesParser
 
 __all__ = ["build_fetch_request", "build_request"]
@@ -28,11 +34,14 @@ def build_request(
     service_tier: str | None = None,
     text: Mapping[str, object] | None = None,
     extra_body: Mapping[str, object] | None = None,
+    conversation_id: str | None = None,
 ) -> PreparedRequest:
     """Return the streaming request for the Responses API.
 
     Parameters left ``None`` are not sent. ``extra_body`` is merged last, so any field the API
-    accepts can be passed even if this function does not name it.
+    accepts can be passed even if this function does not name it. The telemetry names the
+    conversation ``conversation_id`` if given (it is not sent), else the one the body's
+    ``conversation`` parameter names.
     """
     body: dict[str, object] = {"model": model, "input": input, "stream": True}
     optional: dict[str, object | None] = {
@@ -49,7 +58,8 @@ def build_request(
     body.update({key: value for key, value in optional.items() if value is not None})
     if extra_body:
         body.update(extra_body)
-    return PreparedRequest(path="/responses", body=body, info=_info(body), parser=ResponsesParser)
+    info = _info(body).in_conversation(conversation_id)
+    return PreparedRequest(path="/responses", body=body, info=info, parser=ResponsesParser)
 
 
 def build_fetch_request(response_id: str, *, starting_after: int | None = None) -> PreparedRequest:
@@ -105,6 +115,7 @@ def _info(body: Mapping[str, object]) -> RequestInfo:
         previous_response_id=_str(body.get("previous_response_id")),
         output_type=_OUTPUT_TYPES.get(fmt_type) if isinstance(fmt_type, str) else None,
         service_tier=tier if isinstance(tier, str) and tier != "auto" else None,
+        conversation_id=conversation_id_of(body.get("conversation")),
         content=partial(request_content, body),
     )
 
