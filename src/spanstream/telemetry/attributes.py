@@ -9,6 +9,7 @@ Nothing here knows any provider's wire format: it reads :class:`RequestInfo` and
 
 from __future__ import annotations
 
+import logging
 import os
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
@@ -16,7 +17,7 @@ from opentelemetry.semconv._incubating.attributes import openai_attributes as op
 from opentelemetry.semconv.attributes import error_attributes, server_attributes
 from opentelemetry.util.types import AttributeValue
 
-from ..events import Response, Usage
+from ..events import TOKEN_COUNT_MAX, Response, Usage, is_token_count
 from ..providers.base import FETCH_RESPONSE, RequestInfo
 
 __all__ = [
@@ -25,8 +26,11 @@ __all__ = [
     "end_attributes",
     "openai_response_attributes",
     "start_attributes",
+    "token_count",
     "use_latest_conventions",
 ]
+
+logger = logging.getLogger("spanstream.telemetry")
 
 # Names without a constant in opentelemetry-semantic-conventions 0.66b2.
 GEN_AI_REQUEST_REASONING_LEVEL = "gen_ai.request.reasoning.level"
@@ -142,8 +146,33 @@ def openai_response_attributes(info: RequestInfo, response: Response) -> dict[st
     return {name: value for name, value in values.items() if value}
 
 
+_REFUSED: set[str] = set()  # names a bad count was refused for (each is logged once)
+
+
+def token_count(name: str, value: object) -> int | None:
+    """``value`` if it is a token count telemetry can record (an ``int`` in
+    ``0..TOKEN_COUNT_MAX``), else ``None``: the last guard before a span attribute or a metric
+    (issue #6), whatever built the usage (a parser guards too; an agent sums turns; a user's
+    observer builds its own). Refusals are logged once per ``name``: an out-of-range count in a
+    cumulative metric would make every later OTLP export of it fail, for all streams."""
+    if value is None:
+        return None
+    if is_token_count(value):
+        return value
+    if name not in _REFUSED:
+        _REFUSED.add(name)
+        logger.warning(
+            "not recording %s: a %s that is not a token count in 0..%d (logged once)",
+            name,
+            type(value).__name__,
+            TOKEN_COUNT_MAX,
+        )
+    return None
+
+
 def usage_attributes(usage: Usage, *, latest: bool) -> dict[str, AttributeValue]:
-    """Token counts under the conventions' names (cache write per the selected name set)."""
+    """Token counts under the conventions' names (cache write per the selected name set); a
+    value :func:`token_count` refuses is left out."""
     cache_write = (
         GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS
         if latest
@@ -156,4 +185,5 @@ def usage_attributes(usage: Usage, *, latest: bool) -> dict[str, AttributeValue]
         cache_write: usage.cache_write_input_tokens,
         gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: usage.reasoning_output_tokens,
     }
-    return {name: value for name, value in values.items() if value is not None}
+    counts = {name: token_count(name, value) for name, value in values.items()}
+    return {name: value for name, value in counts.items() if value is not None}

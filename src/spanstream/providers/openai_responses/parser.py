@@ -130,21 +130,32 @@ class ResponsesParser(Lenient):
         decode = wire.EVENT_DECODERS.get(name)
         try:
             if decode is not None:
-                payload = decode(data)  # its type is ``name`` (a literal of its model)
+                # its type is ``name`` (a literal of its model)
+                payload = decode(data, context=self._dropped)
             elif data in DONE:
                 # OpenAI-compatible servers (OpenRouter) end with the Chat Completions sentinel.
                 return _NOTHING
             else:
-                payload = wire.any_event_adapter.validate_json(data)
+                payload = wire.any_event_adapter.validate_json(data, context=self._dropped)
                 name = wire.type_of(payload)
         except ValidationError as exc:
-            return self._on_invalid(event, data, exc)
+            revalidated = self._revalidate(data, exc, self._validate_decoded)
+            if revalidated is None or (decode is not None and wire.type_of(revalidated) != name):
+                return self._on_invalid(event, data, exc)
+            payload = revalidated
+            name = wire.type_of(payload)
+        if self._dropped:
+            sequence_number = None if isinstance(payload, dict) else payload.sequence_number
+            self._report_dropped(name, sequence_number)
         handler = self._handlers.get(name)
         if handler is not None:
             return handler(payload)
         if name in _TERMINAL_STATUS:
             return self._on_terminal(payload, data)
         return _NOTHING
+
+    def _validate_decoded(self, decoded: dict[str, object]) -> wire.WireEvent:
+        return wire.any_event_adapter.validate_python(decoded, context=self._dropped)
 
     def close(self) -> list[StreamEvent]:
         """End of stream. A provider error without a terminal event still ends as failed."""
@@ -218,7 +229,7 @@ class ResponsesParser(Lenient):
         assert isinstance(payload, wire._ResponseEvent)
         # The service tier of a response in progress is the requested one ("auto"); the tier
         # that served it is read from the terminal event only.
-        response = payload.response
+        response = payload.response or _NO_RESPONSE
         if self._started:
             return _NOTHING
         self._started = True
@@ -308,7 +319,7 @@ class ResponsesParser(Lenient):
 
     def _on_terminal(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire._ResponseEvent)
-        response = payload.response
+        response = payload.response or _NO_RESPONSE
         events: list[StreamEvent] = []
         if not self._started:
             # A resumed stream (``starting_after``) has no response.created.
@@ -395,6 +406,7 @@ class ResponsesParser(Lenient):
 
 
 _BACKFILLED = frozenset({"message", "function_call", "reasoning"})
+_NO_RESPONSE = wire.ResponseObject()
 
 
 def _usage(usage: wire.UsageObject) -> Usage:
