@@ -227,8 +227,10 @@ class Response:
     service_tier: str | None = None
     finish_reasons: tuple[FinishReason, ...] = ()
     """One finish reason per choice, in choice order (Chat Completions with ``n`` > 1 has
-    several; the other fields describe choice 0). ``error`` marks a choice that ended without
-    one. Empty until the response is finished."""
+    several; the other fields describe choice 0). Empty until the response is finished, and in
+    a finished response when the server gave no finish reason at all (``finish_reason`` is then
+    ``None``: none is invented). ``error`` marks a failed response, or, when other choices gave
+    one, a choice that ended without one."""
     citations: tuple[Citation, ...] = ()
     """The sources the text cites, in the order the stream reported them."""
     system_fingerprint: str | None = None

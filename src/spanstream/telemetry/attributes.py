@@ -48,6 +48,8 @@ SPANSTREAM_RETRIES = "spanstream.retries"
 
 LATEST_OPT_IN = "gen_ai_latest_experimental"
 
+_FINISHED = frozenset({"completed", "incomplete"})
+
 
 def use_latest_conventions() -> bool:
     """Whether ``OTEL_SEMCONV_STABILITY_OPT_IN`` asks for the latest (unreleased) GenAI names."""
@@ -114,10 +116,14 @@ def end_attributes(
         attributes[gen_ai.GEN_AI_RESPONSE_ID] = response.id
     if response.model:
         attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = response.model
-    # The conventions ask for "error" where a finish reason was expected but never came.
-    attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = list(response.finish_reasons) or [
-        response.finish_reason or "error"
-    ]
+    if response.finish_reasons:
+        attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = list(response.finish_reasons)
+    elif response.status not in _FINISHED:
+        # The conventions ask for "error" where a finish reason was expected but never came
+        # because the response did not finish (failed, cut, cancelled, abandoned).
+        attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = [response.finish_reason or "error"]
+    # A finished response whose server gave no finish reason (a Chat stream ended by [DONE],
+    # an Anthropic message_stop without stop_reason) records none: none is invented (#22).
     if info.operation == FETCH_RESPONSE:
         # A fetch reports the response's status and never its token usage (SEMCONV.md 3).
         attributes[GEN_AI_RESPONSE_STATUS] = response.status

@@ -20,7 +20,10 @@ Block events carry ``item_id="block-<index>"``. Usage is split across ``message_
 cache reads and cache writes, which are also reported apart.
 
 The stream is complete at ``message_stop``, or at the end of the body after a ``message_delta``
-with a stop reason (relays that drop the last frame).
+with a stop reason (relays that drop the last frame). A ``message_stop`` that no stop reason came
+before still completes the response, with no finish reason: none is invented (``finish_reason``
+``None``, ``finish_reasons`` empty, no ``gen_ai.response.finish_reasons`` on the span), as for a
+Chat Completions stream ended by ``[DONE]`` without one (issue #22).
 """
 
 from __future__ import annotations

@@ -17,6 +17,12 @@ When is a stream complete? At ``data: [DONE]``; or, for servers that omit it, at
 body if every choice had its ``finish_reason`` (the usage chunk, when asked for, comes before
 ``[DONE]``, so it is never awaited past the end of the body). Anything else ends as an error.
 
+A stream that ends with ``[DONE]`` but never gave a finish reason (Snowflake's server sends none;
+issue #22) is ``completed``: the server said the response is whole. Its finish reason is unknown,
+and none is invented: ``Response.finish_reason`` is ``None`` and ``finish_reasons`` is empty, so
+the span has no ``gen_ai.response.finish_reasons`` (as the openai SDK leaves ``None``). Only when
+some choices gave one and others did not are the others ``"error"``, the conventions' value for a
+reason expected but not received, to keep the list one per choice.
 """
 
 from __future__ import annotations
@@ -305,13 +311,13 @@ class ChatCompletionsParser(Lenient):
             first = self._choices.get(0)
             raw = first.finish_reason if first is not None else None
             incomplete = raw in _INCOMPLETE
+            given = [self._choices[i].finish_reason for i in sorted(self._choices)]
             response = self._acc.finish(
                 "incomplete" if incomplete else "completed",
-                _finish_reason(raw) if first is not None else None,
+                FINISH_REASONS.get(raw, raw) if raw else None,
                 incomplete_reason=raw if incomplete else None,
-                finish_reasons=tuple(
-                    _finish_reason(self._choices[i].finish_reason) for i in sorted(self._choices)
-                ),
+                # None given: none invented (module docstring); some: aligned, "error" for the rest.
+                finish_reasons=tuple(map(_finish_reason, given)) if any(given) else (),
             )
         events.append(ResponseDone(response))
         return events
