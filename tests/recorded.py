@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -190,3 +190,28 @@ def anthropic_sdk_events(raw: bytes) -> list[tuple[str | None, dict[str, Any]]]:
     from anthropic._streaming import SSEDecoder as SDKDecoder
 
     return [(sse.event, json.loads(sse.data)) for sse in SDKDecoder().iter_bytes(iter([raw]))]
+
+
+HUGE_NUMBER = "9" * 5000
+"""A JSON number of 5,000 digits: beyond what ``json`` and pydantic's parser take as an ``int``."""
+
+HUGE_MARK = "__huge_number__"
+"""Set a value to this in :func:`rewrite_payloads` to write :data:`HUGE_NUMBER` there."""
+
+_DATA_LINE = re.compile(rb"^data: ?(\{.*\})[ \t]*$", re.MULTILINE)
+
+
+def rewrite_payloads(raw: bytes, edit: Callable[[dict[str, Any]], bool]) -> bytes:
+    """A recording with some payloads changed: ``edit`` gets each JSON ``data:`` line's payload,
+    changes it in place and returns whether it did. The framing (event lines, blank lines, other
+    payloads) stays byte for byte. A value set to :data:`HUGE_MARK` is written as
+    :data:`HUGE_NUMBER`, which ``json.dumps`` cannot write (more than 4,300 digits)."""
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        payload = json.loads(match.group(1))
+        if not edit(payload):
+            return match.group(0)
+        data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        return b"data: " + data.replace(f'"{HUGE_MARK}"', HUGE_NUMBER).encode()
+
+    return _DATA_LINE.sub(replace, raw)

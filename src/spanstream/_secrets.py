@@ -116,6 +116,7 @@ LOGGERS = (
     "httpx",
     "spanstream",
     "spanstream.providers",
+    "spanstream.telemetry",
     "spanstream.providers.openai_responses",
     "spanstream.providers.openai_chat",
     "spanstream.providers.anthropic_messages",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, TypeGuard, TypeVar, Union
 
 __all__ = [
     "Citation",
@@ -39,6 +39,7 @@ __all__ = [
     "ToolCallDone",
     "ToolCallStarted",
     "ToolResult",
+    "TOKEN_COUNT_MAX",
     "TurnStarted",
     "UnknownEvent",
     "Usage",
@@ -77,12 +78,24 @@ def _fast_init(cls: type[_E]) -> type[_E]:
     return cls
 
 
+TOKEN_COUNT_MAX = 2**63 - 1
+"""The largest token count spanstream records: OTLP carries counts as signed 64-bit integers, and
+one larger value in a cumulative metric makes every later export of it fail to encode."""
+
+
+def is_token_count(value: object) -> TypeGuard[int]:
+    """Whether ``value`` is a token count telemetry can record: an ``int`` (not a ``bool``) in
+    ``0..TOKEN_COUNT_MAX``."""
+    return type(value) is int and 0 <= value <= TOKEN_COUNT_MAX
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token usage in the GenAI conventions' meaning.
 
     ``input_tokens`` includes cached input tokens; ``output_tokens`` includes reasoning tokens.
-    A field is ``None`` when the provider did not report it.
+    A field is ``None`` when the provider did not report it, or reported something that is not a
+    count in ``0..TOKEN_COUNT_MAX`` (the parser drops such a field and counts it as malformed).
     """
 
     input_tokens: int | None = None
@@ -214,8 +227,10 @@ class Response:
     service_tier: str | None = None
     finish_reasons: tuple[FinishReason, ...] = ()
     """One finish reason per choice, in choice order (Chat Completions with ``n`` > 1 has
-    several; the other fields describe choice 0). ``error`` marks a choice that ended without
-    one. Empty until the response is finished."""
+    several; the other fields describe choice 0). Empty until the response is finished, and in
+    a finished response when the server gave no finish reason at all (``finish_reason`` is then
+    ``None``: none is invented). ``error`` marks a failed response, or, when other choices gave
+    one, a choice that ended without one."""
     citations: tuple[Citation, ...] = ()
     """The sources the text cites, in the order the stream reported them."""
     system_fingerprint: str | None = None

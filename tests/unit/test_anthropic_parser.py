@@ -265,3 +265,15 @@ def test_end_of_body_before_a_stop_reason_is_not_complete() -> None:
     feed(parser, start(), block_start(0, type="text", text="Hi"))
     assert parser.close() == []
     assert not parser.done
+
+
+def test_message_stop_without_a_stop_reason_completes_with_no_finish_reason() -> None:
+    # Issue #22: complete (the server said so), reason unknown, none invented.
+    parser = MessagesParser()
+    feed(parser, start(input_tokens=1), message_delta(None, output_tokens=2), STOP)
+    response = parser.response
+    assert (response.status, response.finish_reason, response.finish_reasons) == (
+        "completed",
+        None,
+        (),
+    )

@@ -314,3 +314,16 @@ def test_unknown_event_name_is_passed_through() -> None:
     parser = ChatCompletionsParser()
     assert parser.feed(ServerSentEvent("keepalive", "{}")) == [UnknownEvent("keepalive", "{}")]
     assert parser.unknown_count == 1
+
+
+def test_done_without_any_finish_reason_completes_with_no_finish_reason() -> None:
+    # Issue #22 (Snowflake's server sends none): complete at [DONE], reason unknown, none
+    # invented, as the openai SDK leaves it None.
+    parser = ChatCompletionsParser()
+    feed(parser, chunk(choice(0, content="A")), DONE)
+    response = parser.response
+    assert (response.status, response.finish_reason, response.finish_reasons) == (
+        "completed",
+        None,
+        (),
+    )

@@ -860,3 +860,54 @@ def test_error_event_with_numeric_code_keeps_the_provider_error() -> None:
     assert isinstance(event, ErrorReported)
     assert (event.error.code, event.error.message) == ("500", "upstream failed")
     assert parser.malformed_count == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Items are their output_index, whatever ids a server gives (issue #21)
+
+
+def _text_delta(item_id: str, delta: str, index: int = 0) -> dict[str, Any]:
+    return {
+        "type": "response.output_text.delta",
+        "item_id": item_id,
+        "output_index": index,
+        "content_index": 0,
+        "delta": delta,
+    }
+
+
+def _message(item_id: str, text: str) -> dict[str, Any]:
+    part = {"type": "output_text", "text": text, "annotations": []}
+    return {"type": "message", "id": item_id, "role": "assistant", "content": [part]}
+
+
+def test_deltas_with_their_own_ids_make_one_message_named_by_its_first_id() -> None:
+    parser = ResponsesParser()
+    events = feed(parser, created(), _text_delta("a", "Hel"), _text_delta("b", "lo"))
+    assert [e.item_id for e in of_type(events, TextDelta)] == ["a", "a"]
+    assert parser.response.text == "Hello"
+
+
+def test_a_message_never_done_is_backfilled_once_by_its_output_index() -> None:
+    # A resumed stream: deltas, no output_item.done, and the terminal output under another id.
+    parser = ResponsesParser()
+    events = feed(
+        parser,
+        _text_delta("a", "Hel"),
+        _text_delta("b", "lo"),
+        completed(output=[_message("c", "Hello")]),
+    )
+    assert of_type(events, MessageDone) == [MessageDone("a", "Hello")]
+    assert parser.response.text == "Hello"
+
+
+def test_a_done_item_under_another_id_is_not_backfilled_again() -> None:
+    parser = ResponsesParser()
+    feed(
+        parser,
+        {"type": "response.output_item.added", "output_index": 0, "item": _message("a", "")},
+        _text_delta("b", "Hi"),
+        {"type": "response.output_item.done", "output_index": 0, "item": _message("c", "Hi")},
+        completed(output=[_message("d", "Hi")]),
+    )
+    assert parser.response.text == "Hi"

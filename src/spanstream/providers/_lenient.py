@@ -3,21 +3,41 @@
 A payload that cannot be decoded is skipped, logged and counted, or raises
 :class:`~spanstream.errors.MalformedEvent` in strict mode. The log line and the exception name the
 offending field but never include the payload (it may hold user content).
+
+A field that is not essential to its event (usage, ids, details: declared :data:`Droppable` in
+the wire models) is dropped alone when its value is invalid, and the drop is counted the same
+way: a usage object that is a string, or a token count that is negative, fractional or beyond
+:data:`~spanstream.events.TOKEN_COUNT_MAX` (:data:`TokenCount`), must not cost the terminal event
+that carries the rest of the answer (issues #5 and #6).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import TypeAlias
+import math
+from collections.abc import Callable
+from typing import Annotated, TypeAlias, TypeVar
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, ValidatorFunctionWrapHandler
+from pydantic import WrapValidator as _WrapValidator
 
 from ..errors import MalformedEvent
-from ..events import StreamEvent
+from ..events import TOKEN_COUNT_MAX, StreamEvent
 from ..sse import ServerSentEvent
 
-__all__ = ["DONE", "Data", "Lenient", "describe", "loads", "text_of"]
+__all__ = [
+    "DONE",
+    "Data",
+    "Droppable",
+    "Lenient",
+    "TokenCount",
+    "describe",
+    "loads",
+    "text_of",
+]
+
+_T = TypeVar("_T")
 
 Data: TypeAlias = str | bytes
 """An event's data: ``bytes`` from the streams (UTF-8, already checked), ``str`` when a caller
@@ -34,12 +54,48 @@ def text_of(data: Data) -> str:
     return data.decode() if isinstance(data, bytes) else data
 
 
-def loads(data: Data) -> object:
-    """Decode JSON, or ``None`` if it is not (deep nesting included)."""
+def _integer(text: str) -> int | float:
+    # ``int()`` refuses more than 4,300 digits (CPython's int_max_str_digits); such a number is
+    # no count anyway: an infinity keeps the document decodable and fails every int field.
     try:
-        return json.loads(data)
+        return int(text)
+    except ValueError:
+        return -math.inf if text.startswith("-") else math.inf
+
+
+def loads(data: Data) -> object:
+    """Decode JSON, or ``None`` if it is not (deep nesting included). An integer too long for
+    ``int()`` decodes as an infinity rather than failing the whole document."""
+    try:
+        return json.loads(data, parse_int=_integer)
     except (ValueError, RecursionError):
         return None
+
+
+def _drop_invalid(
+    value: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+) -> object:
+    """Validate a :data:`Droppable` field; when it is invalid, note why in the validation context
+    (the parser's list of dropped fields) and read it as absent. Without that list (a caller
+    that did not ask for lenient fields) the error stands."""
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        dropped = info.context
+        if not isinstance(dropped, list):
+            raise
+        dropped.append(f"{info.field_name or 'field'} dropped: {describe(exc)}")
+        return None
+
+
+Droppable = _WrapValidator(_drop_invalid)
+"""Marks a field (typed ``X | None``) that is dropped alone, not with its event, when invalid."""
+
+TokenCount = Annotated[
+    Annotated[int, Field(strict=True, ge=0, le=TOKEN_COUNT_MAX)] | None, Droppable
+]
+"""A token count: a JSON integer in ``0..TOKEN_COUNT_MAX``, else dropped (strings, floats and
+booleans included: no API sends a count as one)."""
 
 
 def describe(exc: Exception) -> str:
@@ -64,7 +120,11 @@ class Lenient:
     def __init__(self, *, strict: bool = False) -> None:
         self.strict = strict
         self.malformed_count = 0
-        """Events skipped because their payload could not be decoded."""
+        """Events skipped because their payload could not be decoded, plus fields dropped from
+        events that were kept."""
+        self._dropped: list[str] = []
+        """The validation context of lenient decodes: :data:`Droppable` fields note here why they
+        were dropped (see :meth:`_report_dropped`)."""
 
     def feed(self, sse: ServerSentEvent) -> list[StreamEvent]:
         """Parse one server-sent event into zero or more normalized events."""
@@ -74,6 +134,33 @@ class Lenient:
         """Parse one event given as its type and its data (``bytes`` as
         :meth:`~spanstream.sse.SSEDecoder.feed_raw` returns it, or ``str``)."""
         raise NotImplementedError
+
+    def _report_dropped(self, type_name: str | None, sequence_number: int | None = None) -> None:
+        """Count and log the fields dropped while decoding the last event (raise in strict
+        mode). Call after every decode that passed ``context=self._dropped``."""
+        dropped = self._dropped.copy()
+        self._dropped.clear()
+        for reason in dropped:
+            self._skip_malformed(type_name, reason, sequence_number)
+
+    def _revalidate(
+        self, data: Data, exc: ValidationError, validate: Callable[[dict[str, object]], _T]
+    ) -> _T | None:
+        """A payload that failed as a whole only because the JSON parser refused a number (one
+        of thousands of digits: ``number out of range``) is decoded again with :func:`loads`,
+        which keeps the number as a value no count accepts, so that only its field is dropped.
+        ``None`` if that is not the failure or the payload still fails."""
+        self._dropped.clear()
+        if exc.errors(include_url=False, include_input=False)[0]["type"] != "json_invalid":
+            return None
+        decoded = loads(data)
+        if not isinstance(decoded, dict):
+            return None
+        try:
+            return validate(decoded)
+        except ValidationError:
+            self._dropped.clear()
+            return None
 
     def _skip_malformed(
         self, type_name: str | None, reason: str, sequence_number: int | None = None

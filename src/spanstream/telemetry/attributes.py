@@ -9,6 +9,7 @@ Nothing here knows any provider's wire format: it reads :class:`RequestInfo` and
 
 from __future__ import annotations
 
+import logging
 import os
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
@@ -16,7 +17,7 @@ from opentelemetry.semconv._incubating.attributes import openai_attributes as op
 from opentelemetry.semconv.attributes import error_attributes, server_attributes
 from opentelemetry.util.types import AttributeValue
 
-from ..events import Response, Usage
+from ..events import TOKEN_COUNT_MAX, Response, Usage, is_token_count
 from ..providers.base import FETCH_RESPONSE, RequestInfo
 
 __all__ = [
@@ -26,8 +27,11 @@ __all__ = [
     "finish_reasons",
     "openai_response_attributes",
     "start_attributes",
+    "token_count",
     "use_latest_conventions",
 ]
+
+logger = logging.getLogger("spanstream.telemetry")
 
 # Names without a constant in opentelemetry-semantic-conventions 0.66b2.
 GEN_AI_REQUEST_REASONING_LEVEL = "gen_ai.request.reasoning.level"
@@ -49,6 +53,8 @@ SPANSTREAM_RETRIES = "spanstream.retries"
 _LEFT = frozenset({"cancelled", "abandoned"})  # outcomes of a consumer that stopped reading
 
 LATEST_OPT_IN = "gen_ai_latest_experimental"
+
+_FINISHED = frozenset({"completed", "incomplete"})
 
 
 def use_latest_conventions() -> bool:
@@ -117,18 +123,18 @@ def end_attributes(
         attributes[gen_ai.GEN_AI_RESPONSE_ID] = response.id
     if response.model:
         attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = response.model
-    if outcome not in _LEFT:
-        attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = finish_reasons(response)
-    else:
-        # The consumer left (cancelled, abandoned): it expected no reason any more, so an
-        # answer cut short by a user is not counted as an error by finish reason; a reason
-        # already received is still recorded (the attribute is Recommended, so it may be
-        # omitted). The metrics agree: such a stream has no error.type either.
-        received = list(response.finish_reasons) or (
-            [response.finish_reason] if response.finish_reason else []
-        )
-        if received:
-            attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = received
+    reasons = received_finish_reasons(response)
+    if reasons:
+        attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+    elif outcome not in _LEFT and response.status not in _FINISHED:
+        # The conventions ask for "error" where a finish reason was expected but never came
+        # because the response did not finish (failed, cut).
+        attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = ["error"]
+    # None is invented otherwise: a finished response whose server gave no reason (a Chat
+    # stream ended by [DONE], an Anthropic message_stop without stop_reason), or a consumer
+    # that left (cancelled, abandoned) and expected no reason any more, so that an answer a
+    # user cut short is not counted as an error by finish reason (the attribute is
+    # Recommended, so it may be omitted; the metrics give such a stream no error.type either).
     if info.operation == FETCH_RESPONSE:
         # A fetch reports the response's status and never its token usage (SEMCONV.md 3).
         attributes[GEN_AI_RESPONSE_STATUS] = response.status
@@ -144,10 +150,22 @@ def end_attributes(
     return attributes
 
 
+def received_finish_reasons(response: Response) -> list[str]:
+    """The finish reasons the provider gave: one per choice, in choice order (or none)."""
+    if response.finish_reasons:
+        return list(response.finish_reasons)
+    return [response.finish_reason] if response.finish_reason else []
+
+
+_STATUS_REASONS = {"completed": "stop", "incomplete": "length"}
+
+
 def finish_reasons(response: Response) -> list[str]:
-    """One finish reason per choice, in choice order; ``error`` where a finish reason was
-    expected but never came, as the conventions ask (SEMCONV.md 2.1)."""
-    return list(response.finish_reasons) or [response.finish_reason or "error"]
+    """The finish reasons where a value is required (an output message's ``finish_reason``):
+    those received, else the reason the status implies (``stop`` for a completed response
+    whose server named none, ``length`` for an incomplete one), else ``error``, as the
+    conventions ask for a reason that never came (SEMCONV.md 2.1)."""
+    return received_finish_reasons(response) or [_STATUS_REASONS.get(response.status, "error")]
 
 
 def openai_response_attributes(info: RequestInfo, response: Response) -> dict[str, AttributeValue]:
@@ -163,8 +181,33 @@ def openai_response_attributes(info: RequestInfo, response: Response) -> dict[st
     return {name: value for name, value in values.items() if value}
 
 
+_REFUSED: set[str] = set()  # names a bad count was refused for (each is logged once)
+
+
+def token_count(name: str, value: object) -> int | None:
+    """``value`` if it is a token count telemetry can record (an ``int`` in
+    ``0..TOKEN_COUNT_MAX``), else ``None``: the last guard before a span attribute or a metric
+    (issue #6), whatever built the usage (a parser guards too; an agent sums turns; a user's
+    observer builds its own). Refusals are logged once per ``name``: an out-of-range count in a
+    cumulative metric would make every later OTLP export of it fail, for all streams."""
+    if value is None:
+        return None
+    if is_token_count(value):
+        return value
+    if name not in _REFUSED:
+        _REFUSED.add(name)
+        logger.warning(
+            "not recording %s: a %s that is not a token count in 0..%d (logged once)",
+            name,
+            type(value).__name__,
+            TOKEN_COUNT_MAX,
+        )
+    return None
+
+
 def usage_attributes(usage: Usage, *, latest: bool) -> dict[str, AttributeValue]:
-    """Token counts under the conventions' names (cache write per the selected name set)."""
+    """Token counts under the conventions' names (cache write per the selected name set); a
+    value :func:`token_count` refuses is left out."""
     cache_write = (
         GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS
         if latest
@@ -177,4 +220,5 @@ def usage_attributes(usage: Usage, *, latest: bool) -> dict[str, AttributeValue]
         cache_write: usage.cache_write_input_tokens,
         gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: usage.reasoning_output_tokens,
     }
-    return {name: value for name, value in values.items() if value is not None}
+    counts = {name: token_count(name, value) for name, value in values.items()}
+    return {name: value for name, value in counts.items() if value is not None}

@@ -40,7 +40,7 @@ from opentelemetry.util.types import AttributeValue
 from .. import __version__
 from ..observe import StreamResult
 from ..providers.base import FETCH_RESPONSE, RequestInfo
-from .attributes import SPANSTREAM_OUTCOME, openai_response_attributes
+from .attributes import SPANSTREAM_OUTCOME, openai_response_attributes, token_count
 
 __all__ = ["DURATION_BUCKETS", "METRICS", "TOKEN_BUCKETS", "MetricSpec", "StreamMetrics"]
 
@@ -307,6 +307,10 @@ class StreamMetrics:
             if entry is None or value is None:
                 continue
             spec, instrument = entry
+            if spec.unit == "{token}":
+                value = token_count(spec.name, value)
+                if value is None:
+                    continue
             if spec.extra:
                 attributes = {**attributes, **self._extra[measure]}
             if isinstance(instrument, metrics.Histogram):

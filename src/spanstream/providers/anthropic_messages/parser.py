@@ -20,12 +20,16 @@ Block events carry ``item_id="block-<index>"``. Usage is split across ``message_
 cache reads and cache writes, which are also reported apart.
 
 The stream is complete at ``message_stop``, or at the end of the body after a ``message_delta``
-with a stop reason (relays that drop the last frame).
+with a stop reason (relays that drop the last frame). A ``message_stop`` that no stop reason came
+before still completes the response, with no finish reason: none is invented (``finish_reason``
+``None``, ``finish_reasons`` empty, no ``gen_ai.response.finish_reasons`` on the span), as for a
+Chat Completions stream ended by ``[DONE]`` without one (issue #22).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from pydantic import ValidationError
 
@@ -51,6 +55,7 @@ from ...events import (
     UnknownEvent,
     Usage,
     UsageReported,
+    is_token_count,
 )
 from .._lenient import Data, Lenient, describe, loads, text_of
 from . import wire
@@ -75,6 +80,8 @@ STOP_REASONS: dict[str, FinishReason] = {
 
 # Stop reasons that cut the answer short, by a limit or a filter: the response is incomplete.
 _INCOMPLETE = frozenset({"max_tokens", "model_context_window_exceeded", "refusal", "pause_turn"})
+
+_NO_MESSAGE = wire.MessageObject()
 
 _USAGE_FIELDS = (
     "input_tokens",
@@ -153,16 +160,22 @@ class MessagesParser(Lenient):
             return _NOTHING
         name = event
         model = wire.EVENT_MODELS.get(name)
+        dropped = self._dropped
         try:
             if model is not None:
-                payload: wire.WireEvent = model.model_validate_json(data)  # type: ignore[assignment]
+                payload: wire.WireEvent = model.model_validate_json(data, context=dropped)  # type: ignore[assignment]
             elif name == "message":
-                payload = wire.any_event_adapter.validate_json(data)
+                payload = wire.any_event_adapter.validate_json(data, context=dropped)
             else:
                 self.unknown_count += 1
                 return [UnknownEvent(name, text_of(data))]
         except ValidationError as exc:
-            return self._on_invalid(name, data, exc)
+            revalidated = self._revalidate(data, exc, self._validate_decoded)
+            if revalidated is None or (model is not None and revalidated.type != name):
+                return self._on_invalid(name, data, exc)
+            payload = revalidated
+        if dropped:
+            self._report_dropped(payload.type)
         self._data = data
         return self._handlers[payload.type](payload)
 
@@ -174,6 +187,9 @@ class MessagesParser(Lenient):
         return self._finish()
 
     # -- bad input ------------------------------------------------------------------------------
+
+    def _validate_decoded(self, decoded: dict[str, object]) -> wire.WireEvent:
+        return wire.any_event_adapter.validate_python(decoded, context=self._dropped)
 
     def _on_invalid(self, name: str, data: Data, exc: ValidationError) -> list[StreamEvent]:
         decoded = loads(data)
@@ -295,7 +311,7 @@ class MessagesParser(Lenient):
 
     def _on_message_start(self, payload: wire.WireEvent) -> list[StreamEvent]:
         assert isinstance(payload, wire.MessageStart)
-        message = payload.message
+        message = payload.message or _NO_MESSAGE
         events = self._emit(ResponseStarted(message.id, message.model))
         if message.usage is not None:
             if message.usage.service_tier:
@@ -305,7 +321,7 @@ class MessagesParser(Lenient):
 
     def _on_message_delta(self, payload: wire.WireEvent) -> list[StreamEvent]:
         assert isinstance(payload, wire.MessageDelta)
-        if payload.delta.stop_reason:
+        if payload.delta is not None and payload.delta.stop_reason:
             self._stop_reason = payload.delta.stop_reason
         return self._update_usage(payload.usage) if payload.usage is not None else _NOTHING
 
@@ -319,7 +335,15 @@ class MessagesParser(Lenient):
         details = usage.output_tokens_details
         if details is not None and details.thinking_tokens is not None:
             fields["thinking_tokens"] = details.thinking_tokens
-        return self._emit(UsageReported(_normalized(fields)))
+        normalized = _normalized(fields)
+        if normalized.input_tokens is not None and not is_token_count(normalized.input_tokens):
+            # Each part is a count, their sum is not (issue #6): no input total rather than one
+            # that no exporter can encode.
+            self._skip_malformed(
+                "message usage", "input tokens with cache reads and writes overflow"
+            )
+            normalized = replace(normalized, input_tokens=None)
+        return self._emit(UsageReported(normalized))
 
     def _on_message_stop(self, payload: wire.WireEvent) -> list[StreamEvent]:
         return self._finish()

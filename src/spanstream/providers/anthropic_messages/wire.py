@@ -17,6 +17,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
+from .._lenient import Droppable, TokenCount
+
 __all__ = ["EVENT_MODELS", "ContentBlock", "WireEvent", "any_event_adapter"]
 
 
@@ -35,24 +37,26 @@ ContentBlock = dict[str, object]
 
 
 class OutputTokensDetails(_Wire):
-    thinking_tokens: int | None = None
+    thinking_tokens: TokenCount = None
 
 
 class UsageObject(_Wire):
     """Token counts. Anthropic's ``input_tokens`` excludes the cached tokens."""
 
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cache_read_input_tokens: int | None = None
-    cache_creation_input_tokens: int | None = None
-    output_tokens_details: OutputTokensDetails | None = None
-    service_tier: str | None = None
+    input_tokens: TokenCount = None
+    output_tokens: TokenCount = None
+    cache_read_input_tokens: TokenCount = None
+    cache_creation_input_tokens: TokenCount = None
+    output_tokens_details: Annotated[OutputTokensDetails | None, Droppable] = None
+    service_tier: Annotated[str | None, Droppable] = None
 
 
 class MessageObject(_Wire):
-    id: str | None = None
-    model: str | None = None
-    usage: UsageObject | None = None
+    """The message of ``message_start``: every field :data:`Droppable` (none is essential)."""
+
+    id: Annotated[str | None, Droppable] = None
+    model: Annotated[str | None, Droppable] = None
+    usage: Annotated[UsageObject | None, Droppable] = None
 
 
 class Delta(_Wire):
@@ -70,7 +74,7 @@ class Delta(_Wire):
 
 class MessageDeltaBody(_Wire):
     stop_reason: str | None = None
-    stop_sequence: str | None = None
+    stop_sequence: Annotated[str | None, Droppable] = None
 
 
 class ErrorObject(_Wire):
@@ -84,7 +88,7 @@ class _Event(_Wire):
 
 class MessageStart(_Event):
     type: Literal["message_start"]
-    message: MessageObject = Field(default_factory=MessageObject)
+    message: Annotated[MessageObject | None, Droppable] = None
 
 
 class ContentBlockStart(_Event):
@@ -105,9 +109,12 @@ class ContentBlockStop(_Event):
 
 
 class MessageDelta(_Event):
+    """The end of the message: a bad ``usage`` or ``delta`` is dropped alone, since the event
+    may carry the other (its stop reason, the final usage)."""
+
     type: Literal["message_delta"]
-    delta: MessageDeltaBody = Field(default_factory=MessageDeltaBody)
-    usage: UsageObject | None = None
+    delta: Annotated[MessageDeltaBody | None, Droppable] = None
+    usage: Annotated[UsageObject | None, Droppable] = None
 
 
 class MessageStop(_Event):

@@ -16,6 +16,13 @@ carry deltas, ended by ``data: [DONE]``. The parser turns them into :mod:`spanst
 When is a stream complete? At ``data: [DONE]``; or, for servers that omit it, at the end of the
 body if every choice had its ``finish_reason`` (the usage chunk, when asked for, comes before
 ``[DONE]``, so it is never awaited past the end of the body). Anything else ends as an error.
+
+A stream that ends with ``[DONE]`` but never gave a finish reason (Snowflake's server sends none;
+issue #22) is ``completed``: the server said the response is whole. Its finish reason is unknown,
+and none is invented: ``Response.finish_reason`` is ``None`` and ``finish_reasons`` is empty, so
+the span has no ``gen_ai.response.finish_reasons`` (as the openai SDK leaves ``None``). Only when
+some choices gave one and others did not are the others ``"error"``, the conventions' value for a
+reason expected but not received, to keep the list one per choice.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ logger = logging.getLogger("spanstream.providers.openai_chat")
 
 _NOTHING: list[StreamEvent] = []
 _NO_DELTA = wire.Delta()
+_CHUNK = "chat.completion.chunk"
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
@@ -124,10 +132,15 @@ class ChatCompletionsParser(Lenient):
             self.unknown_count += 1
             return [UnknownEvent(event, text_of(data))]
         try:
-            chunk = wire.ChatCompletionChunk.model_validate_json(data)
+            chunk = wire.ChatCompletionChunk.model_validate_json(data, context=self._dropped)
         except ValidationError as exc:
-            self._skip_malformed("chat.completion.chunk", describe(exc))
-            return _NOTHING
+            revalidated = self._revalidate(data, exc, self._validate_decoded)
+            if revalidated is None:
+                self._skip_malformed(_CHUNK, describe(exc))
+                return _NOTHING
+            chunk = revalidated
+        if self._dropped:
+            self._report_dropped(_CHUNK)
         events: list[StreamEvent] = []
         if not self._started and (chunk.id or chunk.model):
             # Azure's first chunk (prompt filter results) has an empty id and model.
@@ -157,6 +170,9 @@ class ChatCompletionsParser(Lenient):
         if self._error is not None or finished:
             return self._finish()
         return _NOTHING
+
+    def _validate_decoded(self, decoded: dict[str, object]) -> wire.ChatCompletionChunk:
+        return wire.ChatCompletionChunk.model_validate(decoded, context=self._dropped)
 
     # -- chunks ---------------------------------------------------------------------------------
 
@@ -234,7 +250,7 @@ class ChatCompletionsParser(Lenient):
             name = (function.name if function else None) or ""
             events.append(self._emit(choice.acc, ToolCallStarted(call_id, name, choice.item_id)))
         elif index not in choice.open_calls:
-            self._skip_malformed("chat.completion.chunk", f"tool call {index} after it was done")
+            self._skip_malformed(_CHUNK, f"tool call {index} after it was done")
             return
         arguments = function.arguments if function else None
         if arguments:
@@ -295,13 +311,13 @@ class ChatCompletionsParser(Lenient):
             first = self._choices.get(0)
             raw = first.finish_reason if first is not None else None
             incomplete = raw in _INCOMPLETE
+            given = [self._choices[i].finish_reason for i in sorted(self._choices)]
             response = self._acc.finish(
                 "incomplete" if incomplete else "completed",
-                _finish_reason(raw) if first is not None else None,
+                FINISH_REASONS.get(raw, raw) if raw else None,
                 incomplete_reason=raw if incomplete else None,
-                finish_reasons=tuple(
-                    _finish_reason(self._choices[i].finish_reason) for i in sorted(self._choices)
-                ),
+                # None given: none invented (module docstring); some: aligned, "error" for the rest.
+                finish_reasons=tuple(map(_finish_reason, given)) if any(given) else (),
             )
         events.append(ResponseDone(response))
         return events

@@ -17,6 +17,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+from .._lenient import Droppable, TokenCount
+
 __all__ = ["ChatCompletionChunk", "ErrorObject", "ErrorPayload", "UsageObject"]
 
 
@@ -51,25 +53,25 @@ class ErrorPayload(_Wire):
 
 
 class PromptTokensDetails(_Wire):
-    cached_tokens: int | None = None
+    cached_tokens: TokenCount = None
 
 
 class CompletionTokensDetails(_Wire):
-    reasoning_tokens: int | None = None
+    reasoning_tokens: TokenCount = None
 
 
 class UsageObject(_Wire):
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    total_tokens: int | None = None
-    prompt_tokens_details: PromptTokensDetails | None = None
-    completion_tokens_details: CompletionTokensDetails | None = None
+    prompt_tokens: TokenCount = None
+    completion_tokens: TokenCount = None
+    total_tokens: TokenCount = None
+    prompt_tokens_details: Annotated[PromptTokensDetails | None, Droppable] = None
+    completion_tokens_details: Annotated[CompletionTokensDetails | None, Droppable] = None
 
 
 class GroqExtension(_Wire):
     """Groq's ``x_groq`` object, which carried the usage before ``stream_options`` existed."""
 
-    usage: UsageObject | None = None
+    usage: Annotated[UsageObject | None, Droppable] = None
 
 
 class FunctionDelta(_Wire):
@@ -111,12 +113,15 @@ class Choice(_Wire):
 
 
 class ChatCompletionChunk(_Wire):
-    id: str | None = None
-    model: str | None = None
+    """One chunk. The fields around the choices are :data:`Droppable`: the last chunks carry the
+    usage and finish reasons, and a bad usage must not cost the end of the answer."""
+
+    id: Annotated[str | None, Droppable] = None
+    model: Annotated[str | None, Droppable] = None
     choices: list[Choice] | None = None
-    usage: UsageObject | None = None
-    service_tier: str | None = None
-    system_fingerprint: str | None = None
-    x_groq: GroqExtension | None = None
+    usage: Annotated[UsageObject | None, Droppable] = None
+    service_tier: Annotated[str | None, Droppable] = None
+    system_fingerprint: Annotated[str | None, Droppable] = None
+    x_groq: Annotated[GroqExtension | None, Droppable] = None
     error: ErrorObject | None = None
     """OpenRouter and others report a mid-stream failure inside an otherwise normal chunk."""

@@ -8,7 +8,12 @@ telemetry, so the same parser serves sync and async streams.
 Bad input never crashes it: an event type it does not know becomes
 :class:`~spanstream.events.UnknownEvent` (counted); a payload that is not valid JSON, or not the
 shape of its type, is skipped, logged with its sequence number and counted — or raises
-:class:`~spanstream.errors.MalformedEvent` when the parser is ``strict``.
+:class:`~spanstream.errors.MalformedEvent` when the parser is ``strict``. A bad field that the
+event can do without (the terminal event's usage, ids, details) is dropped alone and counted the
+same way, and the event is kept (see :mod:`spanstream.providers._lenient`).
+
+An output item is its ``output_index``: every event of one item carries the id the item was first
+given, whatever id the event itself has (issue #21).
 """
 
 from __future__ import annotations
@@ -89,6 +94,11 @@ class ResponsesParser(Lenient):
         self._acc = Accumulator()
         self._started = False
         self._call_ids: dict[str, str] = {}  # item id -> call id, for argument deltas
+        # output_index -> the id its item is known by: the first id given at that index. Some
+        # servers (GitHub Copilot's, issue #21) give each event of one item its own id; the
+        # output_index is what identifies an item, as the openai SDK's accumulator reads it.
+        self._item_ids: dict[int, str | None] = {}
+        self._done_indexes: set[int] = set()  # output_index of each item whose done event came
         self._error: ProviderError | None = None
         # Event type -> handler; each handler takes what its event type decodes to.
         self._handlers: dict[str, Callable[[Any], list[StreamEvent]]] = {
@@ -130,21 +140,32 @@ class ResponsesParser(Lenient):
         decode = wire.EVENT_DECODERS.get(name)
         try:
             if decode is not None:
-                payload = decode(data)  # its type is ``name`` (a literal of its model)
+                # its type is ``name`` (a literal of its model)
+                payload = decode(data, context=self._dropped)
             elif data in DONE:
                 # OpenAI-compatible servers (OpenRouter) end with the Chat Completions sentinel.
                 return _NOTHING
             else:
-                payload = wire.any_event_adapter.validate_json(data)
+                payload = wire.any_event_adapter.validate_json(data, context=self._dropped)
                 name = wire.type_of(payload)
         except ValidationError as exc:
-            return self._on_invalid(event, data, exc)
+            revalidated = self._revalidate(data, exc, self._validate_decoded)
+            if revalidated is None or (decode is not None and wire.type_of(revalidated) != name):
+                return self._on_invalid(event, data, exc)
+            payload = revalidated
+            name = wire.type_of(payload)
+        if self._dropped:
+            sequence_number = None if isinstance(payload, dict) else payload.sequence_number
+            self._report_dropped(name, sequence_number)
         handler = self._handlers.get(name)
         if handler is not None:
             return handler(payload)
         if name in _TERMINAL_STATUS:
             return self._on_terminal(payload, data)
         return _NOTHING
+
+    def _validate_decoded(self, decoded: dict[str, object]) -> wire.WireEvent:
+        return wire.any_event_adapter.validate_python(decoded, context=self._dropped)
 
     def close(self) -> list[StreamEvent]:
         """End of stream. A provider error without a terminal event still ends as failed."""
@@ -188,17 +209,27 @@ class ResponsesParser(Lenient):
         self._acc.add(event)
         return [event]
 
+    def _item_id(self, index: int | None, item_id: str | None) -> str | None:
+        """The id the item at ``index`` (its output_index) is known by: the first id given
+        there, whatever id this event gives (``item_id`` itself when the event has no index)."""
+        return item_id if index is None else self._item_ids.setdefault(index, item_id)
+
     def _on_text_delta(self, payload: wire.OutputTextDelta) -> list[StreamEvent]:
-        # The hot path: most events of a stream come here.
-        event = TextDelta(payload.get("delta", ""), payload.get("item_id"))
+        # The hot path: most events of a stream come here (``_item_id`` inlined).
+        index = payload.get("output_index")
+        item_id = payload.get("item_id")
+        if index is not None:
+            item_id = self._item_ids.setdefault(index, item_id)
+        event = TextDelta(payload.get("delta", ""), item_id)
         self._acc.add(event)
         return [event]
 
     def _on_refusal_delta(self, payload: wire.RefusalDelta) -> list[StreamEvent]:
-        return self._emit(RefusalDelta(payload.get("delta", ""), payload.get("item_id")))
+        item_id = self._item_id(payload.get("output_index"), payload.get("item_id"))
+        return self._emit(RefusalDelta(payload.get("delta", ""), item_id))
 
     def _on_arguments_delta(self, payload: wire.FunctionCallArgumentsDelta) -> list[StreamEvent]:
-        item_id = payload.get("item_id")
+        item_id = self._item_id(payload.get("output_index"), payload.get("item_id"))
         call_id = self._call_ids.get(item_id or "", item_id or "")
         return self._emit(ToolCallArgumentsDelta(call_id, payload.get("delta", ""), item_id))
 
@@ -206,19 +237,19 @@ class ResponsesParser(Lenient):
         self, payload: wire.ReasoningSummaryTextDelta
     ) -> list[StreamEvent]:
         part = payload.get("summary_index") or 0
-        delta = payload.get("delta", "")
-        return self._emit(ReasoningDelta(delta, payload.get("item_id"), "summary", part))
+        item_id = self._item_id(payload.get("output_index"), payload.get("item_id"))
+        return self._emit(ReasoningDelta(payload.get("delta", ""), item_id, "summary", part))
 
     def _on_reasoning_text_delta(self, payload: wire.ReasoningTextDelta) -> list[StreamEvent]:
         part = payload.get("content_index") or 0
-        delta = payload.get("delta", "")
-        return self._emit(ReasoningDelta(delta, payload.get("item_id"), "text", part))
+        item_id = self._item_id(payload.get("output_index"), payload.get("item_id"))
+        return self._emit(ReasoningDelta(payload.get("delta", ""), item_id, "text", part))
 
     def _on_started(self, payload: wire.WireEvent) -> list[StreamEvent]:
         assert isinstance(payload, wire._ResponseEvent)
         # The service tier of a response in progress is the requested one ("auto"); the tier
         # that served it is read from the terminal event only.
-        response = payload.response
+        response = payload.response or _NO_RESPONSE
         if self._started:
             return _NOTHING
         self._started = True
@@ -226,25 +257,27 @@ class ResponsesParser(Lenient):
 
     def _on_item_added(self, payload: wire.WireEvent) -> list[StreamEvent]:
         assert isinstance(payload, wire.OutputItemAdded)
+        item_id = self._item_id(payload.output_index, _id_of(payload.item))
         if payload.item.get("type") != "function_call":
             return _NOTHING
         item = self._validate_item(payload.item, payload)
         if not isinstance(item, wire.FunctionCallItem):
             return _NOTHING
-        call_id = item.call_id or item.id or ""
-        if item.id:
-            self._call_ids[item.id] = call_id
-        return self._emit(ToolCallStarted(call_id, item.name, item.id))
+        call_id = item.call_id or item_id or ""
+        if item_id:
+            self._call_ids[item_id] = call_id
+        return self._emit(ToolCallStarted(call_id, item.name, item_id))
 
     def _on_annotation(self, payload: wire.WireEvent) -> list[StreamEvent]:
         assert isinstance(payload, wire.OutputTextAnnotationAdded)
         if payload.annotation is None:
             return _NOTHING
-        return self._emit(CitationAdded(Citation.from_raw(payload.annotation, payload.item_id)))
+        item_id = self._item_id(payload.output_index, payload.item_id)
+        return self._emit(CitationAdded(Citation.from_raw(payload.annotation, item_id)))
 
     def _on_item_done(self, payload: wire.WireEvent) -> list[StreamEvent]:
         assert isinstance(payload, wire.OutputItemDone)
-        return [self._item_event(payload.item, payload.sequence_number)]
+        return [self._item_event(payload.item, payload.sequence_number, payload.output_index)]
 
     def _validate_item(
         self, raw: wire.OutputItem, payload: wire.OutputItemAdded
@@ -260,7 +293,13 @@ class ResponsesParser(Lenient):
             )
             return None
 
-    def _item_event(self, raw: wire.OutputItem, sequence_number: int | None) -> StreamEvent:
+    def _item_event(
+        self, raw: wire.OutputItem, sequence_number: int | None, index: int | None
+    ) -> StreamEvent:
+        """The done event of output item ``raw`` at ``index``, named by the id it is known by."""
+        item_id = self._item_id(index, _id_of(raw))
+        if index is not None:
+            self._done_indexes.add(index)
         item_type = str(raw.get("type", ""))
         model = wire.ITEM_MODELS.get(item_type)
         item: wire._Wire | None = None
@@ -275,22 +314,21 @@ class ResponsesParser(Lenient):
             parts = item.content
             text = "".join(p.text or "" for p in parts if p.type == "output_text")
             refusal = "".join(p.refusal or "" for p in parts if p.type == "refusal")
-            event = MessageDone(item.id, text, refusal or None)
+            event = MessageDone(item_id, text, refusal or None)
         elif isinstance(item, wire.FunctionCallItem):
-            call_id = item.call_id or self._call_ids.get(item.id or "", item.id or "")
-            event = ToolCallDone(ToolCall.build(call_id, item.name, item.arguments, item.id))
+            call_id = item.call_id or self._call_ids.get(item_id or "", item_id or "")
+            event = ToolCallDone(ToolCall.build(call_id, item.name, item.arguments, item_id))
         elif isinstance(item, wire.ReasoningItem):
             event = ReasoningDone(
                 Reasoning(
-                    id=item.id,
+                    id=item_id,
                     summary=tuple(p.text or "" for p in item.summary),
                     content=tuple(p.text or "" for p in item.content or ()),
                     encrypted_content=item.encrypted_content,
                 )
             )
         else:
-            item_id = raw.get("id")
-            event = ItemDone(item_type, item_id if isinstance(item_id, str) else None, raw)
+            event = ItemDone(item_type, item_id, raw)
         self._acc.add(event)
         return event
 
@@ -308,7 +346,7 @@ class ResponsesParser(Lenient):
 
     def _on_terminal(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire._ResponseEvent)
-        response = payload.response
+        response = payload.response or _NO_RESPONSE
         events: list[StreamEvent] = []
         if not self._started:
             # A resumed stream (``starting_after``) has no response.created.
@@ -339,13 +377,17 @@ class ResponsesParser(Lenient):
     def _backfill_items(
         self, response: wire.ResponseObject, data: Data, events: list[StreamEvent]
     ) -> None:
-        """Items the stream never finished (e.g. a resumed stream) come from the final payload."""
+        """Items the stream never finished (e.g. a resumed stream) come from the final payload.
+
+        An item is finished when the done event of its output_index came (whatever id either
+        gives: issue #21), or, for servers whose done events have no output_index, its id."""
         seen = self._acc.item_ids
+        done = self._done_indexes
         missing = [
             index
             for index, item in enumerate(response.output or ())
-            if isinstance(item.id, str)
-            and item.id not in seen
+            if index not in done
+            and not (isinstance(item.id, str) and item.id in seen)
             and isinstance(item.type, str)
             and item.type in _BACKFILLED
         ]
@@ -360,17 +402,16 @@ class ResponsesParser(Lenient):
         for index in missing:
             item = output[index] if index < len(output) else None
             if isinstance(item, dict):
-                events.extend(self._item_citations(item))
-                events.append(self._item_event(item, None))
+                events.extend(self._item_citations(item, index))
+                events.append(self._item_event(item, None, index))
 
-    def _item_citations(self, item: dict[str, object]) -> list[StreamEvent]:
+    def _item_citations(self, item: dict[str, object], index: int) -> list[StreamEvent]:
         """The citations of a back-filled message, as its ``annotation.added`` events would have
         reported them (before the message is done)."""
         content = item.get("content")
         if item.get("type") != "message" or not isinstance(content, list):
             return []
-        raw_id = item.get("id")
-        item_id = raw_id if isinstance(raw_id, str) else None
+        item_id = self._item_id(index, _id_of(item))
         events: list[StreamEvent] = []
         for part in content:
             annotations = part.get("annotations") if isinstance(part, dict) else None
@@ -395,6 +436,12 @@ class ResponsesParser(Lenient):
 
 
 _BACKFILLED = frozenset({"message", "function_call", "reasoning"})
+_NO_RESPONSE = wire.ResponseObject()
+
+
+def _id_of(item: wire.OutputItem) -> str | None:
+    item_id = item.get("id")
+    return item_id if isinstance(item_id, str) else None
 
 
 def _usage(usage: wire.UsageObject) -> Usage:

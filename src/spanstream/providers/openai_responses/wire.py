@@ -14,19 +14,27 @@ These models never leave the provider package: the parser turns them into
 
 The deltas the parser reads (text, refusal, function arguments, reasoning) are typed dicts
 (``TypedDict``), still validated by pydantic, that declare only the fields read: nearly every
-event of a stream is one, and validating one into a dict costs half as much as building a model
-instance (0.54 against 1.12 µs per text delta, measured with ``benchmarks/``).
+event of a stream is one, and validating one into a dict costs about half as much as building a
+model instance (see ``benchmarks/``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, Literal, Union, get_args, get_type_hints
+from typing import Annotated, Any, Literal, Protocol, Union, get_args, get_type_hints
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import NotRequired, TypedDict
 
-__all__ = ["EVENT_DECODERS", "ITEM_MODELS", "WireEvent", "any_event_adapter", "type_of"]
+from .._lenient import Droppable, TokenCount
+
+__all__ = [
+    "EVENT_DECODERS",
+    "ITEM_MODELS",
+    "Decoder",
+    "WireEvent",
+    "any_event_adapter",
+    "type_of",
+]
 
 
 class _Wire(BaseModel):
@@ -56,20 +64,20 @@ class ErrorObject(_Wire):
 
 
 class InputTokensDetails(_Wire):
-    cached_tokens: int | None = None
-    cache_write_tokens: int | None = None
+    cached_tokens: TokenCount = None
+    cache_write_tokens: TokenCount = None
 
 
 class OutputTokensDetails(_Wire):
-    reasoning_tokens: int | None = None
+    reasoning_tokens: TokenCount = None
 
 
 class UsageObject(_Wire):
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    total_tokens: int | None = None
-    input_tokens_details: InputTokensDetails | None = None
-    output_tokens_details: OutputTokensDetails | None = None
+    input_tokens: TokenCount = None
+    output_tokens: TokenCount = None
+    total_tokens: TokenCount = None
+    input_tokens_details: Annotated[InputTokensDetails | None, Droppable] = None
+    output_tokens_details: Annotated[OutputTokensDetails | None, Droppable] = None
 
 
 class IncompleteDetails(_Wire):
@@ -125,14 +133,17 @@ class ItemRef(_Wire):
 
 
 class ResponseObject(_Wire):
-    id: str | None = None
-    model: str | None = None
-    status: str | None = None
-    error: ErrorObject | None = None
-    incomplete_details: IncompleteDetails | None = None
-    usage: UsageObject | None = None
-    service_tier: str | None = None
-    output: list[ItemRef] | None = None
+    """The response of a lifecycle or terminal event. Every field is :data:`Droppable`: the
+    terminal event is what says the answer is complete, so a bad field must not cost it."""
+
+    id: Annotated[str | None, Droppable] = None
+    model: Annotated[str | None, Droppable] = None
+    status: Annotated[str | None, Droppable] = None
+    error: Annotated[ErrorObject | None, Droppable] = None
+    incomplete_details: Annotated[IncompleteDetails | None, Droppable] = None
+    usage: Annotated[UsageObject | None, Droppable] = None
+    service_tier: Annotated[str | None, Droppable] = None
+    output: Annotated[list[ItemRef] | None, Droppable] = None
     """Only each item's id and type: the full items restate the whole response (its text
     included), which the stream already delivered; the parser re-reads one in full only when
     the stream never finished it (a resumed stream)."""
@@ -148,7 +159,8 @@ class _Event(_Wire):
 
 
 class _ResponseEvent(_Event):
-    response: ResponseObject = Field(default_factory=ResponseObject)
+    sequence_number: Annotated[int | None, Droppable] = None
+    response: Annotated[ResponseObject | None, Droppable] = None
 
 
 class _ItemEvent(_Event):
@@ -240,6 +252,7 @@ class ContentPartDone(_ContentEvent):
 class OutputTextDelta(TypedDict):
     type: Literal["response.output_text.delta"]
     item_id: NotRequired[str | None]
+    output_index: NotRequired[int | None]
     delta: NotRequired[str]
 
 
@@ -258,6 +271,7 @@ class OutputTextAnnotationAdded(_ContentEvent):
 class RefusalDelta(TypedDict):
     type: Literal["response.refusal.delta"]
     item_id: NotRequired[str | None]
+    output_index: NotRequired[int | None]
     delta: NotRequired[str]
 
 
@@ -273,6 +287,7 @@ class RefusalDone(_ContentEvent):
 class FunctionCallArgumentsDelta(TypedDict):
     type: Literal["response.function_call_arguments.delta"]
     item_id: NotRequired[str | None]
+    output_index: NotRequired[int | None]
     delta: NotRequired[str]
 
 
@@ -338,6 +353,7 @@ class ReasoningSummaryPartDone(_SummaryEvent):
 class ReasoningSummaryTextDelta(TypedDict):
     type: Literal["response.reasoning_summary_text.delta"]
     item_id: NotRequired[str | None]
+    output_index: NotRequired[int | None]
     summary_index: NotRequired[int | None]
     delta: NotRequired[str]
 
@@ -350,6 +366,7 @@ class ReasoningSummaryTextDone(_SummaryEvent):
 class ReasoningTextDelta(TypedDict):
     type: Literal["response.reasoning_text.delta"]
     item_id: NotRequired[str | None]
+    output_index: NotRequired[int | None]
     content_index: NotRequired[int | None]
     delta: NotRequired[str]
 
@@ -558,14 +575,20 @@ def _type_name(member: type) -> str:
     return str(name)
 
 
-def _decoder(member: Any) -> Callable[[str | bytes], WireEvent]:
+class Decoder(Protocol):
+    """Decodes an event's JSON data; ``context`` is the parser's list of dropped fields."""
+
+    def __call__(self, data: str | bytes, /, *, context: Any = None) -> WireEvent: ...
+
+
+def _decoder(member: Any) -> Decoder:
     # The validator's own method: ``TypeAdapter.validate_json`` and ``model_validate_json`` wrap
     # it in a Python call that costs a third of a delta's validation.
-    validate: Callable[[str | bytes], WireEvent] = TypeAdapter(member).validator.validate_json
+    validate: Decoder = TypeAdapter(member).validator.validate_json
     return validate
 
 
-EVENT_DECODERS: dict[str, Callable[[str | bytes], WireEvent]] = {
+EVENT_DECODERS: dict[str, Decoder] = {
     _type_name(member): _decoder(member) for member in get_args(WireEvent)
 }
 """Event type name -> JSON decoder into its model: the fast path when the SSE ``event:`` field
