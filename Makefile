@@ -28,15 +28,15 @@ test: $(STAMP_DEV) lint typecheck
 	$(BIN)/python -m pytest
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check src tests dashboards benchmarks
-	$(BIN)/ruff format --check src tests dashboards benchmarks
+	$(BIN)/ruff check src tests dashboards benchmarks scripts
+	$(BIN)/ruff format --check src tests dashboards benchmarks scripts
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy --strict src
 
 format: $(STAMP_DEV)
-	$(BIN)/ruff format src tests dashboards benchmarks
-	$(BIN)/ruff check --fix src tests dashboards benchmarks
+	$(BIN)/ruff format src tests dashboards benchmarks scripts
+	$(BIN)/ruff check --fix src tests dashboards benchmarks scripts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
@@ -82,3 +82,10 @@ bench: $(STAMP_BENCH)
 ## bench-quick: the same harness with small N, in seconds (dev extra only; prints the table)
 bench-quick: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks --quick
+
+.PHONY: view
+
+## view: start Arize Phoenix on 127.0.0.1:6006 (installed once into .phoenix-venv, no Docker),
+## replay the demos into it and print where to look; Ctrl-C stops it and deletes its data
+view: $(STAMP_RUN)
+	$(BIN)/python scripts/phoenix.py
