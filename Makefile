@@ -85,7 +85,14 @@ bench-quick: $(STAMP_DEV)
 
 .PHONY: view
 
+# The demos send their spans to Phoenix over OTLP/HTTP: the otlp extra.
+STAMP_OTLP := $(VENV)/.installed-otlp
+
+$(STAMP_OTLP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[otlp]'
+	touch $@ $(STAMP_RUN)
+
 ## view: start Arize Phoenix on 127.0.0.1:6006 (installed once into .phoenix-venv, no Docker),
 ## replay the demos into it and print where to look; Ctrl-C stops it and deletes its data
-view: $(STAMP_RUN)
+view: $(STAMP_OTLP)
 	$(BIN)/python scripts/phoenix.py

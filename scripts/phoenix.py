@@ -212,6 +212,9 @@ class Phoenix(PhoenixAPI):
             errors="replace",
             env=self.environment(),
             cwd=self.workdir,
+            # Out of the terminal's process group: Ctrl-C reaches only its owner, which stops
+            # it (and knows it asked, rather than taking the exit for a crash).
+            start_new_session=True,
         )
         assert self._process.stdout is not None
         self._pump = threading.Thread(
@@ -225,10 +228,13 @@ class Phoenix(PhoenixAPI):
             why = "exited" if ready else f"was not ready after {self.startup_timeout:.0f}s"
             raise PhoenixUnavailable(f"phoenix serve {why}; its log ends:\n{self.log_tail()}")
         self.startup_seconds = time.monotonic() - started
-        health = self.get("/healthz", raw=True)
+        try:
+            health = self.get("/healthz", raw=True)
+        except OSError as exc:
+            health = str(exc)
         if health != "OK":
             self.stop()
-            raise PhoenixUnavailable(f"/healthz answered {health!r}")
+            raise PhoenixUnavailable(f"/healthz answered {health!r}; log:\n{self.log_tail()}")
         return self
 
     def _copy_log(self, output: IO[str]) -> None:
@@ -315,14 +321,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=6006, help="UI and OTLP/HTTP (default 6006)")
     parser.add_argument("--grpc-port", type=int, default=4317, help="OTLP/gRPC (default 4317)")
     args = parser.parse_args(argv)
-    print("Installing Arize Phoenix into .phoenix-venv (once; a few minutes)...", flush=True)
+    print(
+        "Arize Phoenix: installing into .phoenix-venv unless there (the first time takes a few "
+        "minutes)...",
+        flush=True,
+    )
     try:
         executable, _ = install()
     except PhoenixUnavailable as exc:
         print(f"make view: {exc}", file=sys.stderr)
         return 1
     workdir = Path(tempfile.mkdtemp(prefix="spanstream-phoenix-"))
-    # Ctrl-C and a plain kill both stop Phoenix and delete the data.
+    # Ctrl-C and a plain kill both stop Phoenix and delete the data (SIGINT too when this was
+    # started with it ignored, as a shell does for a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     phoenix = Phoenix(executable, workdir, port=args.port, grpc_port=args.grpc_port)
     try:
