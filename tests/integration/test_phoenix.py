@@ -165,7 +165,7 @@ def test_every_attribute_arrives_with_its_value(delivery: Delivery) -> None:
             assert key in got, f"{sent['name']}: {key} did not arrive"
             assert got[key] == value, f"{sent['name']}: {key}"
             gen_ai_keys += key.startswith("gen_ai.")
-    assert gen_ai_keys >= 60
+    assert gen_ai_keys >= 60  # 5 inference spans with 12+ each: the loop compared something
 
     # The values themselves, from the recordings (not from what the SDK reported).
     plain = _terminal(PLAIN)
