@@ -28,15 +28,15 @@ test: $(STAMP_DEV) lint typecheck
 	$(BIN)/python -m pytest
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check src tests dashboards benchmarks examples
-	$(BIN)/ruff format --check src tests dashboards benchmarks examples
+	$(BIN)/ruff check src tests dashboards benchmarks examples scripts
+	$(BIN)/ruff format --check src tests dashboards benchmarks examples scripts
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy --strict src
 
 format: $(STAMP_DEV)
-	$(BIN)/ruff format src tests dashboards benchmarks examples
-	$(BIN)/ruff check --fix src tests dashboards benchmarks examples
+	$(BIN)/ruff format src tests dashboards benchmarks examples scripts
+	$(BIN)/ruff check --fix src tests dashboards benchmarks examples scripts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
@@ -82,3 +82,17 @@ bench: $(STAMP_BENCH)
 ## bench-quick: the same harness with small N, in seconds (dev extra only; prints the table)
 bench-quick: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks --quick
+
+.PHONY: view
+
+# The demos send their spans to Phoenix over OTLP/HTTP: the otlp extra.
+STAMP_OTLP := $(VENV)/.installed-otlp
+
+$(STAMP_OTLP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[otlp]'
+	touch $@ $(STAMP_RUN)
+
+## view: start Arize Phoenix on 127.0.0.1:6006 (installed once into .phoenix-venv, no Docker),
+## replay the demos into it and print where to look; Ctrl-C stops it and deletes its data
+view: $(STAMP_OTLP)
+	$(BIN)/python scripts/phoenix.py
