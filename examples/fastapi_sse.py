@@ -21,15 +21,17 @@ Run it against the real API, then open http://127.0.0.1:8000/::
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, StreamingResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import TracerProvider
-from starlette.concurrency import run_in_threadpool
 
 import spanstream
 from spanstream.stream import error_type_of
@@ -61,10 +63,15 @@ def failed(error: spanstream.SpanstreamError) -> str:
     return sse({"error": error_type_of(error)}, event="failed")
 
 
-def answer_sync(client: spanstream.Client, question: str) -> Generator[str, None, None]:
-    """The answer as SSE, from the sync client."""
+def answer_sync(
+    client: spanstream.Client, question: str, opened: list[spanstream.Stream]
+) -> Generator[str, None, None]:
+    """The answer as SSE, from the sync client. The stream goes into ``opened`` before it is
+    sent, so that :func:`iterate_closing` can close it from the event loop."""
     try:
-        with client.responses.stream(model=MODEL, input=question) as stream:
+        stream = client.responses.stream(model=MODEL, input=question)
+        opened.append(stream)
+        with stream:
             for text in stream.text_stream:
                 yield sse({"text": text})
         yield done(stream)
@@ -88,31 +95,38 @@ async def answer(client: spanstream.AsyncClient, question: str) -> AsyncIterator
 _END = object()
 
 
-async def iterate_closing(iterator: Generator[str, None, None]) -> AsyncIterator[str]:
-    """Starlette's ``iterate_in_threadpool``, plus: whatever ends the response ends the
-    generator at once. Starlette never closes the generator of a ``def`` endpoint: when the
-    client disconnects, the request's task is cancelled and the generator is left suspended,
-    kept by reference cycles (the cancellation's traceback holds the frames that hold it)
-    until the garbage collector runs, and only then does the stream end, ``abandoned``. Here the
-    cancellation is thrown into the generator, so its ``with`` block ends the stream as the
-    async endpoint's does: ``cancelled``, with the upstream request closed. (The thread reading
-    the model is not interrupted: this happens when it returns with the next piece.)"""
+async def iterate_closing(
+    iterator: Generator[str, None, None], opened: list[spanstream.Stream]
+) -> AsyncIterator[str]:
+    """Starlette's ``iterate_in_threadpool``, plus: a response that ends early (the client
+    disconnected) ends the stream at once. Starlette never closes the generator of a ``def``
+    endpoint: it would be left suspended, kept by reference cycles until the garbage collector
+    runs, its upstream request open. Here the streams in ``opened`` are cancelled from the event
+    loop: ``Stream.cancel()`` from another thread interrupts the read the worker thread is
+    blocked in, so the stream ends ``cancelled`` at once, as the async endpoint's does, and the
+    worker returns. (A stream still waiting for the response headers ends as they arrive.)
+    Then the generator is closed."""
+    loop = asyncio.get_running_loop()
     try:
         while True:
-            item = await run_in_threadpool(next, iterator, _END)
+            # In a copy of the request's context, as Starlette's thread pool calls run: the
+            # stream's span is then a child of the request's.
+            context = contextvars.copy_context()
+            pending = loop.run_in_executor(None, context.run, next, iterator, _END)
+            try:
+                item = await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                for stream in opened:
+                    stream.cancel()
+                with anyio.CancelScope(shield=True):
+                    await pending  # the worker returns now that its read was interrupted
+                raise
             if item is _END:
                 return
             assert isinstance(item, str)
             yield item
-    except BaseException as exc:  # the request's cancellation, or this generator's own close
-        try:
-            iterator.throw(exc)
-        except BaseException as thrown:
-            if thrown is not exc:
-                raise
-        finally:
-            iterator.close()
-        raise
+    finally:
+        iterator.close()
 
 
 PAGE = """<!doctype html>
@@ -167,8 +181,9 @@ def create_app(
 
     @app.get("/chat-sync")
     def chat_sync(q: str) -> StreamingResponse:
+        opened: list[spanstream.Stream] = []
         return StreamingResponse(
-            iterate_closing(answer_sync(client, q)),
+            iterate_closing(answer_sync(client, q, opened), opened),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )

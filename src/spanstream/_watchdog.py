@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Literal, Protocol
 
-__all__ = ["Watch", "socket_of", "watchdog"]
+__all__ = ["Watch", "shut", "socket_of", "watchdog"]
 
 Reason = Literal["idle", "drain"]
 
@@ -47,7 +47,8 @@ def socket_of(extensions: object) -> object | None:
     return sock if callable(getattr(sock, "shutdown", None)) else None
 
 
-def _shut(sock: object) -> None:
+def shut(sock: object) -> None:
+    """Shut the connection of ``sock`` down (safe from any thread: see the module's rules)."""
     try:
         if isinstance(sock, socket.socket):
             # The base method even for an SSLSocket: SSLSocket.shutdown also drops its SSL
@@ -150,7 +151,7 @@ class _Watchdog:
                     if deadline <= now:
                         watch.fired = reason
                         self._watches.discard(watch)
-                        _shut(watch.sock)
+                        shut(watch.sock)
                     elif wake_at is None or deadline < wake_at:
                         wake_at = deadline
                 # Idle deadlines only move later between wake-ups (events push them), so

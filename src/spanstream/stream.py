@@ -37,7 +37,7 @@ from typing import Generic, NoReturn, TypeVar
 import httpx
 
 from ._secrets import Scrubber, scrub_exception
-from ._watchdog import Watch, socket_of, watchdog
+from ._watchdog import Watch, shut, socket_of, watchdog
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -528,6 +528,19 @@ class _StreamCore:
         else:
             self.finish("abandoned", error)
 
+    def stop(self, *, cancel: bool) -> bool:
+        """``close()`` or ``cancel()``, from any thread or task: end the stream (``abandoned``
+        or ``cancelled``, if not ended already), deliver nothing more, and wake a consumer
+        blocked in a read by shutting its connection down, as the watchdog does. True when
+        such a reader was woken: it releases the response itself."""
+        self.consumer_exit(asyncio.CancelledError("stream cancelled") if cancel else None)
+        self.closed()
+        watch = self.watch
+        if self.reading and watch is not None:
+            shut(watch.sock)
+            return True
+        return False
+
     def closed(self) -> None:
         """The consumer closed the stream: nothing more is delivered or raised (a read under
         way in another thread, which close() interrupts, ends the iteration quietly)."""
@@ -659,6 +672,10 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
         if not self._started:
             self._ensure_started()
         while True:
+            if core.is_closed:  # close() from another thread, while this one read
+                core.queue.clear()
+                self._close_response()
+                raise StopIteration
             if core.queue:
                 return core.queue.popleft()
             if core.to_raise is not None:
@@ -689,6 +706,7 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
 
     def _raise_from_read(self, exc: BaseException) -> NoReturn:
         if self._core.is_closed and isinstance(exc, Exception):
+            self._close_response()
             raise StopIteration  # close() from another thread broke the read
         self._name_request(exc)
         error = self._core.fail(exc) if isinstance(exc, Exception) else exc
@@ -720,11 +738,20 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
 
     def close(self) -> None:
         """Stop reading and release the connection. A stream closed before its end is recorded
-        as ``abandoned``; nothing is delivered after ``close()``."""
-        core = self._core
-        core.consumer_exit(None)
-        core.closed()
-        self._release()
+        as ``abandoned``; nothing is delivered after ``close()``.
+
+        Safe from another thread: one blocked reading the stream is woken at once, and its
+        iteration ends quietly (it releases the connection).
+        """
+        if not self._core.stop(cancel=False):
+            self._release()
+
+    def cancel(self) -> None:
+        """Like :meth:`close`, but the stream ends ``cancelled``, as an ``asyncio`` task's does:
+        what a web server calls from its event loop when its client went away while a worker
+        thread reads the stream (docs/serving.md)."""
+        if not self._core.stop(cancel=True):
+            self._release()
 
     def _release(self) -> None:
         """Close the response; after the terminal event, first read what is left of the body
@@ -853,6 +880,10 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
         if not self._started:
             await self._ensure_started()
         while True:
+            if core.is_closed:  # close() from another task, while this one read
+                queue.clear()
+                await self._close_response()
+                raise StopAsyncIteration
             if queue:
                 return queue.popleft()
             if core.to_raise is not None:
@@ -883,6 +914,7 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
 
     async def _raise_from_read(self, exc: BaseException) -> NoReturn:
         if self._core.is_closed and isinstance(exc, Exception):
+            await self._close_response()
             raise StopAsyncIteration  # close() from another task broke the read
         self._name_request(exc)
         error = self._core.fail(exc) if isinstance(exc, Exception) else exc
@@ -914,11 +946,15 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
 
     async def close(self) -> None:
         """Stop reading and release the connection (``abandoned`` if before the end; nothing
-        is delivered after ``close()``)."""
-        core = self._core
-        core.consumer_exit(None)
-        core.closed()
-        await self._release()
+        is delivered after ``close()``; safe from another task, whose read it wakes: see
+        :meth:`Stream.close`)."""
+        if not self._core.stop(cancel=False):
+            await self._release()
+
+    async def cancel(self) -> None:
+        """Like :meth:`close`, ending the stream ``cancelled`` (see :meth:`Stream.cancel`)."""
+        if not self._core.stop(cancel=True):
+            await self._release()
 
     async def _release(self) -> None:
         """Close the response, after draining the rest of the body (see :meth:`Stream._release`)."""

@@ -818,3 +818,71 @@ def test_a_key_echoed_as_an_event_type_reaches_no_log_and_no_error(
     if isinstance(result, BaseException):
         texts += [str(result), repr(vars(result))]
     assert not _leaks(texts), _leaks(texts)
+
+
+def _wait_until_reading(stream: Any, seen: list[Any]) -> None:
+    # A bounded poll on what the stream says of itself: the reader took every event sent (the
+    # fifth is the first text delta) and waits in the read (no sleep decides the order).
+    for _ in range(10_000):
+        if stream._core.reading and not stream._core.queue and _text(seen) == "Four":
+            return
+        threading.Event().wait(0.001)
+    raise AssertionError("the reader never blocked in a read")
+
+
+@pytest.mark.parametrize(("method", "outcome"), [("cancel", "cancelled"), ("close", "abandoned")])
+def test_cancel_from_another_thread_interrupts_a_blocked_read(
+    server: ReplayServer, genai_telemetry: GenAITelemetry, method: str, outcome: str
+) -> None:
+    # A web server's worker thread reads the model while its client goes away: the server's
+    # own thread closes the stream, and the worker must not wait for the model's next word.
+    server.enqueue(Reply.sse(RESPONSES_BODY, hold_after_events=5))
+    seen: list[Any] = []
+    with Client(**_options(genai_telemetry, server.base_url)) as client:
+        stream = client.responses.stream(model="gpt-4.1", input="hi")
+        reader = threading.Thread(target=lambda: seen.extend(stream))
+        with stream:
+            reader.start()
+            assert server.wait_for_hold()
+            _wait_until_reading(stream, seen)
+            getattr(stream, method)()
+            reader.join(10)
+            assert not reader.is_alive(), "the blocked read was interrupted"
+        assert server.wait_for_finished(1)
+    assert server.outcomes == ["disconnected"]
+    assert stream.outcome == outcome
+    assert _text(seen) == "Four"
+    attributes = _attributes(genai_telemetry.inference_span())
+    assert attributes["spanstream.outcome"] == outcome
+    assert genai_telemetry.open_spans == []
+
+
+def test_cancel_from_another_task_interrupts_a_pending_read(
+    server: ReplayServer, genai_telemetry: GenAITelemetry
+) -> None:
+    server.enqueue(Reply.sse(RESPONSES_BODY, hold_after_events=5))
+
+    async def main() -> tuple[list[Any], Any]:
+        seen: list[Any] = []
+        client = AsyncClient(**_options(genai_telemetry, server.base_url))
+        async with client, client.responses.stream(model="gpt-4.1", input="hi") as stream:
+
+            async def read() -> None:
+                async for event in stream:
+                    seen.append(event)
+
+            reader = asyncio.create_task(read())
+            assert await asyncio.to_thread(server.wait_for_hold)
+            for _ in range(10_000):
+                if stream._core.reading and not stream._core.queue and _text(seen) == "Four":
+                    break
+                await asyncio.sleep(0)
+            await stream.cancel()
+            await asyncio.wait_for(reader, 10)
+        return seen, stream
+
+    seen, stream = asyncio.run(main())
+    assert server.wait_for_finished(1)
+    assert server.outcomes == ["disconnected"]
+    assert stream.outcome == "cancelled"
+    assert _text(seen) == "Four"

@@ -217,11 +217,9 @@ def test_a_client_that_disconnects_cancels_the_stream_and_its_upstream_request(
         assert upstream.wait_for_hold()
     # Leaving the block closed the connection: the user closed the tab.
     _until(lambda: service.disconnects.seen == 1, "the app to see the disconnect")
-    if path == "/chat":
-        # The async endpoint's task is cancelled where it awaits the model: at once.
-        assert upstream.wait_for_open_connections(0)
-    # The def endpoint's thread waits for the model's next piece; then the stream ends.
-    upstream.release()
+    # At once on both paths, while the model is still "writing": the async endpoint's task is
+    # cancelled where it awaits the model; the def endpoint's stream is closed from the event
+    # loop, which interrupts the read its worker thread is blocked in.
     assert upstream.wait_for_open_connections(0)  # the upstream request was closed
 
     _until(service.all_spans_ended, "the spans to end")
