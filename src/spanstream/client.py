@@ -10,10 +10,8 @@ and the Anthropic ones in ``_anthropic.py``. Sync and async share :class:`_Clien
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
@@ -31,6 +29,7 @@ from ._chat import AsyncChat, Chat
 from ._pool import DEFAULT_LIMITS, AsyncShardedTransport, ShardedTransport, environment_proxies
 from ._retry import RetryPolicy
 from ._secrets import Scrubber, protect_logs
+from ._send import adrive, drive, send_flow
 from .agent import Agent, AsyncAgent
 from .errors import (
     APIConnectionError,
@@ -44,7 +43,7 @@ from .providers.base import PreparedRequest, Provider, RequestInfo
 from .providers.openai_responses import build_fetch_request, build_request
 from .providers.services import OPENAI
 from .sse import DEFAULT_MAX_EVENT_SIZE
-from .stream import DEFAULT_DRAIN_TIMEOUT, AsyncStream, Stream, StreamSettings, wrap_transport_error
+from .stream import DEFAULT_DRAIN_TIMEOUT, AsyncStream, Stream, StreamSettings
 from .telemetry.content import CaptureMode, ContentCapture
 from .telemetry.identity import provider_name
 from .telemetry.observer import Instrumentation, SpanObserver
@@ -71,7 +70,6 @@ def _owned_async_http_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=timeout, transport=AsyncShardedTransport())
 
 
-_MAX_ERROR_BODY = 64 * 1024
 _MAX_REDIRECTS = 5
 _C = TypeVar("_C", bound="_SyncClient")
 _A = TypeVar("_A", bound="_AsyncClient")
@@ -324,43 +322,6 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
-def body_text(response: httpx.Response, head: bytes) -> str:
-    """The start of a body read by :func:`read_head` / :func:`aread_head`, as text."""
-    return head.decode(response.encoding or "utf-8", errors="replace")
-
-
-def read_head(response: httpx.Response) -> bytes:
-    """Read at most :data:`_MAX_ERROR_BODY` bytes of an error body, then close the response: a
-    body that never ends (or a huge page) must not hold the caller. A body that breaks or
-    cannot be decoded gives what arrived before."""
-    head = bytearray()
-    try:
-        for chunk in response.iter_bytes():
-            head += chunk
-            if len(head) >= _MAX_ERROR_BODY:
-                break
-    except httpx.HTTPError:
-        pass
-    finally:
-        response.close()
-    return bytes(head[:_MAX_ERROR_BODY])
-
-
-async def aread_head(response: httpx.Response) -> bytes:
-    """The ``asyncio`` twin of :func:`read_head`."""
-    head = bytearray()
-    try:
-        async for chunk in response.aiter_bytes():
-            head += chunk
-            if len(head) >= _MAX_ERROR_BODY:
-                break
-    except httpx.HTTPError:
-        pass
-    finally:
-        await response.aclose()
-    return bytes(head[:_MAX_ERROR_BODY])
-
-
 def _error_details(text: str, reason: str) -> tuple[str, str | None, str | None, str | None]:
     """The message, type, code and param of an error body. Servers write it as OpenAI does
     (``{"error": {"message", "type", "code", "param"}}``), with the fields at the top level
@@ -550,40 +511,7 @@ class _SyncClient:
         )
 
     def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
-        config = self._config
-        config.check_usable(self._http)
-        policy = config.retry
-        attempt = hops = 0
-        url: httpx.URL | None = None
-        while True:
-            request = config.http_request(self._http, prepared, url)
-            try:
-                response = self._http.send(request, stream=True)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if attempt >= policy.max_retries:
-                    raise wrap_transport_error(exc) from exc
-                time.sleep(policy.delay(attempt))
-                attempt += 1
-                continue
-            except httpx.TransportError as exc:
-                raise wrap_transport_error(exc) from exc
-            status = response.status_code
-            if status < 300:
-                if not unexpected_content_type(response):
-                    return response, attempt
-                raise config.content_type_error(response, body_text(response, read_head(response)))
-            if status < 400:
-                response.close()
-                target = config.redirect(response, hops)
-                if isinstance(target, SpanstreamError):
-                    raise target
-                url, hops = target, hops + 1
-                continue
-            body = body_text(response, read_head(response))
-            if attempt >= policy.max_retries or not policy.should_retry_status(status):
-                raise config.status_error(response, body)
-            time.sleep(policy.delay(attempt, response.headers))
-            attempt += 1
+        return drive(send_flow(self._config, self._http, prepared), self._http)
 
     def close(self) -> None:
         """Close the HTTP client if spanstream created it."""
@@ -691,41 +619,7 @@ class _AsyncClient:
         )
 
     async def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
-        config = self._config
-        config.check_usable(self._http)
-        policy = config.retry
-        attempt = hops = 0
-        url: httpx.URL | None = None
-        while True:
-            request = config.http_request(self._http, prepared, url)
-            try:
-                response = await self._http.send(request, stream=True)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if attempt >= policy.max_retries:
-                    raise wrap_transport_error(exc) from exc
-                await asyncio.sleep(policy.delay(attempt))
-                attempt += 1
-                continue
-            except httpx.TransportError as exc:
-                raise wrap_transport_error(exc) from exc
-            status = response.status_code
-            if status < 300:
-                if not unexpected_content_type(response):
-                    return response, attempt
-                head = await aread_head(response)
-                raise config.content_type_error(response, body_text(response, head))
-            if status < 400:
-                await response.aclose()
-                target = config.redirect(response, hops)
-                if isinstance(target, SpanstreamError):
-                    raise target
-                url, hops = target, hops + 1
-                continue
-            body = body_text(response, await aread_head(response))
-            if attempt >= policy.max_retries or not policy.should_retry_status(status):
-                raise config.status_error(response, body)
-            await asyncio.sleep(policy.delay(attempt, response.headers))
-            attempt += 1
+        return await adrive(send_flow(self._config, self._http, prepared), self._http)
 
     async def aclose(self) -> None:
         """Close the HTTP client if spanstream created it."""

@@ -624,7 +624,7 @@ def test_retry_after_header_sets_the_wait_before_the_retry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sleeps: list[float] = []
-    monkeypatch.setattr("spanstream.client.time.sleep", sleeps.append)
+    monkeypatch.setattr("spanstream._send.time.sleep", sleeps.append)
     api = FakeAPI(error(429, headers={"retry-after": "3"}), sse())
     client = make_client(api, retry=RetryPolicy(initial_delay=0.5, max_delay=8, jitter=0))
     run(client)
@@ -636,7 +636,7 @@ def test_without_retry_after_the_waits_follow_the_policy_backoff(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sleeps: list[float] = []
-    monkeypatch.setattr("spanstream.client.time.sleep", sleeps.append)
+    monkeypatch.setattr("spanstream._send.time.sleep", sleeps.append)
     api = FakeAPI(error(500), raising(httpx.ConnectError), sse())
     policy = RetryPolicy(max_retries=3, initial_delay=0.5, max_delay=8, jitter=0)
     run(make_client(api, retry=policy))
@@ -877,7 +877,7 @@ async def test_async_retry_after_header_sets_the_wait_before_the_retry(
         await real_sleep(0)
         return result
 
-    monkeypatch.setattr("spanstream.client.asyncio.sleep", fake_sleep)
+    monkeypatch.setattr("spanstream._send.asyncio.sleep", fake_sleep)
     api = FakeAPI(error(503, headers={"retry-after": "3"}), sse())
     client = make_async_client(api, retry=RetryPolicy(initial_delay=0.5, max_delay=8, jitter=0))
     await arun(client)

@@ -1,0 +1,204 @@
+"""Sending a request: retries, redirects and error bodies, written once for sync and async.
+
+:func:`send_flow` is a generator that never does I/O: it yields what it needs done — send a
+request, sleep, read the start of a body, close a response — and receives the result (or the
+exception, thrown into it), as httpx's ``Auth.auth_flow`` does. :func:`drive` and
+:func:`adrive` perform those steps with a sync or an async httpx client; they are the only
+places that differ.
+
+The rules the flow applies, in order, to each response:
+
+* a connection that could not be made is retried (``ConnectError``, ``ConnectTimeout``); any
+  other transport error is raised at once, wrapped (a request may have reached the server);
+* a success status is the stream, unless its body is certainly no event stream (an HTML page,
+  JSON): then the start of the body is read and :class:`~spanstream.UnexpectedContentTypeError`
+  raised;
+* a redirect is followed within the same origin with the same method and body (a redirect
+  elsewhere raises: the API key must not follow it);
+* an error status is retried when the policy says so (``Retry-After`` honoured), else raised
+  with the provider's message read from the start of its body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+import httpx
+
+from .errors import SpanstreamError
+
+if TYPE_CHECKING:
+    from .client import _ClientConfig
+    from .providers.base import PreparedRequest
+
+__all__ = ["SendFlow", "adrive", "drive", "send_flow"]
+
+MAX_ERROR_BODY = 64 * 1024
+"""Bytes of an error body read for its message (the rest is not waited for)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    request: httpx.Request
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReadHead:
+    """Read at most :data:`MAX_ERROR_BODY` bytes of the body, then close the response; the
+    result is the text read (what arrived before a broken or undecodable body)."""
+
+    response: httpx.Response
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    response: httpx.Response
+
+
+Step = Union[Send, Sleep, ReadHead, Close]
+SendFlow = Generator[Step, object, tuple[httpx.Response, int]]
+"""Yields steps, receives their results; returns the streaming response and the retries."""
+
+
+def send_flow(
+    config: _ClientConfig,
+    client: httpx.Client | httpx.AsyncClient,
+    prepared: PreparedRequest,
+) -> SendFlow:
+    """The whole decision of sending ``prepared`` (see the module's rules)."""
+    from .client import unexpected_content_type
+    from .stream import wrap_transport_error
+
+    config.check_usable(client)
+    policy = config.retry
+    attempt = hops = 0
+    url: httpx.URL | None = None
+    while True:
+        request = config.http_request(client, prepared, url)
+        try:
+            response = yield Send(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            if attempt >= policy.max_retries:
+                raise wrap_transport_error(exc) from exc
+            yield Sleep(policy.delay(attempt))
+            attempt += 1
+            continue
+        except httpx.TransportError as exc:
+            raise wrap_transport_error(exc) from exc
+        assert isinstance(response, httpx.Response)
+        status = response.status_code
+        if status < 300:
+            if not unexpected_content_type(response):
+                return response, attempt
+            body = yield ReadHead(response)
+            assert isinstance(body, str)
+            raise config.content_type_error(response, body)
+        if status < 400:
+            yield Close(response)
+            target = config.redirect(response, hops)
+            if isinstance(target, SpanstreamError):
+                raise target
+            url, hops = target, hops + 1
+            continue
+        body = yield ReadHead(response)
+        assert isinstance(body, str)
+        if attempt >= policy.max_retries or not policy.should_retry_status(status):
+            raise config.status_error(response, body)
+        yield Sleep(policy.delay(attempt, response.headers))
+        attempt += 1
+
+
+def _text(response: httpx.Response, head: bytearray) -> str:
+    return bytes(head[:MAX_ERROR_BODY]).decode(response.encoding or "utf-8", errors="replace")
+
+
+@dataclass(frozen=True, slots=True)
+class _Finished:
+    value: tuple[httpx.Response, int]
+
+
+def _resume(flow: SendFlow, result: object, error: Exception | None) -> Step | _Finished:
+    """Give ``flow`` a step's result (or its exception); return its next step, or its end."""
+    try:
+        return flow.throw(error) if error is not None else flow.send(result)
+    except StopIteration as stop:
+        return _Finished(stop.value)
+
+
+def drive(flow: SendFlow, client: httpx.Client) -> tuple[httpx.Response, int]:
+    """Perform ``flow``'s steps with a sync httpx client."""
+    step = _resume(flow, None, None)
+    while not isinstance(step, _Finished):
+        try:
+            result, error = _perform(step, client), None
+        except Exception as exc:
+            result, error = None, exc
+        step = _resume(flow, result, error)
+    return step.value
+
+
+async def adrive(flow: SendFlow, client: httpx.AsyncClient) -> tuple[httpx.Response, int]:
+    """Perform ``flow``'s steps with an async httpx client."""
+    step = _resume(flow, None, None)
+    while not isinstance(step, _Finished):
+        try:
+            result, error = await _aperform(step, client), None
+        except Exception as exc:
+            result, error = None, exc
+        step = _resume(flow, result, error)
+    return step.value
+
+
+def _perform(step: Step, client: httpx.Client) -> object:
+    if isinstance(step, Send):
+        return client.send(step.request, stream=True)
+    if isinstance(step, Sleep):
+        time.sleep(step.seconds)
+        return None
+    response = step.response
+    if isinstance(step, Close):
+        response.close()
+        return None
+    head = bytearray()
+    try:
+        for chunk in response.iter_bytes():
+            head += chunk
+            if len(head) >= MAX_ERROR_BODY:
+                break
+    except httpx.HTTPError:
+        pass
+    finally:
+        response.close()
+    return _text(response, head)
+
+
+async def _aperform(step: Step, client: httpx.AsyncClient) -> object:
+    if isinstance(step, Send):
+        return await client.send(step.request, stream=True)
+    if isinstance(step, Sleep):
+        await asyncio.sleep(step.seconds)
+        return None
+    response = step.response
+    if isinstance(step, Close):
+        await response.aclose()
+        return None
+    head = bytearray()
+    try:
+        async for chunk in response.aiter_bytes():
+            head += chunk
+            if len(head) >= MAX_ERROR_BODY:
+                break
+    except httpx.HTTPError:
+        pass
+    finally:
+        await response.aclose()
+    return _text(response, head)
