@@ -32,7 +32,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import Generic, NoReturn, TypeVar
+from typing import Generic, TypeVar
 
 import httpx
 
@@ -257,6 +257,10 @@ class _AsyncTexts(AsyncIterator[str]):
             event = await stream.__anext__()
             if isinstance(event, _VISIBLE):
                 return event.text
+
+
+# What a consumer's read does next (_StreamCore.next_action); the streams perform the I/O.
+DELIVER, READ, RELEASE, RAISE, STOP = range(5)
 
 
 class _StreamCore:
@@ -493,6 +497,61 @@ class _StreamCore:
         except Exception:  # telemetry must never break the stream
             logger.exception("spanstream observer failed to end")
 
+    def next_action(self, body_open: bool) -> int:
+        """What a consumer's read must do next; the I/O it names is the caller's."""
+        if self.is_closed:  # close() or cancel(), maybe from another thread during a read
+            self.queue.clear()
+            return STOP
+        if self.queue:
+            return DELIVER
+        if self.to_raise is not None:
+            return RAISE
+        if not body_open:
+            return STOP
+        if self.finished:  # the terminal event arrived (or an error ended the stream)
+            return RELEASE
+        return READ
+
+    def take_error(self) -> BaseException:
+        error, self.to_raise = self.to_raise, None
+        assert error is not None
+        return error
+
+    def received(self, got: bytes | BaseException, response: object) -> bool:
+        """The result of one read: a chunk, the end of the body (``StopIteration`` or
+        ``StopAsyncIteration``) or what the read raised. Returns whether the response must be
+        closed now; an error to raise is queued for :meth:`next_action`."""
+        if isinstance(got, bytes):
+            try:
+                self.feed(got)
+            except BaseException as exc:  # not a StreamError (feed keeps those): a bug, or
+                return self._read_raised(exc, response)  # a KeyboardInterrupt in parsing
+            return False
+        if isinstance(got, (StopIteration, StopAsyncIteration)):
+            self.end_of_body()
+            return True
+        return self._read_raised(got, response)
+
+    def _read_raised(self, exc: BaseException, response: object) -> bool:
+        if self.is_closed and isinstance(exc, Exception):
+            return True  # close() from another thread or task broke the read: nothing to say
+        if isinstance(exc, httpx.RequestError) and isinstance(response, httpx.Response):
+            # As iter_raw does (the body is read from the transport directly).
+            exc.request = response.request
+        if self.provider_failed(exc) and self.timed_out() is None:
+            self.end_of_body()  # the provider's failure, reported before, is the story
+            return True
+        if isinstance(exc, Exception):
+            error = self.fail(exc)
+            if error is not exc:
+                error.__cause__ = exc  # raised as ``raise error from exc`` would
+                error.__suppress_context__ = True
+        else:
+            self.consumer_exit(exc)
+            error = exc
+        self.to_raise = error
+        return True
+
     def provider_failed(self, error: BaseException) -> bool:
         """Whether a transport error merely follows a failure the provider already reported
         (an ``error`` event, then the connection closed): the provider's failure is the story."""
@@ -587,13 +646,6 @@ class _StreamBase(Generic[R]):
         """The underlying HTTP response (status and headers), once the request was sent."""
         return self._response
 
-    def _name_request(self, exc: BaseException) -> None:
-        """Set the request on an httpx error raised while reading the body, as ``iter_raw``
-        does (the body is read from the transport directly)."""
-        response = self._response
-        if isinstance(exc, httpx.RequestError) and isinstance(response, httpx.Response):
-            exc.request = response.request
-
     @property
     def request_id(self) -> str | None:
         """The provider's request id (``x-request-id``), once the request was sent (without
@@ -672,50 +724,23 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
         if not self._started:
             self._ensure_started()
         while True:
-            if core.is_closed:  # close() from another thread, while this one read
-                core.queue.clear()
-                self._close_response()
-                raise StopIteration
-            if core.queue:
+            action = core.next_action(self._chunks is not None)
+            if action == DELIVER:
                 return core.queue.popleft()
-            if core.to_raise is not None:
-                error, core.to_raise = core.to_raise, None
-                raise error
-            chunks = self._chunks
-            if chunks is None:
-                raise StopIteration
-            if core.finished:
+            if action == READ:
+                try:
+                    got: bytes | BaseException = next(self._chunks)  # type: ignore[arg-type]
+                except BaseException as exc:
+                    got = exc
+                if core.received(got, self._response):
+                    self._close_response()
+            elif action == RELEASE:
                 self._release()
-                continue
-            try:
-                chunk = next(chunks)
-            except StopIteration:
-                core.end_of_body()
+            elif action == RAISE:
+                raise core.take_error()
+            else:
                 self._close_response()
-                continue
-            except BaseException as exc:
-                if not core.provider_failed(exc) or core.timed_out() is not None:
-                    self._raise_from_read(exc)
-                core.end_of_body()
-                self._close_response()
-                continue
-            try:
-                core.feed(chunk)
-            except BaseException as exc:
-                self._raise_from_read(exc)
-
-    def _raise_from_read(self, exc: BaseException) -> NoReturn:
-        if self._core.is_closed and isinstance(exc, Exception):
-            self._close_response()
-            raise StopIteration  # close() from another thread broke the read
-        self._name_request(exc)
-        error = self._core.fail(exc) if isinstance(exc, Exception) else exc
-        if not isinstance(exc, Exception):
-            self._core.consumer_exit(exc)
-        self._close_response()
-        if error is exc:
-            raise exc
-        raise error from exc
+                raise StopIteration
 
     def _ensure_started(self) -> None:
         if self._started:
@@ -876,54 +901,26 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
 
     async def _read_next(self) -> StreamEvent:
         core = self._core
-        queue = core.queue
         if not self._started:
             await self._ensure_started()
         while True:
-            if core.is_closed:  # close() from another task, while this one read
-                queue.clear()
-                await self._close_response()
-                raise StopAsyncIteration
-            if queue:
-                return queue.popleft()
-            if core.to_raise is not None:
-                error, core.to_raise = core.to_raise, None
-                raise error
-            chunks = self._chunks
-            if chunks is None:
-                raise StopAsyncIteration
-            if core.finished:
+            action = core.next_action(self._chunks is not None)
+            if action == DELIVER:
+                return core.queue.popleft()
+            if action == READ:
+                try:
+                    got: bytes | BaseException = await self._chunks.__anext__()  # type: ignore[union-attr]
+                except BaseException as exc:
+                    got = exc
+                if core.received(got, self._response):
+                    await self._close_response()
+            elif action == RELEASE:
                 await self._release()
-                continue
-            try:
-                chunk = await chunks.__anext__()
-            except StopAsyncIteration:
-                core.end_of_body()
+            elif action == RAISE:
+                raise core.take_error()
+            else:
                 await self._close_response()
-                continue
-            except BaseException as exc:
-                if not core.provider_failed(exc) or core.timed_out() is not None:
-                    await self._raise_from_read(exc)
-                core.end_of_body()
-                await self._close_response()
-                continue
-            try:
-                core.feed(chunk)
-            except BaseException as exc:
-                await self._raise_from_read(exc)
-
-    async def _raise_from_read(self, exc: BaseException) -> NoReturn:
-        if self._core.is_closed and isinstance(exc, Exception):
-            await self._close_response()
-            raise StopAsyncIteration  # close() from another task broke the read
-        self._name_request(exc)
-        error = self._core.fail(exc) if isinstance(exc, Exception) else exc
-        if not isinstance(exc, Exception):
-            self._core.consumer_exit(exc)
-        await self._close_response()
-        if error is exc:
-            raise exc
-        raise error from exc
+                raise StopAsyncIteration
 
     async def _ensure_started(self) -> None:
         if self._started:
