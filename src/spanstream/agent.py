@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Union
 
@@ -43,6 +44,9 @@ UserInput = Union[str, Sequence[Mapping[str, object]]]
 
 
 class _AgentBase:
+    _stream: Callable[..., Stream | AsyncStream]
+    """Starts one turn's stream (the client's ``responses.stream`` or chat's)."""
+
     def __init__(
         self,
         *,
@@ -105,6 +109,78 @@ class _RunState:
 
     def exceeded(self) -> MaxTurnsExceeded:
         return MaxTurnsExceeded(self.max_turns, self.history, list(self.responses))
+
+
+@dataclass(frozen=True, slots=True)
+class _StreamTurn:
+    """Stream this turn, pass its events on, and send back its final response."""
+
+    stream: Stream | AsyncStream
+
+
+@dataclass(frozen=True, slots=True)
+class _RunTools:
+    """Run these tool calls and send back their results."""
+
+    calls: Sequence[ToolCall]
+
+
+_AgentFlow = Generator[Union[AgentEvent, _StreamTurn, _RunTools], object, None]
+
+
+def _agent_flow(agent: _AgentBase, state: _RunState, span: AgentSpan) -> _AgentFlow:
+    """The agent loop, with no I/O: it yields the events to pass on and the two things it
+    needs done (stream a turn, run tools), and receives their results. The sync and async runs
+    only perform those."""
+    while state.turns < state.max_turns:
+        state.turns += 1
+        yield TurnStarted(state.turns)
+        with span.activate():
+            stream = agent._stream(
+                model=agent.model, **state.conversation.request(), **agent._options
+            )
+        response = yield _StreamTurn(stream)
+        assert isinstance(response, Response)
+        state.record(response)
+        if not response.tool_calls:
+            return
+        results = yield _RunTools(response.tool_calls)
+        assert isinstance(results, list)
+        yield from results
+        state.conversation.add_tool_results(results)
+    raise state.exceeded()
+
+
+class _RunEnd:
+    """Ends a run's span once, with the outcome of how the run's loop left: ``completed`` when
+    the model asked for no more tools, ``error`` on an exception, ``cancelled`` when its task
+    was cancelled, ``abandoned`` when the consumer stopped early."""
+
+    def __init__(self, span: AgentSpan, state: _RunState) -> None:
+        self.span = span
+        self.state = state
+        self.completed = False
+
+    def __enter__(self) -> _RunEnd:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        error: BaseException | None = None
+        if exc is None:
+            outcome = "completed" if self.completed else "abandoned"
+        elif isinstance(exc, asyncio.CancelledError):
+            outcome, error = "cancelled", exc
+        elif isinstance(exc, Exception):
+            outcome, error = "error", exc
+        else:  # GeneratorExit: the consumer closed the run
+            outcome = "abandoned"
+        state = self.state
+        self.span.end(outcome, state.turns, summed_usage(state.responses), error)
 
 
 class _RunViews:
@@ -222,36 +298,27 @@ class AgentRun(_RunViews, Iterator[AgentEvent]):
         return self._state.responses[-1]
 
     def _run(self) -> Generator[AgentEvent, None, None]:
-        agent, state = self._agent, self._state
-        span = agent._span()
-        outcome: str = "abandoned"
-        error: BaseException | None = None
-        try:
-            while state.turns < state.max_turns:
-                state.turns += 1
-                yield TurnStarted(state.turns)
-                with span.activate():
-                    stream = agent._stream(
-                        model=agent.model, **state.conversation.request(), **agent._options
-                    )
-                with stream:
-                    yield from stream
-                    response = stream.final_response()
-                state.record(response)
-                if not response.tool_calls:
-                    outcome = "completed"
+        span = self._agent._span()
+        with _RunEnd(span, self._state) as end:
+            flow = _agent_flow(self._agent, self._state, span)
+            result: object = None
+            while True:
+                try:
+                    step = flow.send(result)
+                except StopIteration:
+                    end.completed = True
                     return
-                results = self._run_tools(response.tool_calls, span)
-                yield from results
-                state.conversation.add_tool_results(results)
-            raise state.exceeded()
-        except GeneratorExit:
-            raise
-        except Exception as exc:
-            outcome, error = "error", exc
-            raise
-        finally:
-            span.end(outcome, state.turns, summed_usage(state.responses), error)
+                result = None
+                if isinstance(step, _StreamTurn):
+                    stream = step.stream
+                    assert isinstance(stream, Stream)
+                    with stream:
+                        yield from stream
+                        result = stream.final_response()
+                elif isinstance(step, _RunTools):
+                    result = self._run_tools(step.calls, span)
+                else:
+                    yield step
 
     def _run_tools(self, calls: Sequence[ToolCall], span: AgentSpan) -> list[ToolResult]:
         if len(calls) == 1:
@@ -328,41 +395,28 @@ class AsyncAgentRun(_RunViews, AsyncIterator[AgentEvent]):
         return self._state.responses[-1]
 
     async def _run(self) -> AsyncIterator[AgentEvent]:
-        agent, state = self._agent, self._state
-        span = agent._span()
-        outcome: str = "abandoned"
-        error: BaseException | None = None
-        try:
-            while state.turns < state.max_turns:
-                state.turns += 1
-                yield TurnStarted(state.turns)
-                with span.activate():
-                    stream = agent._stream(
-                        model=agent.model, **state.conversation.request(), **agent._options
-                    )
-                async with stream:
-                    async for event in stream:
-                        yield event
-                    response = await stream.final_response()
-                state.record(response)
-                if not response.tool_calls:
-                    outcome = "completed"
+        span = self._agent._span()
+        with _RunEnd(span, self._state) as end:
+            flow = _agent_flow(self._agent, self._state, span)
+            result: object = None
+            while True:
+                try:
+                    step = flow.send(result)
+                except StopIteration:
+                    end.completed = True
                     return
-                results = await self._run_tools(response.tool_calls, span)
-                for result in results:
-                    yield result
-                state.conversation.add_tool_results(results)
-            raise state.exceeded()
-        except GeneratorExit:
-            raise
-        except asyncio.CancelledError as exc:
-            outcome, error = "cancelled", exc
-            raise
-        except Exception as exc:
-            outcome, error = "error", exc
-            raise
-        finally:
-            span.end(outcome, state.turns, summed_usage(state.responses), error)
+                result = None
+                if isinstance(step, _StreamTurn):
+                    astream = step.stream
+                    assert isinstance(astream, AsyncStream)
+                    async with astream:
+                        async for event in astream:
+                            yield event
+                        result = await astream.final_response()
+                elif isinstance(step, _RunTools):
+                    result = await self._run_tools(step.calls, span)
+                else:
+                    yield step
 
     async def _run_tools(self, calls: Sequence[ToolCall], span: AgentSpan) -> list[ToolResult]:
         tasks = [asyncio.ensure_future(self._run_tool(call, span)) for call in calls]
