@@ -159,6 +159,7 @@ class _ClientConfig:
             drain_timeout=drain,
             max_event_size=max_event_size,
             scrub=self.scrubber,
+            request_id_headers=provider.request_id_headers,
         )
 
     @property
@@ -205,11 +206,7 @@ class _ClientConfig:
 
     def request_id(self, response: httpx.Response) -> str | None:
         """The provider's request id of ``response`` (scrubbed: a server may echo the key)."""
-        for name in self.provider.request_id_headers:
-            value: str | None = response.headers.get(name)
-            if value is not None:
-                return self.scrub(value)
-        return None
+        return self.stream_settings.request_id(response.headers)
 
     def status_error(self, response: httpx.Response, body: str) -> APIStatusError:
         """Build the typed error for an HTTP error status from (the start of) its body."""

@@ -94,6 +94,16 @@ class StreamSettings:
     drain_timeout: float = DEFAULT_DRAIN_TIMEOUT
     max_event_size: int | None = DEFAULT_MAX_EVENT_SIZE
     scrub: Callable[[str], str] = _keep
+    request_id_headers: tuple[str, ...] = ("x-request-id", "request-id")
+    """The provider's response headers that carry its request id, first match wins."""
+
+    def request_id(self, headers: httpx.Headers) -> str | None:
+        """The request id in ``headers``, scrubbed (a server may echo the key there)."""
+        for name in self.request_id_headers:
+            value: str | None = headers.get(name)
+            if value is not None:
+                return self.scrub(value)
+        return None
 
 
 _DEFAULT_SETTINGS = StreamSettings()
@@ -648,14 +658,13 @@ class _StreamBase(Generic[R]):
 
     @property
     def request_id(self) -> str | None:
-        """The provider's request id (``x-request-id``), once the request was sent (without
-        the API key, should a server echo it there)."""
+        """The provider's request id (its ``request_id_headers``: ``x-request-id`` for OpenAI,
+        ``request-id`` for Anthropic), once the request was sent (without the API key, should a
+        server echo it there)."""
         response = self._response
         if not isinstance(response, httpx.Response):
             return None
-        headers: httpx.Headers = response.headers
-        request_id: str | None = headers.get("x-request-id") or headers.get("request-id")
-        return None if request_id is None else self._core.settings.scrub(request_id)
+        return self._core.settings.request_id(response.headers)
 
 
 class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):

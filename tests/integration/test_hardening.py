@@ -886,3 +886,24 @@ def test_cancel_from_another_task_interrupts_a_pending_read(
     assert server.outcomes == ["disconnected"]
     assert stream.outcome == "cancelled"
     assert _text(seen) == "Four"
+
+
+@pytest.mark.parametrize(
+    ("api", "expected"), [(APIS[0], "req_x"), (APIS[2], "req_a")], ids=["openai", "anthropic"]
+)
+def test_the_request_id_is_read_from_the_providers_own_headers(
+    api: Api, expected: str, genai_telemetry: GenAITelemetry
+) -> None:
+    # Both headers present: each provider's own comes first (Anthropic's is request-id).
+    headers = SSE_HEADERS.replace(
+        b"\r\n\r\n", b"\r\nrequest-id: req_a\r\nx-request-id: req_x\r\n\r\n"
+    )
+
+    def handler(conn: Conn) -> None:
+        if conn.request() is not None:
+            conn.send(headers + chunk(api.body) + LAST_CHUNK)
+
+    with RawServer(handler) as server:
+        result = run(api, "sync", genai_telemetry, server.base_url)
+    assert not isinstance(result, BaseException), result
+    assert result[1].request_id == expected
