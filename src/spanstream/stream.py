@@ -36,6 +36,7 @@ from typing import Generic, TypeVar
 
 import httpx
 
+from ._body import async_chunks, sync_chunks
 from ._secrets import Scrubber, scrub_exception
 from ._watchdog import Watch, shut, socket_of, watchdog
 from .errors import (
@@ -187,38 +188,6 @@ def scrubbed_failure(
         param=clean(error.param),
     )
     return ResponseFailed(error, dataclasses.replace(response, error=error))
-
-
-S = TypeVar("S", httpx.SyncByteStream, httpx.AsyncByteStream)
-
-
-def _transport_stream(response: httpx.Response, kind: type[S]) -> S | None:
-    """The body as the transport hands it over, when it can be read so: not read or closed
-    already, not content-encoded, and of the expected kind. The stream then iterates it
-    directly, without the layers ``iter_raw`` adds to every chunk (a generator, a chunker's
-    list, a byte count: about 0.2 µs a chunk, a twentieth of an event's cost when a chunk
-    carries one event). Marks the body consumed, as ``iter_raw`` does; the response's
-    ``num_bytes_downloaded`` is not kept."""
-    if response.is_stream_consumed or response.is_closed:
-        return None
-    encoding = response.headers.get("content-encoding", "")
-    if encoding.strip().lower() not in ("", "identity"):
-        return None
-    stream = response.stream
-    if not isinstance(stream, kind):
-        return None
-    response.is_stream_consumed = True
-    return stream
-
-
-def _sync_chunks(response: httpx.Response) -> Iterator[bytes]:
-    stream = _transport_stream(response, httpx.SyncByteStream)
-    return iter(stream) if stream is not None else response.iter_bytes()
-
-
-def _async_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    stream = _transport_stream(response, httpx.AsyncByteStream)
-    return stream.__aiter__() if stream is not None else response.aiter_bytes()
 
 
 _HELD_DATA = 4096  # bytes of the last event's data a stream keeps for its cursor
@@ -767,7 +736,7 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
                 core.consumer_exit(exc)
             raise
         self._response = response
-        self._chunks = _sync_chunks(response)
+        self._chunks = sync_chunks(response)
         core.watch_response(response)
 
     def close(self) -> None:
@@ -947,7 +916,7 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
                 core.consumer_exit(exc)
             raise
         self._response = response
-        self._chunks = _async_chunks(response)
+        self._chunks = async_chunks(response)
         core.watch_response(response)
 
     async def close(self) -> None:
