@@ -26,6 +26,8 @@ from .errors import (
     SpanstreamError,
     SSEDecodeError,
     StreamError,
+    UnexpectedContentTypeError,
+    UsageError,
 )
 from .events import (
     Citation,
@@ -106,6 +108,8 @@ __all__ = [
     "SpanstreamError",
     "Stream",
     "StreamError",
+    "UnexpectedContentTypeError",
+    "UsageError",
     "StreamEvent",
     "StreamResult",
     "TelemetryHandle",
