@@ -2,7 +2,7 @@
 
 httpcore 1.0.9's pool re-examines every connection it holds each time a request starts or a
 response ends, and for each idle one counts them all again (encode/httpcore#1035): the work per
-stream grows with the number of streams open at once, and at 200 one pool cost 6-45% more CPU
+stream grows with the number of streams open at once, so many streams on one pool cost more CPU
 per event than the same streams in sequence (``benchmarks/RESULTS.md``, loopback section).
 The transports here spread requests over up to :data:`SHARDS` ordinary httpx transports, each
 with its share of the limits; a request goes to the first shard with the fewest open responses,

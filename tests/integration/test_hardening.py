@@ -789,14 +789,23 @@ def test_transport_errors_say_what_happened(
 
 
 def test_default_limits_are_documented_values() -> None:
+    from spanstream.client import DEFAULT_TIMEOUT
     from spanstream.sse import DEFAULT_MAX_EVENT_SIZE
     from spanstream.stream import DEFAULT_DRAIN_TIMEOUT
 
     assert DEFAULT_MAX_EVENT_SIZE == 16 * 1024 * 1024
     assert DEFAULT_DRAIN_TIMEOUT == 0.5
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    docs = Path(__file__).parents[2] / "docs"
+    options = (docs / "options.md").read_text()
+    outcomes = (docs / "outcomes.md").read_text()
     for option in ("idle_timeout", "drain_timeout", "max_event_size"):
-        assert option in readme
+        assert option in options
+        assert option in outcomes
+    # The defaults the guide states are the ones the code uses.
+    assert f"`drain_timeout` ({DEFAULT_DRAIN_TIMEOUT} s)" in outcomes
+    assert f"`max_event_size`** ({DEFAULT_MAX_EVENT_SIZE // 2**20} MiB" in outcomes
+    assert DEFAULT_TIMEOUT.read is not None
+    assert f"(default: the read timeout, {DEFAULT_TIMEOUT.read:g} s)" in outcomes
 
 
 @pytest.mark.parametrize("strict", [False, True])

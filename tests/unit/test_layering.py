@@ -1,4 +1,6 @@
-"""The protocol layers (SSE decoder, provider parsers) know nothing about OpenTelemetry."""
+"""The layers of docs/ARCHITECTURE.md keep their import rules: the protocol layers (SSE decoder,
+provider parsers) know nothing about OpenTelemetry, the stream knows telemetry only as an
+observer, telemetry knows no wire format, and the I/O-free layers do no I/O."""
 
 from __future__ import annotations
 
@@ -75,3 +77,47 @@ def test_protocol_module_does_not_import_opentelemetry(path: Path) -> None:
 def test_the_layering_check_sees_telemetry_imports() -> None:
     # Guard against a check that passes because it sees nothing.
     assert "opentelemetry.trace" in _reachable_imports(SRC / "telemetry" / "observer.py")
+
+
+# The layer rules docs/ARCHITECTURE.md states, beyond the protocol modules above.
+STREAM_MODULES = [SRC / name for name in ("stream.py", "_watchdog.py", "_secrets.py", "observe.py")]
+VOCABULARY = ("events.py", "errors.py", "accumulate.py", "observe.py")
+IO_FREE_MODULES = sorted([*(SRC / name for name in VOCABULARY), *PROTOCOL_MODULES])
+# A clock counts as I/O: the timings are the stream's to keep, never a parser's.
+IO_MODULES = {"httpx", "httpcore", "socket", "ssl", "select", "selectors", "threading", "asyncio"}
+IO_MODULES |= {"time"}
+PROVIDER_PACKAGES = sorted(p.parent.name for p in (SRC / "providers").glob("*/__init__.py"))
+
+
+@pytest.mark.parametrize("path", STREAM_MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_the_stream_knows_telemetry_only_as_an_observer(path: Path) -> None:
+    offenders = sorted(
+        n
+        for n in _reachable_imports(path)
+        if n.split(".")[0] == "opentelemetry" or n.startswith("spanstream.telemetry")
+    )
+    assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "path", sorted((SRC / "telemetry").rglob("*.py")), ids=lambda p: str(p.relative_to(SRC))
+)
+def test_telemetry_module_knows_no_wire_format(path: Path) -> None:
+    offenders = sorted(
+        n
+        for n in _reachable_imports(path)
+        if any(n.startswith(f"spanstream.providers.{package}") for package in PROVIDER_PACKAGES)
+    )
+    assert offenders == []
+
+
+@pytest.mark.parametrize("path", IO_FREE_MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_io_free_module_does_no_io(path: Path) -> None:
+    offenders = sorted(n for n in _reachable_imports(path) if n.split(".")[0] in IO_MODULES)
+    assert offenders == []
+
+
+def test_the_layer_checks_see_providers_and_io() -> None:
+    assert PROVIDER_PACKAGES == ["anthropic_messages", "openai_chat", "openai_responses"]
+    assert "httpx" in _reachable_imports(SRC / "stream.py")
+    assert "spanstream.providers.openai_responses" in _reachable_imports(SRC / "client.py")

@@ -1,5 +1,5 @@
 """Small helpers the request builders share to describe content in the GenAI conventions'
-JSON shapes (SEMCONV.md §4). Used only when content capture is on."""
+JSON shapes (their gen-ai-*.json schemas). Used only when content capture is on."""
 
 from __future__ import annotations
 

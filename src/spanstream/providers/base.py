@@ -28,13 +28,14 @@ __all__ = [
 
 FETCH_RESPONSE = "fetch_response"
 """The operation of a request that streams a stored response (``GET /responses/{id}``) rather
-than generating one: no request model, no token usage (SEMCONV.md section 3)."""
+than generating one: no request model, no token usage (semantic-conventions-genai openai.md
+@024a4f9)."""
 
 
 @dataclass(frozen=True, slots=True)
 class RequestContent:
-    """A request's content in the GenAI conventions' JSON shapes (SEMCONV.md §4): built by the
-    provider (which knows its wire format) and only when content capture is on."""
+    """A request's content in the GenAI conventions' JSON shapes (gen-ai-*.json schemas): built
+    by the provider (which knows its wire format) and only when content capture is on."""
 
     input_messages: list[dict[str, object]]
     system_instructions: list[dict[str, object]] | None = None
@@ -76,7 +77,8 @@ class RequestInfo:
     def in_conversation(self, conversation_id: str | None) -> RequestInfo:
         """This request as part of the conversation ``conversation_id``, which the caller
         tracks (``None``: as the request itself says). The conventions ask for the id only
-        when one is at hand, never an invented one (SEMCONV.md 2.1), so it is never made up."""
+        when one is at hand, never an invented one (client-inference.md @024a4f9), so it is
+        never made up."""
         if conversation_id is None:
             return self
         if not isinstance(conversation_id, str) or not conversation_id:

@@ -2,9 +2,9 @@
 
 The inference span of every turn is created by the client as usual; it nests under the agent
 span because the agent makes its span current while it starts each turn's stream. Attributes
-follow SEMCONV.md §5 (gen-ai-spans.md @024a4f9 / gen-ai-agent-spans.md): the in-process agent
-span is INTERNAL; tool spans are INTERNAL with ``gen_ai.tool.*``; arguments and results are
-recorded only when content capture is on.
+follow semantic-conventions-genai gen-ai-spans.md @024a4f9 and gen-ai-agent-spans.md: the
+in-process agent span is INTERNAL; tool spans are INTERNAL with ``gen_ai.tool.*``; arguments
+and results are recorded only when content capture is on.
 
 The agent span follows the naming set the client uses. The released conventions (core semconv
 v1.41.x) require ``gen_ai.provider.name`` on every ``invoke_agent`` span; the latest ones

@@ -1,8 +1,8 @@
 """Normalized request/response data -> ``gen_ai.*`` span attributes.
 
 Names come from ``opentelemetry-semantic-conventions`` where it defines them; the few names that
-exist only on the newer ``semantic-conventions-genai`` main branch (pinned in
-``../shared/docs/SEMCONV.md``: client-inference.md @024a4f9) live in the small table below.
+exist only on the newer ``semantic-conventions-genai`` main branch (pinned at
+``docs/gen-ai/client-inference.md`` @024a4f9) live in the small table below.
 Nothing here knows any provider's wire format: it reads :class:`RequestInfo` and
 :class:`~spanstream.events.Response` only.
 """
@@ -136,7 +136,7 @@ def end_attributes(
     # user cut short is not counted as an error by finish reason (the attribute is
     # Recommended, so it may be omitted; the metrics give such a stream no error.type either).
     if info.operation == FETCH_RESPONSE:
-        # A fetch reports the response's status and never its token usage (SEMCONV.md 3).
+        # A fetch reports the response's status and never its token usage (openai.md @024a4f9).
         attributes[GEN_AI_RESPONSE_STATUS] = response.status
     elif response.usage is not None:
         attributes.update(usage_attributes(response.usage, latest=latest))
@@ -164,7 +164,7 @@ def finish_reasons(response: Response) -> list[str]:
     """The finish reasons where a value is required (an output message's ``finish_reason``):
     those received, else the reason the status implies (``stop`` for a completed response
     whose server named none, ``length`` for an incomplete one), else ``error``, as the
-    conventions ask for a reason that never came (SEMCONV.md 2.1)."""
+    conventions ask for a reason that never came (client-inference.md @024a4f9)."""
     return received_finish_reasons(response) or [_STATUS_REASONS.get(response.status, "error")]
 
 

@@ -73,7 +73,7 @@ class CaptureMode(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class CapturedContent:
-    """What one inference said, in the shapes of the GenAI conventions (SEMCONV.md §4)."""
+    """What one inference said, in the shapes of the GenAI conventions' gen-ai-*.json schemas."""
 
     input_messages: list[Message]
     output_messages: list[Message]

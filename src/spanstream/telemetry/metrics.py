@@ -242,7 +242,7 @@ class StreamMetrics:
         streams = (1, {**with_error, SPANSTREAM_OUTCOME: result.outcome})
         timings = result.timings
         if info.operation == FETCH_RESPONSE:
-            # Not an inference: its duration only, and no token usage (SEMCONV.md 3 and 6).
+            # Not an inference: its duration only, no token usage (openai.md, client-inference.md).
             self._record(
                 {"streams": streams, "operation_duration": (timings.duration, with_error)}, context
             )

@@ -307,7 +307,7 @@ class SpanObserver:
 
 def _fetched_failure(info: RequestInfo, result: StreamResult) -> bool:
     """A fetch of a response whose generation had failed: the fetch itself did not fail
-    (SEMCONV.md 3), so no error status, ``error.type`` or exception is recorded for it."""
+    (openai.md @024a4f9), so no error status, ``error.type`` or exception is recorded for it."""
     return result.outcome == "failed" and info.operation == FETCH_RESPONSE
 
 

@@ -9,9 +9,10 @@ failure reads without a debugger. None of them needs pytest::
     assert_semconv(span)
     assert_metric_point(genai_telemetry, "gen_ai.client.operation.duration", count=1)
 
-The conventions checked by `check_semconv` are encoded below as data, from the project's
-research notes (``SEMCONV.md`` sections 2, 2.2, 2.3, 3, 5), which cite
-``open-telemetry/semantic-conventions-genai`` ``docs/gen-ai/client-inference.md`` @024a4f9.
+The conventions checked by `check_semconv` are encoded below as data, from
+``open-telemetry/semantic-conventions-genai`` @024a4f9 (``docs/gen-ai/client-inference.md``,
+``gen-ai-spans.md``, ``openai.md``) and, for deprecated names,
+``open-telemetry/semantic-conventions`` ``model/gen-ai/deprecated/registry-deprecated.yaml``.
 """
 
 from __future__ import annotations
@@ -223,9 +224,9 @@ def _show_point(point: MetricPoint) -> str:
 
 # --- semantic conventions --------------------------------------------------------------------
 
-#: Attribute name -> type, for the attributes of GenAI spans in SEMCONV.md: section 2.1 (the
-#: inference span, client-inference.md @024a4f9, with the latest-only names), section 3 (the
-#: OpenAI fetch-response span) and section 5 (tool, agent and embeddings spans). Types: string,
+#: Attribute name -> type, for the attributes of GenAI spans: the inference span
+#: (client-inference.md @024a4f9, with the latest-only names), the OpenAI fetch-response span
+#: (openai.md) and the tool, agent and embeddings spans (gen-ai-spans.md). Types: string,
 #: int, double, boolean, string[], and any (structured content, a JSON string on Python spans).
 KNOWN_ATTRIBUTES: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -293,7 +294,7 @@ KNOWN_ATTRIBUTES: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 
-#: Deprecated name -> replacement (SEMCONV.md section 2.3). Any other ``gen_ai.openai.*`` name
+#: Deprecated name -> replacement (registry-deprecated.yaml). Any other ``gen_ai.openai.*`` name
 #: is deprecated too (moved to ``openai.*``), as are the indexed ``gen_ai.prompt.<n>.*`` /
 #: ``gen_ai.completion.<n>.*`` forms of the removed ``gen_ai.prompt`` / ``gen_ai.completion``.
 DEPRECATED_ATTRIBUTES: Final[Mapping[str, str]] = MappingProxyType(
@@ -318,7 +319,7 @@ _RELEASED_ONLY: Final[Mapping[str, str]] = MappingProxyType({_CACHE_CREATION: "i
 _LEGACY_INDEXED = re.compile(r"^gen_ai\.(prompt|completion)\.\d+(\.|$)")
 _PROMPT_VARIABLE = "gen_ai.prompt.variable."
 
-# Span kind and name per gen_ai.operation.name (SEMCONV.md sections 2 and 5): the attribute
+# Span kind and name per gen_ai.operation.name (client-inference.md, gen-ai-spans.md): the attribute
 # whose value follows the operation in the span name, and the attributes Required for it.
 _SpanRule = tuple[SpanKind | None, str | None, tuple[str, ...]]
 _INFERENCE_RULE: Final[_SpanRule] = (
@@ -397,7 +398,7 @@ def _check_span_shape(span: ReadableSpan, attributes: Mapping[str, object]) -> l
     kind, name_from, rule_required = rule
     required += rule_required
     if attributes.get("gen_ai.provider.name") == "openai" and rule is _INFERENCE_RULE:
-        required.append("gen_ai.request.model")  # the OpenAI refinement (SEMCONV.md section 3)
+        required.append("gen_ai.request.model")  # the OpenAI refinement (openai.md @024a4f9)
     if span.status.status_code is StatusCode.ERROR:
         required.append("error.type")
     problems += [

@@ -51,7 +51,7 @@ from .snapshot import Snapshot, root_snapshots
 
 __all__ = ["INFERENCE_OPERATIONS", "GenAITelemetry", "MetricPoint"]
 
-#: ``gen_ai.operation.name`` values of inference spans (SEMCONV.md section 2 and 2.2).
+#: ``gen_ai.operation.name`` values of inference spans (client-inference.md @024a4f9).
 INFERENCE_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 
 # Delta temporality: every collection hands over what was recorded since the previous one, and
