@@ -25,8 +25,8 @@ from opentelemetry.metrics import MeterProvider
 from typing_extensions import Unpack
 
 from . import __version__
-from ._chat import AsyncChat, Chat
 from ._pool import DEFAULT_LIMITS, AsyncShardedTransport, ShardedTransport, environment_proxies
+from ._resources import Chat, Responses
 from ._retry import RetryPolicy
 from ._secrets import Scrubber, protect_logs
 from ._send import adrive, drive, send_flow
@@ -40,7 +40,6 @@ from .errors import (
     UsageError,
 )
 from .providers.base import PreparedRequest, Provider, RequestInfo
-from .providers.openai_responses import build_fetch_request, build_request
 from .providers.services import OPENAI
 from .sse import DEFAULT_MAX_EVENT_SIZE
 from .stream import DEFAULT_DRAIN_TIMEOUT, AsyncStream, Stream, StreamSettings
@@ -353,135 +352,6 @@ def _error_details(text: str, reason: str) -> tuple[str, str | None, str | None,
     )
 
 
-class Responses:
-    """``client.responses``: the OpenAI Responses API."""
-
-    def __init__(self, client: _SyncClient) -> None:
-        self._client = client
-
-    def stream(
-        self,
-        *,
-        model: str,
-        input: str | Sequence[Mapping[str, object]],
-        instructions: str | None = None,
-        tools: Sequence[Mapping[str, object]] | None = None,
-        reasoning: Mapping[str, object] | None = None,
-        max_output_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        previous_response_id: str | None = None,
-        service_tier: str | None = None,
-        text: Mapping[str, object] | None = None,
-        conversation_id: str | None = None,
-        **extra_body: object,
-    ) -> Stream:
-        """Stream a response. Any further keyword is sent as a body field as is.
-
-        The span names the conversation (``gen_ai.conversation.id``) that ``conversation``
-        (sent) names, or ``conversation_id`` (not sent), for a conversation you track yourself.
-
-        >>> with client.responses.stream(model="gpt-4.1", input="Say hi") as stream:
-        ...     for event in stream:
-        ...         if isinstance(event, TextDelta):
-        ...             print(event.text, end="")
-        """
-        prepared = build_request(
-            model=model,
-            input=input,
-            instructions=instructions,
-            tools=tools,
-            reasoning=reasoning,
-            max_output_tokens=max_output_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            previous_response_id=previous_response_id,
-            service_tier=service_tier,
-            text=text,
-            extra_body=extra_body,
-            conversation_id=conversation_id,
-        )
-        return self._client._stream(prepared)
-
-    def resume(self, response_id: str, *, starting_after: int | None = None) -> Stream:
-        """Stream a stored response: one created with ``background=True``, from its first
-        event, or after the event whose sequence number is ``starting_after`` (a stream's
-        :attr:`~spanstream.Stream.last_sequence_number` when its connection dropped). Recorded
-        as a ``fetch_response`` span: no request model, no token usage.
-
-        >>> stream = client.responses.stream(model="o3", input=q, background=True)
-        >>> try:
-        ...     with stream:
-        ...         for event in stream:
-        ...             ...
-        ... except APIConnectionError:
-        ...     if stream.response.id is None:
-        ...         raise  # dropped before the response was created: nothing to resume
-        ...     with client.responses.resume(
-        ...         stream.response.id, starting_after=stream.last_sequence_number
-        ...     ) as rest:
-        ...         for event in rest:
-        ...             ...
-        """
-        return self._client._stream(build_fetch_request(response_id, starting_after=starting_after))
-
-
-class AsyncResponses:
-    """``async_client.responses``: the OpenAI Responses API."""
-
-    def __init__(self, client: _AsyncClient) -> None:
-        self._client = client
-
-    def stream(
-        self,
-        *,
-        model: str,
-        input: str | Sequence[Mapping[str, object]],
-        instructions: str | None = None,
-        tools: Sequence[Mapping[str, object]] | None = None,
-        reasoning: Mapping[str, object] | None = None,
-        max_output_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        previous_response_id: str | None = None,
-        service_tier: str | None = None,
-        text: Mapping[str, object] | None = None,
-        conversation_id: str | None = None,
-        **extra_body: object,
-    ) -> AsyncStream:
-        """Stream a response (see :meth:`Responses.stream`)::
-
-        async with client.responses.stream(model="gpt-4.1", input="Say hi") as stream:
-            async for event in stream:
-                ...
-        """
-        prepared = build_request(
-            model=model,
-            input=input,
-            instructions=instructions,
-            tools=tools,
-            reasoning=reasoning,
-            max_output_tokens=max_output_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            previous_response_id=previous_response_id,
-            service_tier=service_tier,
-            text=text,
-            extra_body=extra_body,
-            conversation_id=conversation_id,
-        )
-        return self._client._stream(prepared)
-
-    def resume(self, response_id: str, *, starting_after: int | None = None) -> AsyncStream:
-        """Stream a stored response (see :meth:`Responses.resume`)::
-
-        async with client.responses.resume(response_id, starting_after=41) as stream:
-            async for event in stream:
-                ...
-        """
-        return self._client._stream(build_fetch_request(response_id, starting_after=starting_after))
-
-
 class _SyncClient:
     """What the synchronous clients share: sending with retries, streaming, closing."""
 
@@ -555,8 +425,8 @@ class Client(_SyncClient):
         self, *, http_client: httpx.Client | None = None, **options: Unpack[ClientOptions]
     ) -> None:
         super().__init__(_ClientConfig(OPENAI, **options), http_client)
-        self.responses = Responses(self)
-        self.chat = Chat(self)
+        self.responses: Responses[Stream] = Responses(self)
+        self.chat: Chat[Stream] = Chat(self)
 
     def agent(
         self,
@@ -642,8 +512,8 @@ class AsyncClient(_AsyncClient):
         self, *, http_client: httpx.AsyncClient | None = None, **options: Unpack[ClientOptions]
     ) -> None:
         super().__init__(_ClientConfig(OPENAI, **options), http_client)
-        self.responses = AsyncResponses(self)
-        self.chat = AsyncChat(self)
+        self.responses: Responses[AsyncStream] = Responses(self)
+        self.chat: Chat[AsyncStream] = Chat(self)
 
     def agent(
         self,

@@ -7,7 +7,7 @@ provider's wire format.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -23,6 +23,8 @@ __all__ = [
     "RequestContent",
     "RequestInfo",
     "conversation_id_of",
+    "extra_body_of",
+    "request_body",
 ]
 
 
@@ -74,7 +76,7 @@ class RequestInfo:
     content: Callable[[], RequestContent] | None = field(default=None, compare=False, repr=False)
     """Builds the request content on demand (for opt-in content capture)."""
 
-    def in_conversation(self, conversation_id: str | None) -> RequestInfo:
+    def in_conversation(self, conversation_id: object) -> RequestInfo:
         """This request as part of the conversation ``conversation_id``, which the caller
         tracks (``None``: as the request itself says). The conventions ask for the id only
         when one is at hand, never an invented one (client-inference.md @024a4f9), so it is
@@ -84,6 +86,38 @@ class RequestInfo:
         if not isinstance(conversation_id, str) or not conversation_id:
             raise ValueError(f"conversation_id must be a non-empty string, got {conversation_id!r}")
         return replace(self, conversation_id=conversation_id)
+
+
+def request_body(
+    params: Mapping[str, object], required: Collection[str], local: Collection[str] = ()
+) -> dict[str, object]:
+    """The JSON body of a streaming request from the keyword arguments of its ``stream()``: the
+    API's parameters as its provider names them (each API's ``TypedDict``) and any further body
+    field, as given. ``None`` means "not sent"; mappings and sequences (not strings) are sent as
+    JSON objects and arrays; ``local`` names the arguments that are not body fields."""
+    missing = [name for name in required if name not in params]
+    if missing:
+        raise TypeError(f"stream() missing required keyword argument(s): {', '.join(missing)}")
+    body: dict[str, object] = {"stream": True}
+    for name, value in params.items():
+        if value is None or name in local:
+            continue
+        if isinstance(value, Mapping):
+            value = dict(value)
+        elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+            value = list(value)
+        body[name] = value
+    return body
+
+
+def extra_body_of(params: Mapping[str, object]) -> dict[str, object]:
+    """The ``extra_body`` argument: body fields merged last, as given."""
+    extra = params.get("extra_body")
+    if extra is None:
+        return {}
+    if not isinstance(extra, Mapping):
+        raise TypeError(f"extra_body must be a mapping, got {type(extra).__name__}")
+    return dict(extra)
 
 
 def conversation_id_of(value: object) -> str | None:

@@ -5,57 +5,57 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import partial
 
+from typing_extensions import Required, TypedDict, Unpack
+
 from .._content import Part, generic_part, json_or_text, text_part, uri_or_generic
-from ..base import PreparedRequest, RequestContent, RequestInfo
+from ..base import PreparedRequest, RequestContent, RequestInfo, extra_body_of, request_body
 from .parser import MessagesParser
 
-__all__ = ["build_request", "request_content"]
+__all__ = ["MessagesParams", "build_request", "request_content"]
 
 
-def build_request(
-    *,
-    model: str,
-    messages: Sequence[Mapping[str, object]],
-    max_tokens: int,
-    system: str | Sequence[Mapping[str, object]] | None = None,
-    tools: Sequence[Mapping[str, object]] | None = None,
-    thinking: Mapping[str, object] | None = None,
-    temperature: float | None = None,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    stop_sequences: Sequence[str] | None = None,
-    extra_body: Mapping[str, object] | None = None,
-    conversation_id: str | None = None,
-) -> PreparedRequest:
-    """Return the streaming request for Anthropic Messages.
+class MessagesParams(TypedDict, total=False):
+    """The keyword arguments of ``client.messages.stream()``: Anthropic Messages body fields
+    (any further keyword, such as ``output_config``, is sent as a body field as is; a type
+    checker wants those in ``extra_body``), and ``conversation_id``, which is not sent."""
+
+    model: Required[str]
+    messages: Required[Sequence[Mapping[str, object]]]
+    max_tokens: Required[int]
+    system: str | Sequence[Mapping[str, object]] | None
+    tools: Sequence[Mapping[str, object]] | None
+    tool_choice: Mapping[str, object] | None
+    thinking: Mapping[str, object] | None
+    temperature: float | None
+    top_k: int | None
+    top_p: float | None
+    stop_sequences: Sequence[str] | None
+    metadata: Mapping[str, object] | None
+    service_tier: str | None
+    extra_body: Mapping[str, object] | None
+    """Body fields this version does not name, merged last."""
+    conversation_id: str | None
+    """The conversation the caller tracks (``gen_ai.conversation.id``); not sent."""
+
+
+_REQUIRED = MessagesParams.__required_keys__
+_LOCAL = ("conversation_id", "extra_body")
+
+
+def build_request(**params: Unpack[MessagesParams]) -> PreparedRequest:
+    """Return the streaming request for Anthropic Messages (``params``: see
+    :class:`MessagesParams`).
 
     Parameters left ``None`` are not sent. ``extra_body`` is merged last, so any field the API
-    accepts (``metadata``, ``tool_choice``, ``output_config``...) can be passed even if this
-    function does not name it. ``conversation_id`` (not sent) names the conversation the caller
-    tracks, for the telemetry.
+    accepts (``output_config``...) can be passed even if this version does not name it.
+    ``conversation_id`` (not sent) names the conversation the caller tracks, for the telemetry.
     """
-    body: dict[str, object] = {
-        "model": model,
-        "messages": list(messages),
-        "max_tokens": max_tokens,
-        "stream": True,
-    }
-    optional: dict[str, object | None] = {
-        "system": system if isinstance(system, str) or system is None else list(system),
-        "tools": list(tools) if tools is not None else None,
-        "thinking": dict(thinking) if thinking is not None else None,
-        "temperature": temperature,
-        "top_k": top_k,
-        "top_p": top_p,
-        "stop_sequences": list(stop_sequences) if stop_sequences is not None else None,
-    }
-    body.update({key: value for key, value in optional.items() if value is not None})
-    if extra_body:
-        body.update(extra_body)
+    body = request_body(params, _REQUIRED, _LOCAL)
+    body.update(extra_body_of(params))
     return PreparedRequest(
         path="/messages",
         body=body,
-        info=_info(body).in_conversation(conversation_id),
+        info=_info(body).in_conversation(params.get("conversation_id")),
         parser=MessagesParser,
     )
 

@@ -2,6 +2,6 @@
 OpenAI and by the compatible servers (vLLM, llama.cpp, Ollama, gateways)."""
 
 from .parser import ChatCompletionsParser
-from .request import build_request
+from .request import ChatParams, build_request
 
-__all__ = ["ChatCompletionsParser", "build_request"]
+__all__ = ["ChatParams", "ChatCompletionsParser", "build_request"]

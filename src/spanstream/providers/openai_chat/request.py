@@ -5,63 +5,73 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import partial
 
+from typing_extensions import Required, TypedDict, Unpack
+
 from .._content import Part, generic_part, json_or_text, text_part, uri_or_generic
-from ..base import PreparedRequest, RequestContent, RequestInfo
+from ..base import PreparedRequest, RequestContent, RequestInfo, extra_body_of, request_body
 from .parser import ChatCompletionsParser
 
-__all__ = ["build_request", "request_content"]
+__all__ = ["ChatParams", "build_request", "request_content"]
 
 
-def build_request(
-    *,
-    model: str,
-    messages: Sequence[Mapping[str, object]],
-    tools: Sequence[Mapping[str, object]] | None = None,
-    max_tokens: int | None = None,
-    max_completion_tokens: int | None = None,
-    temperature: float | None = None,
-    top_p: float | None = None,
-    seed: int | None = None,
-    stop: str | Sequence[str] | None = None,
-    n: int | None = None,
-    response_format: Mapping[str, object] | None = None,
-    reasoning_effort: str | None = None,
-    include_usage: bool = True,
-    stream_options: Mapping[str, object] | None = None,
-    extra_body: Mapping[str, object] | None = None,
-    conversation_id: str | None = None,
-) -> PreparedRequest:
-    """Return the streaming request for Chat Completions.
+class ChatParams(TypedDict, total=False):
+    """The keyword arguments of ``client.chat.completions.stream()``: Chat Completions body
+    fields (any further keyword is sent as a body field as is; a type checker wants those in
+    ``extra_body``); ``include_usage`` and ``conversation_id`` are not sent as such."""
+
+    model: Required[str]
+    messages: Required[Sequence[Mapping[str, object]]]
+    tools: Sequence[Mapping[str, object]] | None
+    tool_choice: str | Mapping[str, object] | None
+    parallel_tool_calls: bool | None
+    max_tokens: int | None
+    max_completion_tokens: int | None
+    temperature: float | None
+    top_p: float | None
+    seed: int | None
+    stop: str | Sequence[str] | None
+    n: int | None
+    response_format: Mapping[str, object] | None
+    reasoning_effort: str | None
+    service_tier: str | None
+    user: str | None
+    include_usage: bool
+    """Ask for token usage (``stream_options.include_usage``; default ``True``): ``False`` for
+    servers that reject ``stream_options``."""
+    stream_options: Mapping[str, object] | None
+    extra_body: Mapping[str, object] | None
+    """Body fields this version does not name, merged last."""
+    conversation_id: str | None
+    """The conversation the caller tracks (``gen_ai.conversation.id``); not sent."""
+
+
+_REQUIRED = ChatParams.__required_keys__
+_LOCAL = ("conversation_id", "extra_body", "include_usage", "stream_options")
+
+
+def build_request(**params: Unpack[ChatParams]) -> PreparedRequest:
+    """Return the streaming request for Chat Completions (``params``: see :class:`ChatParams`).
 
     Usage is requested (``stream_options.include_usage``) unless ``include_usage=False``: without
     it the stream carries no token counts. Keys given in ``stream_options`` win. Parameters left
     ``None`` are not sent; ``extra_body`` is merged last, so any field a server accepts can be
-    passed even if this function does not name it. ``conversation_id`` (not sent) names the
+    passed even if this version does not name it. ``conversation_id`` (not sent) names the
     conversation the caller tracks, for the telemetry.
     """
-    body: dict[str, object] = {"model": model, "messages": list(messages), "stream": True}
-    options: dict[str, object] = {"include_usage": True} if include_usage else {}
-    options.update(stream_options or {})
-    optional: dict[str, object | None] = {
-        "tools": list(tools) if tools is not None else None,
-        "max_tokens": max_tokens,
-        "max_completion_tokens": max_completion_tokens,
-        "temperature": temperature,
-        "top_p": top_p,
-        "seed": seed,
-        "stop": stop if isinstance(stop, str) or stop is None else list(stop),
-        "n": n,
-        "response_format": dict(response_format) if response_format is not None else None,
-        "reasoning_effort": reasoning_effort,
-        "stream_options": options or None,
-    }
-    body.update({key: value for key, value in optional.items() if value is not None})
-    if extra_body:
-        body.update(extra_body)
+    body = request_body(params, _REQUIRED, _LOCAL)
+    options: dict[str, object] = (
+        {"include_usage": True} if params.get("include_usage", True) else {}
+    )
+    stream_options = params.get("stream_options")
+    if isinstance(stream_options, Mapping):
+        options.update(stream_options)
+    if options:
+        body["stream_options"] = options
+    body.update(extra_body_of(params))
     return PreparedRequest(
         path="/chat/completions",
         body=body,
-        info=_info(body).in_conversation(conversation_id),
+        info=_info(body).in_conversation(params.get("conversation_id")),
         parser=ChatCompletionsParser,
     )
 

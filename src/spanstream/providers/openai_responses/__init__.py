@@ -2,6 +2,6 @@
 with ``stream=true`` to stream a stored response)."""
 
 from .parser import ResponsesParser
-from .request import build_fetch_request, build_request
+from .request import ResponsesParams, build_fetch_request, build_request
 
-__all__ = ["ResponsesParser", "build_fetch_request", "build_request"]
+__all__ = ["ResponsesParams", "ResponsesParser", "build_fetch_request", "build_request"]

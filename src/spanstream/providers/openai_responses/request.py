@@ -8,57 +8,69 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from urllib.parse import quote
 
+from typing_extensions import Required, TypedDict, Unpack
+
 from ..base import (
     FETCH_RESPONSE,
     PreparedRequest,
     RequestContent,
     RequestInfo,
     conversation_id_of,
+    extra_body_of,
+    request_body,
 )
 from .parser import ResponsesParser
 
-__all__ = ["build_fetch_request", "build_request"]
+__all__ = ["ResponsesParams", "build_fetch_request", "build_request"]
 
 
-def build_request(
-    *,
-    model: str,
-    input: str | Sequence[Mapping[str, object]],
-    instructions: str | None = None,
-    tools: Sequence[Mapping[str, object]] | None = None,
-    reasoning: Mapping[str, object] | None = None,
-    max_output_tokens: int | None = None,
-    temperature: float | None = None,
-    top_p: float | None = None,
-    previous_response_id: str | None = None,
-    service_tier: str | None = None,
-    text: Mapping[str, object] | None = None,
-    extra_body: Mapping[str, object] | None = None,
-    conversation_id: str | None = None,
-) -> PreparedRequest:
-    """Return the streaming request for the Responses API.
+class ResponsesParams(TypedDict, total=False):
+    """The keyword arguments of ``client.responses.stream()``: the Responses API's body fields
+    (any further keyword is sent as a body field as is; a type checker wants those in
+    ``extra_body``), and ``conversation_id``, which is recorded and never sent."""
+
+    model: Required[str]
+    input: Required[str | Sequence[Mapping[str, object]]]
+    instructions: str | None
+    tools: Sequence[Mapping[str, object]] | None
+    tool_choice: str | Mapping[str, object] | None
+    parallel_tool_calls: bool | None
+    reasoning: Mapping[str, object] | None
+    max_output_tokens: int | None
+    temperature: float | None
+    top_p: float | None
+    previous_response_id: str | None
+    conversation: str | Mapping[str, object] | None
+    service_tier: str | None
+    text: Mapping[str, object] | None
+    background: bool | None
+    store: bool | None
+    include: Sequence[str] | None
+    metadata: Mapping[str, str] | None
+    truncation: str | None
+    user: str | None
+    extra_body: Mapping[str, object] | None
+    """Body fields this version does not name, merged last."""
+    conversation_id: str | None
+    """The conversation the caller tracks (``gen_ai.conversation.id``); not sent."""
+
+
+_REQUIRED = ResponsesParams.__required_keys__
+_LOCAL = ("conversation_id", "extra_body")
+
+
+def build_request(**params: Unpack[ResponsesParams]) -> PreparedRequest:
+    """Return the streaming request for the Responses API (``params``: see
+    :class:`ResponsesParams`).
 
     Parameters left ``None`` are not sent. ``extra_body`` is merged last, so any field the API
-    accepts can be passed even if this function does not name it. The telemetry names the
+    accepts can be passed even if this version does not name it. The telemetry names the
     conversation ``conversation_id`` if given (it is not sent), else the one the body's
     ``conversation`` parameter names.
     """
-    body: dict[str, object] = {"model": model, "input": input, "stream": True}
-    optional: dict[str, object | None] = {
-        "instructions": instructions,
-        "tools": list(tools) if tools is not None else None,
-        "reasoning": dict(reasoning) if reasoning is not None else None,
-        "max_output_tokens": max_output_tokens,
-        "temperature": temperature,
-        "top_p": top_p,
-        "previous_response_id": previous_response_id,
-        "service_tier": service_tier,
-        "text": dict(text) if text is not None else None,
-    }
-    body.update({key: value for key, value in optional.items() if value is not None})
-    if extra_body:
-        body.update(extra_body)
-    info = _info(body).in_conversation(conversation_id)
+    body = request_body(params, _REQUIRED, _LOCAL)
+    body.update(extra_body_of(params))
+    info = _info(body).in_conversation(params.get("conversation_id"))
     return PreparedRequest(path="/responses", body=body, info=info, parser=ResponsesParser)
 
 

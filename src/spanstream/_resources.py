@@ -1,0 +1,130 @@
+"""The APIs a client offers (``client.responses``, ``client.chat.completions``,
+``client.messages``), each written once for the sync and the async client.
+
+An API is described by its provider package: a ``TypedDict`` of its parameters and a
+``build_request`` that turns them into a :class:`~spanstream.providers.base.PreparedRequest`.
+A resource here only gives that description a typed ``stream(**params)`` (``Unpack`` keeps the
+keyword arguments known to editors and type checkers) and hands the request to its client,
+whose ``_stream`` returns a :class:`~spanstream.Stream` or an :class:`~spanstream.AsyncStream`.
+A new API is a new provider package and one class here.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, Protocol, TypeVar
+
+from typing_extensions import Unpack
+
+from .providers.anthropic_messages import MessagesParams
+from .providers.anthropic_messages import build_request as build_messages_request
+from .providers.base import PreparedRequest
+from .providers.openai_chat import ChatParams
+from .providers.openai_chat import build_request as build_chat_request
+from .providers.openai_responses import ResponsesParams, build_fetch_request
+from .providers.openai_responses import build_request as build_responses_request
+from .stream import AsyncStream, Stream
+
+__all__ = ["Chat", "ChatCompletions", "Messages", "Responses"]
+
+S = TypeVar("S", Stream, AsyncStream)
+S_co = TypeVar("S_co", Stream, AsyncStream, covariant=True)
+
+
+class Streams(Protocol[S_co]):
+    """A client: it sends a prepared request as a stream of its kind."""
+
+    def _stream(self, prepared: PreparedRequest) -> S_co: ...
+
+
+class _Resource(Generic[S]):
+    def __init__(self, client: Streams[S]) -> None:
+        self._client: Streams[S] = client
+
+
+class Responses(_Resource[S]):
+    """``client.responses``: the OpenAI Responses API."""
+
+    def stream(self, **params: Unpack[ResponsesParams]) -> S:
+        """Stream a response (the parameters: :class:`~spanstream.providers.openai_responses.
+        ResponsesParams`; any further keyword is sent as a body field as is).
+
+        >>> with client.responses.stream(model="gpt-4.1", input="Say hi") as stream:
+        ...     for event in stream:
+        ...         if isinstance(event, TextDelta):
+        ...             print(event.text, end="")
+
+        With an :class:`~spanstream.AsyncClient`: ``async with`` and ``async for``.
+        """
+        return self._client._stream(build_responses_request(**params))
+
+    def resume(self, response_id: str, *, starting_after: int | None = None) -> S:
+        """Stream a stored response: one created with ``background=True``, from its first
+        event, or after the event whose sequence number is ``starting_after`` (a stream's
+        :attr:`~spanstream.Stream.last_sequence_number` when its connection dropped). Recorded
+        as a ``fetch_response`` span: no request model, no token usage.
+
+        >>> stream = client.responses.stream(model="o3", input=q, background=True)
+        >>> try:
+        ...     with stream:
+        ...         for event in stream:
+        ...             ...
+        ... except APIConnectionError:
+        ...     if stream.response.id is None:
+        ...         raise  # dropped before the response was created: nothing to resume
+        ...     with client.responses.resume(
+        ...         stream.response.id, starting_after=stream.last_sequence_number
+        ...     ) as rest:
+        ...         for event in rest:
+        ...             ...
+        """
+        return self._client._stream(build_fetch_request(response_id, starting_after=starting_after))
+
+
+class ChatCompletions(_Resource[S]):
+    """``client.chat.completions``: OpenAI Chat Completions, also spoken by compatible servers
+    (vLLM, llama.cpp, Ollama, gateways): point the client at one with ``base_url``."""
+
+    def stream(self, **params: Unpack[ChatParams]) -> S:
+        """Stream a chat completion (the parameters: :class:`~spanstream.providers.openai_chat.
+        ChatParams`; any further keyword is sent as a body field as is).
+
+        Token usage is requested (``stream_options={"include_usage": true}``) unless
+        ``include_usage=False`` (for servers that reject ``stream_options``). With ``n`` > 1,
+        events carry ``item_id="choice-<index>"``; the final response holds choice 0 and
+        ``finish_reasons`` has one entry per choice. ``conversation_id`` (not sent) names, on the
+        span (``gen_ai.conversation.id``), a conversation you track yourself.
+
+        >>> messages = [{"role": "user", "content": "Say hi"}]
+        >>> with client.chat.completions.stream(model="gpt-4.1", messages=messages) as stream:
+        ...     for event in stream:
+        ...         if isinstance(event, TextDelta):
+        ...             print(event.text, end="")
+        """
+        return self._client._stream(build_chat_request(**params))
+
+
+class Chat(Generic[S]):
+    """``client.chat``: holds :class:`ChatCompletions` as ``completions``."""
+
+    def __init__(self, client: Streams[S]) -> None:
+        self.completions: ChatCompletions[S] = ChatCompletions(client)
+
+
+class Messages(_Resource[S]):
+    """``client.messages``: the Anthropic Messages API."""
+
+    def stream(self, **params: Unpack[MessagesParams]) -> S:
+        """Stream a message (the parameters: :class:`~spanstream.providers.anthropic_messages.
+        MessagesParams`; any further keyword is sent as a body field as is).
+        ``conversation_id`` (not sent) names, on the span (``gen_ai.conversation.id``), a
+        conversation you track yourself.
+
+        >>> messages = [{"role": "user", "content": "Say hi"}]
+        >>> with client.messages.stream(
+        ...     model="claude-sonnet-4-5", messages=messages, max_tokens=256
+        ... ) as stream:
+        ...     for event in stream:
+        ...         if isinstance(event, TextDelta):
+        ...             print(event.text, end="")
+        """
+        return self._client._stream(build_messages_request(**params))
