@@ -20,13 +20,15 @@ from .errors import (
     APIStatusError,
     APITimeoutError,
     ConfigurationError,
-    MalformedEvent,
-    MaxTurnsExceeded,
-    ResponseFailed,
+    MalformedEventError,
+    MaxTurnsExceededError,
+    ResponseFailedError,
     SpanstreamError,
     SSEDecodeError,
     StreamError,
+    ToolArgumentsError,
     UnexpectedContentTypeError,
+    UnknownToolError,
     UsageError,
 )
 from .events import (
@@ -58,7 +60,7 @@ from .events import (
 from .observe import Outcome, StreamResult
 from .stream import AsyncStream, Stream
 from .telemetry import CaptureMode, ContentCapture, TelemetryHandle, configure
-from .tools import Tool, ToolArgumentsError, UnknownTool, tool
+from .tools import Tool, tool
 
 __all__ = [
     "Agent",
@@ -66,12 +68,12 @@ __all__ = [
     "AgentRun",
     "AsyncAgent",
     "AsyncAgentRun",
-    "MaxTurnsExceeded",
+    "MaxTurnsExceededError",
     "Tool",
     "ToolArgumentsError",
     "ToolResult",
     "TurnStarted",
-    "UnknownTool",
+    "UnknownToolError",
     "tool",
     "APIConnectionError",
     "APIError",
@@ -90,7 +92,7 @@ __all__ = [
     "ContentCapture",
     "ErrorReported",
     "ItemDone",
-    "MalformedEvent",
+    "MalformedEventError",
     "MessageDone",
     "Outcome",
     "ProviderError",
@@ -100,7 +102,7 @@ __all__ = [
     "RefusalDelta",
     "Response",
     "ResponseDone",
-    "ResponseFailed",
+    "ResponseFailedError",
     "ResponseStarted",
     "RetryPolicy",
     "SSEDecodeError",

@@ -11,7 +11,7 @@ Each run is traced as an ``invoke_agent`` span holding one inference span per tu
 ``execute_tool {name}`` span per tool call. Tool calls of one turn run concurrently. A tool that
 raises, or whose arguments do not validate, does not stop the run: the error text goes back to
 the model as the tool's result and the tool span records ``error.type``. When the model still
-asks for tools after ``max_turns`` turns, :class:`~spanstream.errors.MaxTurnsExceeded` carries
+asks for tools after ``max_turns`` turns, :class:`~spanstream.errors.MaxTurnsExceededError` carries
 the history so far.
 """
 
@@ -26,14 +26,14 @@ from typing import Any, Union
 
 from opentelemetry import context as otel_context
 
-from .errors import MaxTurnsExceeded
+from .errors import MaxTurnsExceededError, UnknownToolError
 from .events import Response, StreamEvent, ToolCall, ToolResult, TurnStarted, Usage
 from .providers.base import conversation_id_of
 from .providers.conversations import CONVERSATIONS, Api, Conversation
 from .stream import AsyncStream, Stream
 from .telemetry.agent import AgentSpan, ToolSpan
 from .telemetry.observer import Instrumentation
-from .tools import Tool, UnknownTool, format_result
+from .tools import Tool, format_result
 
 __all__ = ["Agent", "AgentEvent", "AgentRun", "AsyncAgent", "AsyncAgentRun"]
 
@@ -107,8 +107,8 @@ class _RunState:
         self.responses.append(response)
         self.conversation.add_assistant(response)
 
-    def exceeded(self) -> MaxTurnsExceeded:
-        return MaxTurnsExceeded(self.max_turns, self.history, list(self.responses))
+    def exceeded(self) -> MaxTurnsExceededError:
+        return MaxTurnsExceededError(self.max_turns, self.history, list(self.responses))
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +224,7 @@ class _ToolExecution:
 
     def tool(self) -> Tool:
         if self._found is None:
-            raise UnknownTool(self.call.name, list(self.tools))
+            raise UnknownToolError(self.call.name, list(self.tools))
         return self._found
 
     def detach(self) -> None:

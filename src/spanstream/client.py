@@ -414,7 +414,7 @@ class Client(_SyncClient):
     default; see :class:`~spanstream.telemetry.ContentCapture`; ``None`` reads
     ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``). ``inject_trace_context``: send the
     W3C ``traceparent`` of the inference span to the provider. ``strict``: raise
-    :class:`~spanstream.errors.MalformedEvent` on an undecodable event instead of skipping it.
+    :class:`~spanstream.errors.MalformedEventError` on an undecodable event instead of skipping it.
     ``provider_name``: the span's ``gen_ai.provider.name``; by default the conventions' name of
     a server they name, from the base URL's host (``api.deepseek.com`` is ``deepseek``,
     ``*.openai.azure.com`` is ``azure.ai.openai``; see

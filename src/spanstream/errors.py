@@ -18,13 +18,15 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "ConfigurationError",
-    "MalformedEvent",
-    "MaxTurnsExceeded",
-    "ResponseFailed",
+    "MalformedEventError",
+    "MaxTurnsExceededError",
+    "ResponseFailedError",
     "SSEDecodeError",
     "SpanstreamError",
     "StreamError",
+    "ToolArgumentsError",
     "UnexpectedContentTypeError",
+    "UnknownToolError",
     "UsageError",
 ]
 
@@ -112,7 +114,7 @@ class SSEDecodeError(StreamError):
         super().__init__(message)
 
 
-class MalformedEvent(StreamError):
+class MalformedEventError(StreamError):
     """An event's payload could not be decoded (raised only in strict mode; otherwise the event
     is skipped, logged and counted)."""
 
@@ -122,7 +124,7 @@ class MalformedEvent(StreamError):
         super().__init__(message)
 
 
-class MaxTurnsExceeded(SpanstreamError):
+class MaxTurnsExceededError(SpanstreamError):
     """An agent run used all its turns and the model still asked for tools.
 
     ``history`` is the conversation so far in the provider's own message form (ready to send
@@ -138,7 +140,7 @@ class MaxTurnsExceeded(SpanstreamError):
         super().__init__(f"the model still asked for tools after {max_turns} turns")
 
 
-class ResponseFailed(APIError):
+class ResponseFailedError(APIError):
     """The provider reported that generating the response failed (``response.failed`` or an
     ``error`` event). ``response`` holds what was received before the failure."""
 
@@ -148,3 +150,20 @@ class ResponseFailed(APIError):
         self.code = error.code
         self.message = error.message
         super().__init__(f"{error.code or 'error'}: {error.message}")
+
+
+class UnknownToolError(SpanstreamError):
+    """The model called a tool the agent does not have."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        super().__init__(f"no tool named {name!r} (tools: {', '.join(known) or 'none'})")
+
+
+class ToolArgumentsError(SpanstreamError):
+    """The model's arguments for a tool are not valid JSON or do not match its parameters."""
+
+    def __init__(self, tool_name: str, detail: str) -> None:
+        self.tool_name = tool_name
+        self.detail = detail
+        super().__init__(f"invalid arguments for tool {tool_name!r}: {detail}")

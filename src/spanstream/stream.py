@@ -43,7 +43,7 @@ from .errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
-    ResponseFailed,
+    ResponseFailedError,
     SpanstreamError,
     SSEDecodeError,
     StreamError,
@@ -127,7 +127,7 @@ def error_type_of(error: BaseException) -> str:
         return str(error.status_code)
     if isinstance(error, APITimeoutError):
         return "timeout"
-    if isinstance(error, ResponseFailed):
+    if isinstance(error, ResponseFailedError):
         return error.code or "_OTHER"
     return type(error).__qualname__
 
@@ -174,8 +174,8 @@ def wrap_transport_error(error: httpx.TransportError) -> APIConnectionError:
 
 def scrubbed_failure(
     error: ProviderError, response: Response, scrub: Callable[[str], str]
-) -> ResponseFailed:
-    """The :class:`ResponseFailed` for a provider's error, its strings passed through
+) -> ResponseFailedError:
+    """The :class:`ResponseFailedError` for a provider's error, its strings passed through
     ``scrub`` (a server may echo the API key in an error message)."""
 
     def clean(text: str | None) -> str | None:
@@ -187,7 +187,7 @@ def scrubbed_failure(
         type=clean(error.type),
         param=clean(error.param),
     )
-    return ResponseFailed(error, dataclasses.replace(response, error=error))
+    return ResponseFailedError(error, dataclasses.replace(response, error=error))
 
 
 _HELD_DATA = 4096  # bytes of the last event's data a stream keeps for its cursor
@@ -288,7 +288,7 @@ class _StreamCore:
         self.reading = False  # a consumer is inside a read (to catch a second one)
         self.is_closed = False  # close() was called: nothing more is delivered
         self.to_raise: BaseException | None = None
-        self.failure: ResponseFailed | None = None
+        self.failure: ResponseFailedError | None = None
         self.last_data: bytes | None = None  # the data of the last event decoded
         self.watch: Watch | None = None
 
@@ -781,7 +781,7 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
     def final_response(self) -> Response:
         """Read the rest of the stream and return the accumulated :class:`Response`.
 
-        Raises :class:`~spanstream.errors.ResponseFailed` if the provider reported a failure.
+        Raises :class:`~spanstream.errors.ResponseFailedError` if the provider reported a failure.
         On a stream that was closed early, returns what was received (status ``in_progress``).
         """
         for _ in self:
@@ -808,7 +808,7 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
         ``stop``, an Anthropic one ``incomplete`` with ``content_filter``). To tell a refusal
         from an answer once the text is exhausted: ``stream.response.refusal`` is set (OpenAI),
         or ``stream.response.finish_reason`` is ``content_filter`` (Anthropic). Errors
-        raise exactly as iterating the stream does (``ResponseFailed``,
+        raise exactly as iterating the stream does (``ResponseFailedError``,
         ``APIConnectionError``, ...). With Chat Completions' ``n`` > 1 the choices' texts
         interleave: iterate the events to keep them apart."""
         return _Texts(self)

@@ -28,26 +28,9 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from .errors import SpanstreamError
+from .errors import ToolArgumentsError
 
-__all__ = ["Tool", "ToolArgumentsError", "UnknownTool", "tool"]
-
-
-class UnknownTool(SpanstreamError):
-    """The model called a tool the agent does not have."""
-
-    def __init__(self, name: str, known: list[str]) -> None:
-        self.name = name
-        super().__init__(f"no tool named {name!r} (tools: {', '.join(known) or 'none'})")
-
-
-class ToolArgumentsError(SpanstreamError):
-    """The model's arguments for a tool are not valid JSON or do not match its parameters."""
-
-    def __init__(self, tool_name: str, detail: str) -> None:
-        self.tool_name = tool_name
-        self.detail = detail
-        super().__init__(f"invalid arguments for tool {tool_name!r}: {detail}")
+__all__ = ["Tool", "tool"]
 
 
 @dataclass(frozen=True)

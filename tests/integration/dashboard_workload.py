@@ -25,7 +25,7 @@ from spanstream import (
     APIStatusError,
     AsyncClient,
     Client,
-    ResponseFailed,
+    ResponseFailedError,
     RetryPolicy,
 )
 from spanstream.testing import ReplayServer, Reply
@@ -83,7 +83,7 @@ def _sync_step(client: Client, server: ReplayServer, step: Step) -> str:
             for _ in stream:
                 if step.kind == "abandon":
                     break
-        except ResponseFailed:
+        except ResponseFailedError:
             pass
     return stream.outcome
 

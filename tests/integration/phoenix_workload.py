@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import spanstream
-from spanstream import APIStatusError, AsyncClient, Client, ResponseFailed, RetryPolicy
+from spanstream import APIStatusError, AsyncClient, Client, ResponseFailedError, RetryPolicy
 from spanstream.testing import ReplayServer, Reply
 
 RESPONSES = Path(__file__).resolve().parent.parent / "fixtures" / "openai-responses"
@@ -76,7 +76,7 @@ def run(server: ReplayServer) -> None:
         try:
             with client.responses.stream(model="gpt-5", input=PROMPT) as stream:
                 stream.final_response()
-        except ResponseFailed:
+        except ResponseFailedError:
             pass
         else:
             raise AssertionError("the recorded response.failed did not raise")

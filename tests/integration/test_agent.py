@@ -15,7 +15,7 @@ from spanstream import (
     AnthropicClient,
     AsyncClient,
     Client,
-    MaxTurnsExceeded,
+    MaxTurnsExceededError,
     TextDelta,
     ToolResult,
     TurnStarted,
@@ -254,7 +254,7 @@ def test_unknown_tool_is_an_error_result(
     sse_replay_server.enqueue(tool_turn(("c1", "nope", "{}")), text_turn("ok"))
     run = client.agent(model="gpt-4.1", tools=[get_weather]).stream("go")
     (result,) = [e for e in run if isinstance(e, ToolResult)]
-    assert result.error == "UnknownTool"
+    assert result.error == "UnknownToolError"
     assert "no tool named 'nope'" in result.output
 
 
@@ -266,7 +266,7 @@ def test_max_turns_exceeded_carries_the_history(
         tool_turn(("c2", "get_weather", '{"city": "B"}')),
     )
     run = client.agent(model="gpt-4.1", tools=[get_weather]).stream("loop", max_turns=2)
-    with pytest.raises(MaxTurnsExceeded) as raised:
+    with pytest.raises(MaxTurnsExceededError) as raised:
         list(run)
     error = raised.value
     assert error.max_turns == 2
@@ -277,7 +277,7 @@ def test_max_turns_exceeded_carries_the_history(
     ]
     (agent_span,) = spans_named(genai_telemetry, "invoke_agent")
     a = attrs(agent_span)
-    assert (a["spanstream.outcome"], a["error.type"]) == ("error", "MaxTurnsExceeded")
+    assert (a["spanstream.outcome"], a["error.type"]) == ("error", "MaxTurnsExceededError")
     genai_telemetry.assert_all_spans_ended()
 
 

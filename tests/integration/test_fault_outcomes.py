@@ -19,8 +19,8 @@ from spanstream import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
-    MalformedEvent,
-    ResponseFailed,
+    MalformedEventError,
+    ResponseFailedError,
     RetryPolicy,
 )
 from spanstream.testing import (
@@ -145,14 +145,14 @@ FAULTS = [
         "injected_error_event_ending_the_stream",
         lambda s: s.reply_with_recording(PLAIN, inject_error_after_events=3, end_after_events=3),
         "failed",
-        ResponseFailed,
+        ResponseFailedError,
         "server_error",
     ),
     Fault(
         "injected_error_event_then_a_dropped_connection",
         lambda s: s.reply_with_recording(PLAIN, inject_error_after_events=3, cut_after_events=3),
         "failed",
-        ResponseFailed,
+        ResponseFailedError,
         "server_error",
     ),
     Fault(
@@ -166,8 +166,8 @@ FAULTS = [
         "malformed_json_strict",
         lambda s: s.reply_with_recording(PLAIN, malformed_after_events=4),
         "error",
-        MalformedEvent,
-        "MalformedEvent",
+        MalformedEventError,
+        "MalformedEventError",
         options={"strict": True},
     ),
 ]

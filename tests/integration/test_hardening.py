@@ -31,8 +31,8 @@ from spanstream import (
     AsyncAnthropicClient,
     AsyncClient,
     Client,
-    MalformedEvent,
-    ResponseFailed,
+    MalformedEventError,
+    ResponseFailedError,
     SSEDecodeError,
     StreamError,
     TextDelta,
@@ -424,7 +424,7 @@ def test_an_echoed_key_is_scrubbed_from_errors_spans_and_logs(
 
     with RawServer(handler) as server:
         result = run(APIS[0], kind, genai_telemetry, server.base_url)
-    assert isinstance(result, ResponseFailed), result
+    assert isinstance(result, ResponseFailedError), result
     texts = [str(result), repr(result), repr(vars(result)), caplog.text]
     texts += _span_texts(genai_telemetry.inference_span())
     assert not _leaks(texts), _leaks(texts)
@@ -489,7 +489,7 @@ def test_strict_mode_records_no_payload_in_the_exception(
 
     with RawServer(handler) as server:
         result = run(APIS[0], kind, genai_telemetry, server.base_url, strict=True)
-    assert isinstance(result, MalformedEvent), result
+    assert isinstance(result, MalformedEventError), result
     span = genai_telemetry.inference_span()
     recorded = [event for event in span.events if event.name == "exception"]
     assert recorded, "the exception was recorded"

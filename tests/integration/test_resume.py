@@ -20,7 +20,7 @@ from spanstream import (
     APIConnectionError,
     APIStatusError,
     AsyncStream,
-    ResponseFailed,
+    ResponseFailedError,
     Stream,
     StreamEvent,
     TextDelta,
@@ -135,7 +135,7 @@ def test_fetching_a_response_that_failed_is_not_a_failed_fetch(
 ) -> None:
     sse_replay_server.enqueue(Reply.from_file(FAILED))
     client = genai_telemetry.client(sse_replay_server)
-    with client.responses.resume("resp_failed") as stream, pytest.raises(ResponseFailed):
+    with client.responses.resume("resp_failed") as stream, pytest.raises(ResponseFailedError):
         stream.final_response()  # the caller still learns that the response failed
     (span,) = _fetch_spans(genai_telemetry)
     attributes = dict(span.attributes or {})

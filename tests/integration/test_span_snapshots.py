@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from spanstream import ResponseFailed
+from spanstream import ResponseFailedError
 from spanstream.testing import (
     UPDATE_SNAPSHOTS_ENV,
     GenAITelemetry,
@@ -49,7 +49,7 @@ def test_failed_stream_matches_its_golden_file(
     )
     client = genai_telemetry.client(sse_replay_server)
     with (
-        pytest.raises(ResponseFailed),
+        pytest.raises(ResponseFailedError),
         client.responses.stream(model="gpt-5", input="hi") as stream,
     ):
         stream.final_response()

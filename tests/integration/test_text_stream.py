@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from spanstream import AsyncClient, AsyncStream, Client, ResponseFailed
+from spanstream import AsyncClient, AsyncStream, Client, ResponseFailedError
 from spanstream.testing import ReplayServer, Reply
 
 from ..conftest import RESPONSES, Telemetry
@@ -64,7 +64,7 @@ def test_a_failure_raises_from_the_text_stream_after_the_text_received(
     with (
         _client(server, telemetry) as client,
         client.responses.stream(model="gpt-5", input="Hi") as stream,
-        pytest.raises(ResponseFailed),
+        pytest.raises(ResponseFailedError),
     ):
         pieces.extend(stream.text_stream)
     assert "".join(pieces) == stream.response.text
@@ -117,7 +117,7 @@ async def test_async_a_failure_raises_from_the_text_stream(
         _async_client(server, telemetry) as client,
         client.responses.stream(model="gpt-5", input="Hi") as stream,
     ):
-        with pytest.raises(ResponseFailed):
+        with pytest.raises(ResponseFailedError):
             await forward(stream)
     assert "".join(pieces) == stream.response.text
     assert stream.outcome == "failed"

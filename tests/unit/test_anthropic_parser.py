@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from spanstream.errors import MalformedEvent
+from spanstream.errors import MalformedEventError
 from spanstream.events import (
     ErrorReported,
     ItemDone,
@@ -256,7 +256,7 @@ def test_malformed_events_are_skipped_or_raised_when_strict(sse: ServerSentEvent
     parser = MessagesParser()
     assert parser.feed(sse) == []
     assert parser.malformed_count == 1
-    with pytest.raises(MalformedEvent):
+    with pytest.raises(MalformedEventError):
         MessagesParser(strict=True).feed(sse)
 
 

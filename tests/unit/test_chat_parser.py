@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from spanstream.errors import MalformedEvent
+from spanstream.errors import MalformedEventError
 from spanstream.events import (
     ErrorReported,
     MessageDone,
@@ -181,7 +181,7 @@ def test_delta_for_a_call_already_done_is_skipped_as_malformed() -> None:
         chunk(choice(tool_calls=[call(0, "call_a", "f")])),
         chunk(choice(tool_calls=[call(1, "call_b", "g")])),
     )
-    with pytest.raises(MalformedEvent):
+    with pytest.raises(MalformedEventError):
         strict.feed(chunk(choice(tool_calls=[call(0, args="{}")])))
 
 
@@ -306,7 +306,7 @@ def test_invalid_json_is_skipped_and_counted_or_raised_when_strict() -> None:
     parser = ChatCompletionsParser()
     assert parser.feed(ServerSentEvent("message", '{"choices": [')) == []
     assert parser.malformed_count == 1
-    with pytest.raises(MalformedEvent):
+    with pytest.raises(MalformedEventError):
         ChatCompletionsParser(strict=True).feed(ServerSentEvent("message", "{nope"))
 
 

@@ -25,10 +25,10 @@ from spanstream import (
     Client,
     ConfigurationError,
     ErrorReported,
-    MalformedEvent,
+    MalformedEventError,
     MessageDone,
     ResponseDone,
-    ResponseFailed,
+    ResponseFailedError,
     ResponseStarted,
     RetryPolicy,
     StreamEvent,
@@ -703,7 +703,7 @@ def test_invalid_json_event_is_skipped_by_default() -> None:
 
 def test_strict_client_raises_malformed_event_with_its_sequence_number() -> None:
     client = make_client(FakeAPI(sse(b"".join(WITH_MALFORMED))), strict=True)
-    with pytest.raises(MalformedEvent) as info:
+    with pytest.raises(MalformedEventError) as info:
         run(client)
     assert info.value.sequence_number == 99
     assert info.value.event_type == "response.output_text.delta"
@@ -714,7 +714,7 @@ def test_strict_client_yields_the_events_before_the_malformed_one_first() -> Non
     seen: list[StreamEvent] = []
     with (
         client.responses.stream(model="gpt-4.1", input="hi") as stream,
-        pytest.raises(MalformedEvent),
+        pytest.raises(MalformedEventError),
     ):
         drain(stream, seen)
     assert deltas(seen) == PLAIN_DELTAS[:2]
@@ -725,7 +725,7 @@ def test_strict_client_yields_earlier_events_of_the_same_chunk_before_raising() 
     seen: list[StreamEvent] = []
     with (
         client.responses.stream(model="gpt-4.1", input="hi") as stream,
-        pytest.raises(MalformedEvent),
+        pytest.raises(MalformedEventError),
     ):
         drain(stream, seen)
     assert deltas(seen) == PLAIN_DELTAS[:2]
@@ -739,7 +739,7 @@ def test_error_event_then_response_failed_yields_both_then_raises_response_faile
     client = make_client(FakeAPI(sse(ERROR_THEN_FAILED)))
     with (
         client.responses.stream(model="gpt-5", input="hi") as stream,
-        pytest.raises(ResponseFailed) as info,
+        pytest.raises(ResponseFailedError) as info,
     ):
         drain(stream, seen)
     assert [type(event) for event in seen] == [ResponseStarted, ErrorReported, ResponseDone]
@@ -756,7 +756,7 @@ def test_final_response_raises_response_failed_for_a_failed_response() -> None:
     client = make_client(FakeAPI(sse(ERROR_THEN_FAILED)))
     with (
         client.responses.stream(model="gpt-5", input="hi") as stream,
-        pytest.raises(ResponseFailed) as info,
+        pytest.raises(ResponseFailedError) as info,
     ):
         stream.final_response()
     assert info.value.code == "insufficient_quota"
@@ -903,7 +903,7 @@ async def test_async_strict_client_raises_malformed_event_with_its_sequence_numb
     client = make_async_client(FakeAPI(chunked(WITH_MALFORMED)), strict=True)
     seen: list[StreamEvent] = []
     async with client.responses.stream(model="gpt-4.1", input="hi") as stream:
-        with pytest.raises(MalformedEvent) as info:
+        with pytest.raises(MalformedEventError) as info:
             await adrain(stream, seen)
     assert info.value.sequence_number == 99
     assert deltas(seen) == PLAIN_DELTAS[:2]
@@ -913,7 +913,7 @@ async def test_async_error_event_then_response_failed_raises_response_failed() -
     seen: list[StreamEvent] = []
     client = make_async_client(FakeAPI(sse(ERROR_THEN_FAILED)))
     async with client.responses.stream(model="gpt-5", input="hi") as stream:
-        with pytest.raises(ResponseFailed) as info:
+        with pytest.raises(ResponseFailedError) as info:
             await adrain(stream, seen)
     assert [type(event) for event in seen] == [ResponseStarted, ErrorReported, ResponseDone]
     assert info.value.code == "insufficient_quota"
@@ -922,7 +922,7 @@ async def test_async_error_event_then_response_failed_raises_response_failed() -
 async def test_async_final_response_raises_response_failed_for_a_failed_response() -> None:
     client = make_async_client(FakeAPI(sse(ERROR_THEN_FAILED)))
     async with client.responses.stream(model="gpt-5", input="hi") as stream:
-        with pytest.raises(ResponseFailed) as info:
+        with pytest.raises(ResponseFailedError) as info:
             await stream.final_response()
     assert info.value.code == "insufficient_quota"
 

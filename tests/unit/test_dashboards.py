@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from spanstream import APIStatusError, ResponseFailed, RetryPolicy
+from spanstream import APIStatusError, ResponseFailedError, RetryPolicy
 from spanstream.telemetry.metrics import METRICS
 from spanstream.testing import GenAITelemetry, ReplayServer, Reply
 
@@ -198,7 +198,7 @@ def test_traceql_attributes_are_ones_spanstream_sets(
     with client.responses.stream(model="gpt-4o", input="hi") as stream:
         stream.final_response()
     with (
-        pytest.raises(ResponseFailed),
+        pytest.raises(ResponseFailedError),
         client.responses.stream(model="gpt-5", input="hi") as stream,
     ):
         stream.final_response()

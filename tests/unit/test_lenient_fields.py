@@ -6,7 +6,7 @@ used to drop the whole terminal event (``response.completed``, the Chat usage ch
 response was complete"; and counts that are negative or beyond int64 reached the response. Each
 case here takes a real recording, corrupts one field of it, and checks that the answer is the
 recording's, that only the usage fields read from the corrupted one are gone, and that the drop is
-counted (``malformed_count``) — or raises ``MalformedEvent`` in strict mode.
+counted (``malformed_count``) — or raises ``MalformedEventError`` in strict mode.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from spanstream.errors import MalformedEvent
+from spanstream.errors import MalformedEventError
 from spanstream.events import Response, Usage
 from spanstream.providers.anthropic_messages import MessagesParser
 from spanstream.providers.base import Parser, ParserFactory
@@ -212,7 +212,7 @@ def test_strict_mode_raises_on_the_bad_field(case: Case, value: Any) -> None:
     def strict_parser(*, strict: bool) -> Parser:
         return case.parser(strict=True)
 
-    with pytest.raises(MalformedEvent) as raised:
+    with pytest.raises(MalformedEventError) as raised:
         decode(corrupted, strict_parser)
     assert case.path[-1] in str(raised.value)
     assert "99999" not in str(raised.value)  # the value is never echoed

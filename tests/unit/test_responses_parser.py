@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from spanstream.accumulate import Accumulator
-from spanstream.errors import MalformedEvent
+from spanstream.errors import MalformedEventError
 from spanstream.events import (
     CitationAdded,
     ErrorReported,
@@ -594,7 +594,7 @@ def test_wrong_field_type_is_malformed() -> None:
 def test_strict_parser_raises_malformed_event_with_sequence_number_and_type(named: bool) -> None:
     parser = ResponsesParser(strict=True)
     payload = {**text_delta("x"), "sequence_number": 17, "delta": 5}
-    with pytest.raises(MalformedEvent) as caught:
+    with pytest.raises(MalformedEventError) as caught:
         feed(parser, payload, named=named)
     assert caught.value.sequence_number == 17
     assert caught.value.event_type == "response.output_text.delta"
@@ -696,7 +696,7 @@ def test_random_input_raises_only_malformed_event_in_strict_mode(
         for name, data in frames:
             parser.feed(ServerSentEvent(name, data))
         parser.close()
-    except MalformedEvent:
+    except MalformedEventError:
         pass
 
 

@@ -7,7 +7,8 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel
 
-from spanstream.tools import Tool, ToolArgumentsError, format_result, tool
+from spanstream import ToolArgumentsError
+from spanstream.tools import Tool, format_result, tool
 
 
 def get_weather(city: str, unit: Literal["C", "F"] = "C") -> str:

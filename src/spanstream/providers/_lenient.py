@@ -1,8 +1,8 @@
 """What the provider parsers share about bad input: decode leniently, skip or raise, never echo.
 
 A payload that cannot be decoded is skipped, logged and counted, or raises
-:class:`~spanstream.errors.MalformedEvent` in strict mode. The log line and the exception name the
-offending field but never include the payload (it may hold user content).
+:class:`~spanstream.errors.MalformedEventError` in strict mode. The log line and the exception
+name the offending field but never include the payload (it may hold user content).
 
 A field that is not essential to its event (usage, ids, details: declared :data:`Droppable` in
 the wire models) is dropped alone when its value is invalid, and the drop is counted the same
@@ -22,7 +22,7 @@ from typing import Annotated, TypeAlias, TypeVar
 from pydantic import Field, ValidationError, ValidationInfo, ValidatorFunctionWrapHandler
 from pydantic import WrapValidator as _WrapValidator
 
-from ..errors import MalformedEvent
+from ..errors import MalformedEventError
 from ..events import TOKEN_COUNT_MAX, StreamEvent
 from ..sse import ServerSentEvent
 
@@ -170,7 +170,7 @@ class Lenient:
         if self.strict:
             # Not chained: the pydantic error being handled quotes the payload, which a
             # recorded exception's stack trace must not carry (content capture may be off).
-            raise MalformedEvent(
+            raise MalformedEventError(
                 message, event_type=type_name, sequence_number=sequence_number
             ) from None
         self.malformed_count += 1

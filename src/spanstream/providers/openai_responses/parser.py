@@ -8,7 +8,7 @@ telemetry, so the same parser serves sync and async streams.
 Bad input never crashes it: an event type it does not know becomes
 :class:`~spanstream.events.UnknownEvent` (counted); a payload that is not valid JSON, or not the
 shape of its type, is skipped, logged with its sequence number and counted — or raises
-:class:`~spanstream.errors.MalformedEvent` when the parser is ``strict``. A bad field that the
+:class:`~spanstream.errors.MalformedEventError` when the parser is ``strict``. A bad field that the
 event can do without (the terminal event's usage, ids, details) is dropped alone and counted the
 same way, and the event is kept (see :mod:`spanstream.providers._lenient`).
 
