@@ -7,6 +7,10 @@
 ...             print(event.text, end="")
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
 from ._anthropic import AnthropicClient, AsyncAnthropicClient
@@ -55,8 +59,13 @@ from .events import (
 )
 from .observe import Outcome, StreamResult
 from .stream import AsyncStream, Stream
-from .telemetry import CaptureMode, ContentCapture, TelemetryHandle, configure
+from .telemetry import CaptureMode, ContentCapture
 from .tools import Tool, ToolArgumentsError, UnknownTool, tool
+
+if TYPE_CHECKING:
+    # Loaded on first use (``__getattr__`` below): they import the OpenTelemetry SDK, which a
+    # client never needs unless the application calls configure().
+    from .telemetry.setup import TelemetryHandle, configure
 
 __all__ = [
     "Agent",
@@ -120,3 +129,19 @@ __all__ = [
     "__version__",
     "configure",
 ]
+
+_FROM_TELEMETRY = frozenset({"TelemetryHandle", "configure"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_TELEMETRY:
+        from . import telemetry
+
+        value = getattr(telemetry, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _FROM_TELEMETRY)
