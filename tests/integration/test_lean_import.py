@@ -145,3 +145,39 @@ def test_configure_is_what_imports_the_sdk() -> None:
     after = result["after"]
     assert isinstance(after, list)
     assert "opentelemetry.sdk.trace" in after
+
+
+def test_import_builds_no_wire_validator_until_an_event_needs_it() -> None:
+    result = _run(
+        """
+        import spanstream
+        from pydantic import BaseModel
+        from spanstream.providers.anthropic_messages import wire as anthropic
+        from spanstream.providers.openai_chat import wire as chat
+        from spanstream.providers.openai_responses import wire as responses
+        from spanstream.providers.openai_responses import ResponsesParser
+
+        def built():
+            return sorted(
+                f"{module.__name__.split('.')[-2]}.{name}"
+                for module in (anthropic, chat, responses)
+                for name, value in vars(module).items()
+                if isinstance(value, type) and issubclass(value, BaseModel)
+                and value.__pydantic_complete__
+            ) + [m.__name__ for m in (anthropic, responses) if "any_event_adapter" in vars(m)]
+
+        at_import = built()
+        parser = ResponsesParser()
+        # A data-only frame (no event: field) goes through the union over every event type.
+        events = parser.feed_raw(
+            "message", b'{"type":"response.output_text.delta","item_id":"m","delta":"Hi"}'
+        )
+        print(json.dumps({"at_import": at_import, "after": built(),
+                          "events": [type(e).__name__ for e in events]}))
+        """
+    )
+    assert result["at_import"] == []
+    assert result["events"] == ["TextDelta"]
+    after = result["after"]
+    assert isinstance(after, list)
+    assert "spanstream.providers.openai_responses.wire" in after

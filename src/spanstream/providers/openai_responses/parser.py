@@ -436,7 +436,9 @@ class ResponsesParser(Lenient):
 
 
 _BACKFILLED = frozenset({"message", "function_call", "reasoning"})
-_NO_RESPONSE = wire.ResponseObject()
+_NO_RESPONSE = (
+    wire.ResponseObject.model_construct()
+)  # the defaults, without building the validator at import
 
 
 def _id_of(item: wire.OutputItem) -> str | None:

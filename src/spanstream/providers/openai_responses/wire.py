@@ -12,6 +12,9 @@ message's ``response.output_item.done`` is what the parser reads.
 These models never leave the provider package: the parser turns them into
 :mod:`spanstream.events`.
 
+Each model's validator is built when it first validates (``defer_build``), and each event
+type's decoder on first use (:data:`EVENT_DECODERS`): importing spanstream builds none of them.
+
 The deltas the parser reads (text, refusal, function arguments, reasoning) are typed dicts
 (``TypedDict``), still validated by pydantic, that declare only the fields read: nearly every
 event of a stream is one, and validating one into a dict costs about half as much as building a
@@ -20,12 +23,12 @@ model instance (see ``benchmarks/``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Protocol, Union, get_args, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, Union, get_args, get_type_hints
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import NotRequired, TypedDict
 
-from .._lenient import Droppable, TokenCount
+from .._lenient import WIRE_CONFIG, Droppable, TokenCount, event_union
 
 __all__ = [
     "EVENT_DECODERS",
@@ -38,10 +41,11 @@ __all__ = [
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = WIRE_CONFIG
 
 
 _DELTA = ConfigDict(extra="ignore")
+_TEXT_DELTA = "response.output_text.delta"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -571,7 +575,10 @@ WireEvent = Union[
 
 
 def _type_name(member: type) -> str:
-    (name,) = get_args(get_type_hints(member)["type"])
+    # A model's fields were resolved when its class was made; ``get_type_hints`` would evaluate
+    # every annotation of every model again (the typed dicts have no other record).
+    fields = getattr(member, "__pydantic_fields__", None)
+    (name,) = get_args(fields["type"].annotation if fields else get_type_hints(member)["type"])
     return str(name)
 
 
@@ -588,11 +595,30 @@ def _decoder(member: Any) -> Decoder:
     return validate
 
 
+class _FirstUse:
+    """An event type's decoder until its first use, which builds the real one (the validator's
+    own method) and puts it in :data:`EVENT_DECODERS` in its place: every later event of that
+    type goes straight to pydantic-core. Two threads may both build it; either result is right."""
+
+    __slots__ = ("member", "name")
+
+    def __init__(self, name: str, member: Any) -> None:
+        self.name = name
+        self.member = member
+
+    def __call__(self, data: str | bytes, /, *, context: Any = None) -> WireEvent:
+        decode = _decoder(self.member)
+        EVENT_DECODERS[self.name] = decode
+        return decode(data, context=context)
+
+
 EVENT_DECODERS: dict[str, Decoder] = {
-    _type_name(member): _decoder(member) for member in get_args(WireEvent)
+    name: _FirstUse(name, member) for member in get_args(WireEvent) for name in [_type_name(member)]
 }
 """Event type name -> JSON decoder into its model: the fast path when the SSE ``event:`` field
-names the type."""
+names the type. Each is built on first use (:class:`_FirstUse`) but the text delta's, which
+nearly every event of a stream is and which the parser holds on to."""
+EVENT_DECODERS[_TEXT_DELTA] = _decoder(OutputTextDelta)
 
 
 def type_of(event: WireEvent) -> str:
@@ -600,7 +626,9 @@ def type_of(event: WireEvent) -> str:
     return event["type"] if isinstance(event, dict) else event.type
 
 
-any_event_adapter: TypeAdapter[WireEvent] = TypeAdapter(
-    Annotated[WireEvent, Field(discriminator="type")]
-)
-"""Discriminated union over every event: for data-only frames without an ``event:`` field."""
+if TYPE_CHECKING:
+    any_event_adapter: TypeAdapter[WireEvent]
+    """Discriminated union over every event: for data-only frames without an ``event:`` field
+    (built on first use)."""
+else:
+    __getattr__ = event_union(__name__, WireEvent)
