@@ -17,8 +17,8 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Callable
-from typing import Annotated, Any, TypeAlias, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeAlias, TypeVar, Union
 
 from pydantic import (
     ConfigDict,
@@ -114,17 +114,17 @@ built when it first validates rather than at import (``defer_build``): a stream 
 the models, and building them all was most of what importing spanstream cost."""
 
 
-def event_union(module: str, union: object) -> Callable[[str], Any]:
+def event_union(module: str, members: Callable[[], Sequence[Any]]) -> Callable[[str], Any]:
     """A wire module's ``__getattr__`` (PEP 562) that builds its ``any_event_adapter``, the
-    discriminated union over every event type, on first use: the union's validator covers every
-    model, and only a frame without an ``event:`` field (or a failed validation) needs it."""
+    discriminated union over every event type (``members()``), on first use: the union's
+    validator covers every model, and only a frame without an ``event:`` field (or a failed
+    validation) needs it."""
 
     def __getattr__(name: str) -> Any:
         if name != "any_event_adapter":
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
-        adapter: TypeAdapter[Any] = TypeAdapter(
-            Annotated[union, Field(discriminator="type")]  # type: ignore[arg-type]
-        )
+        union: Any = Union.__getitem__(tuple(members()))
+        adapter: TypeAdapter[Any] = TypeAdapter(Annotated[union, Field(discriminator="type")])
         setattr(sys.modules[module], name, adapter)  # later lookups are plain attribute reads
         return adapter
 

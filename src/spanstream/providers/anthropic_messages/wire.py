@@ -13,7 +13,7 @@ These models never leave the provider package: the parser turns them into
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Union, get_args
 
 from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter
 
@@ -163,4 +163,4 @@ if TYPE_CHECKING:
     """Discriminated union over every event: for data-only frames (relays that drop ``event:``),
     built on first use."""
 else:
-    __getattr__ = event_union(__name__, WireEvent)
+    __getattr__ = event_union(__name__, lambda: get_args(WireEvent))

@@ -1,7 +1,9 @@
 """Pydantic models of the OpenAI Responses API streaming events, as they arrive on the wire.
 
 Every event type of the API's ``ResponseStreamEvent`` union has a model here (see
-``tests/fixtures/openai-responses/EVENT_TYPES.md``). The models are deliberately lenient: real
+``tests/fixtures/openai-responses/EVENT_TYPES.md``): a class of its own for those the parser
+reads or that declare fields of their own, one made on first use from its shape for the others
+(:data:`_SHAPED_EVENTS`). The models are deliberately lenient: real
 servers (older API versions, OpenAI-compatible servers) omit fields that newer schemas call
 required, so nearly every field has a default and unknown fields are ignored. Only the fields
 spanstream reads are declared; the raw JSON is kept by the caller where it matters. The done
@@ -23,9 +25,18 @@ model instance (see ``benchmarks/``).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, Union, get_args, get_type_hints
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, with_config
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    create_model,
+    with_config,
+)
 from typing_extensions import NotRequired, TypedDict
 
 from .._lenient import WIRE_CONFIG, Droppable, TokenCount, event_union
@@ -36,6 +47,7 @@ __all__ = [
     "Decoder",
     "WireEvent",
     "any_event_adapter",
+    "decoder",
     "type_of",
 ]
 
@@ -45,7 +57,6 @@ class _Wire(BaseModel):
 
 
 _DELTA = ConfigDict(extra="ignore")
-_TEXT_DELTA = "response.output_text.delta"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,24 +255,12 @@ class OutputItemDone(_OutputItemEvent):
     type: Literal["response.output_item.done"]
 
 
-class ContentPartAdded(_ContentEvent):
-    type: Literal["response.content_part.added"]
-
-
-class ContentPartDone(_ContentEvent):
-    type: Literal["response.content_part.done"]
-
-
 @with_config(_DELTA)
 class OutputTextDelta(TypedDict):
     type: Literal["response.output_text.delta"]
     item_id: NotRequired[str | None]
     output_index: NotRequired[int | None]
     delta: NotRequired[str]
-
-
-class OutputTextDone(_ContentEvent):
-    type: Literal["response.output_text.done"]
 
 
 class OutputTextAnnotationAdded(_ContentEvent):
@@ -279,10 +278,6 @@ class RefusalDelta(TypedDict):
     delta: NotRequired[str]
 
 
-class RefusalDone(_ContentEvent):
-    type: Literal["response.refusal.done"]
-
-
 # ---------------------------------------------------------------------------------------------
 # Function, custom tool and MCP calls
 
@@ -295,21 +290,9 @@ class FunctionCallArgumentsDelta(TypedDict):
     delta: NotRequired[str]
 
 
-class FunctionCallArgumentsDone(_ItemEvent):
-    type: Literal["response.function_call_arguments.done"]
-
-
-class CustomToolCallInputDelta(_ItemDeltaEvent):
-    type: Literal["response.custom_tool_call_input.delta"]
-
-
 class CustomToolCallInputDone(_ItemEvent):
     type: Literal["response.custom_tool_call_input.done"]
     input: str = ""
-
-
-class McpCallArgumentsDelta(_ItemDeltaEvent):
-    type: Literal["response.mcp_call_arguments.delta"]
 
 
 class McpCallArgumentsDone(_ItemEvent):
@@ -317,40 +300,8 @@ class McpCallArgumentsDone(_ItemEvent):
     arguments: str = ""
 
 
-class McpCallInProgress(_ItemEvent):
-    type: Literal["response.mcp_call.in_progress"]
-
-
-class McpCallCompleted(_ItemEvent):
-    type: Literal["response.mcp_call.completed"]
-
-
-class McpCallFailed(_ItemEvent):
-    type: Literal["response.mcp_call.failed"]
-
-
-class McpListToolsInProgress(_ItemEvent):
-    type: Literal["response.mcp_list_tools.in_progress"]
-
-
-class McpListToolsCompleted(_ItemEvent):
-    type: Literal["response.mcp_list_tools.completed"]
-
-
-class McpListToolsFailed(_ItemEvent):
-    type: Literal["response.mcp_list_tools.failed"]
-
-
 # ---------------------------------------------------------------------------------------------
 # Reasoning
-
-
-class ReasoningSummaryPartAdded(_SummaryEvent):
-    type: Literal["response.reasoning_summary_part.added"]
-
-
-class ReasoningSummaryPartDone(_SummaryEvent):
-    type: Literal["response.reasoning_summary_part.done"]
 
 
 @with_config(_DELTA)
@@ -362,10 +313,6 @@ class ReasoningSummaryTextDelta(TypedDict):
     delta: NotRequired[str]
 
 
-class ReasoningSummaryTextDone(_SummaryEvent):
-    type: Literal["response.reasoning_summary_text.done"]
-
-
 @with_config(_DELTA)
 class ReasoningTextDelta(TypedDict):
     type: Literal["response.reasoning_text.delta"]
@@ -375,52 +322,8 @@ class ReasoningTextDelta(TypedDict):
     delta: NotRequired[str]
 
 
-class ReasoningTextDone(_ContentEvent):
-    type: Literal["response.reasoning_text.done"]
-
-
 # ---------------------------------------------------------------------------------------------
 # Hosted tools
-
-
-class WebSearchCallInProgress(_ItemEvent):
-    type: Literal["response.web_search_call.in_progress"]
-
-
-class WebSearchCallSearching(_ItemEvent):
-    type: Literal["response.web_search_call.searching"]
-
-
-class WebSearchCallCompleted(_ItemEvent):
-    type: Literal["response.web_search_call.completed"]
-
-
-class FileSearchCallInProgress(_ItemEvent):
-    type: Literal["response.file_search_call.in_progress"]
-
-
-class FileSearchCallSearching(_ItemEvent):
-    type: Literal["response.file_search_call.searching"]
-
-
-class FileSearchCallCompleted(_ItemEvent):
-    type: Literal["response.file_search_call.completed"]
-
-
-class CodeInterpreterCallInProgress(_ItemEvent):
-    type: Literal["response.code_interpreter_call.in_progress"]
-
-
-class CodeInterpreterCallInterpreting(_ItemEvent):
-    type: Literal["response.code_interpreter_call.interpreting"]
-
-
-class CodeInterpreterCallCompleted(_ItemEvent):
-    type: Literal["response.code_interpreter_call.completed"]
-
-
-class CodeInterpreterCallCodeDelta(_ItemDeltaEvent):
-    type: Literal["response.code_interpreter_call_code.delta"]
 
 
 class CodeInterpreterCallCodeDone(_ItemEvent):
@@ -428,26 +331,10 @@ class CodeInterpreterCallCodeDone(_ItemEvent):
     code: str = ""
 
 
-class ImageGenerationCallInProgress(_ItemEvent):
-    type: Literal["response.image_generation_call.in_progress"]
-
-
-class ImageGenerationCallGenerating(_ItemEvent):
-    type: Literal["response.image_generation_call.generating"]
-
-
-class ImageGenerationCallCompleted(_ItemEvent):
-    type: Literal["response.image_generation_call.completed"]
-
-
 class ImageGenerationCallPartialImage(_ItemEvent):
     type: Literal["response.image_generation_call.partial_image"]
     partial_image_index: int | None = None
     partial_image_b64: str = ""
-
-
-class CompactionCompacting(_ItemEvent):
-    type: Literal["response.compaction.compacting"]
 
 
 class ShellCallCommandAdded(_ShellCommandEvent):
@@ -475,18 +362,6 @@ class ShellCallOutputContentDone(_ShellCommandEvent):
     item_id: str | None = None
 
 
-class ApplyPatchCallOperationDiffDelta(_ItemDeltaEvent):
-    """Recorded from the API but not (yet) in the SDK's event union."""
-
-    type: Literal["response.apply_patch_call_operation_diff.delta"]
-
-
-class ApplyPatchCallOperationDiffDone(_ItemEvent):
-    """Recorded from the API but not (yet) in the SDK's event union."""
-
-    type: Literal["response.apply_patch_call_operation_diff.done"]
-
-
 # ---------------------------------------------------------------------------------------------
 # Audio
 
@@ -496,17 +371,85 @@ class AudioDelta(_Event):
     delta: str = ""
 
 
-class AudioDone(_Event):
-    type: Literal["response.audio.done"]
-
-
 class AudioTranscriptDelta(_Event):
     type: Literal["response.audio.transcript.delta"]
     delta: str = ""
 
 
-class AudioTranscriptDone(_Event):
-    type: Literal["response.audio.transcript.done"]
+# ---------------------------------------------------------------------------------------------
+# Events no handler reads: validated for the fields of their shape and their type alone. Their
+# models are made from this table when an event first needs one: a stream meets few of them, and
+# making them all was much of what importing this module cost.
+
+_SHAPED_EVENTS: dict[str, type[_Event]] = {
+    # Output items and content parts
+    "response.content_part.added": _ContentEvent,
+    "response.content_part.done": _ContentEvent,
+    "response.output_text.done": _ContentEvent,
+    "response.refusal.done": _ContentEvent,
+    # Function, custom tool and MCP calls
+    "response.function_call_arguments.done": _ItemEvent,
+    "response.custom_tool_call_input.delta": _ItemDeltaEvent,
+    "response.mcp_call_arguments.delta": _ItemDeltaEvent,
+    "response.mcp_call.in_progress": _ItemEvent,
+    "response.mcp_call.completed": _ItemEvent,
+    "response.mcp_call.failed": _ItemEvent,
+    "response.mcp_list_tools.in_progress": _ItemEvent,
+    "response.mcp_list_tools.completed": _ItemEvent,
+    "response.mcp_list_tools.failed": _ItemEvent,
+    # Reasoning
+    "response.reasoning_summary_part.added": _SummaryEvent,
+    "response.reasoning_summary_part.done": _SummaryEvent,
+    "response.reasoning_summary_text.done": _SummaryEvent,
+    "response.reasoning_text.done": _ContentEvent,
+    # Hosted tools
+    "response.web_search_call.in_progress": _ItemEvent,
+    "response.web_search_call.searching": _ItemEvent,
+    "response.web_search_call.completed": _ItemEvent,
+    "response.file_search_call.in_progress": _ItemEvent,
+    "response.file_search_call.searching": _ItemEvent,
+    "response.file_search_call.completed": _ItemEvent,
+    "response.code_interpreter_call.in_progress": _ItemEvent,
+    "response.code_interpreter_call.interpreting": _ItemEvent,
+    "response.code_interpreter_call.completed": _ItemEvent,
+    "response.code_interpreter_call_code.delta": _ItemDeltaEvent,
+    "response.image_generation_call.in_progress": _ItemEvent,
+    "response.image_generation_call.generating": _ItemEvent,
+    "response.image_generation_call.completed": _ItemEvent,
+    "response.compaction.compacting": _ItemEvent,
+    # Recorded from the API but not (yet) in the SDK's event union.
+    "response.apply_patch_call_operation_diff.delta": _ItemDeltaEvent,
+    "response.apply_patch_call_operation_diff.done": _ItemEvent,
+    # Audio
+    "response.audio.done": _Event,
+    "response.audio.transcript.done": _Event,
+}
+
+
+def _class_name(type_name: str) -> str:
+    """``response.mcp_call.in_progress`` -> ``McpCallInProgress``."""
+    parts = re.split(r"[._]", type_name.removeprefix("response."))
+    return "".join(part.capitalize() for part in parts)
+
+
+_MADE: dict[str, type[_Event]] = {}
+
+
+def _shaped_model(type_name: str) -> type[_Event]:
+    """The model of an event of :data:`_SHAPED_EVENTS`: its shape with its ``type`` literal."""
+    model = _MADE.get(type_name)
+    if model is None:
+        literal: Any = Literal.__getitem__(type_name)
+        model = _MADE.setdefault(
+            type_name,
+            create_model(
+                _class_name(type_name),
+                __base__=_SHAPED_EVENTS[type_name],
+                __module__=__name__,
+                type=(literal, ...),
+            ),
+        )
+    return model
 
 
 WireEvent = Union[
@@ -519,58 +462,24 @@ WireEvent = Union[
     ErrorEvent,
     OutputItemAdded,
     OutputItemDone,
-    ContentPartAdded,
-    ContentPartDone,
     OutputTextDelta,
-    OutputTextDone,
     OutputTextAnnotationAdded,
     RefusalDelta,
-    RefusalDone,
     FunctionCallArgumentsDelta,
-    FunctionCallArgumentsDone,
-    CustomToolCallInputDelta,
     CustomToolCallInputDone,
-    McpCallArgumentsDelta,
     McpCallArgumentsDone,
-    McpCallInProgress,
-    McpCallCompleted,
-    McpCallFailed,
-    McpListToolsInProgress,
-    McpListToolsCompleted,
-    McpListToolsFailed,
-    ReasoningSummaryPartAdded,
-    ReasoningSummaryPartDone,
     ReasoningSummaryTextDelta,
-    ReasoningSummaryTextDone,
     ReasoningTextDelta,
-    ReasoningTextDone,
-    WebSearchCallInProgress,
-    WebSearchCallSearching,
-    WebSearchCallCompleted,
-    FileSearchCallInProgress,
-    FileSearchCallSearching,
-    FileSearchCallCompleted,
-    CodeInterpreterCallInProgress,
-    CodeInterpreterCallInterpreting,
-    CodeInterpreterCallCompleted,
-    CodeInterpreterCallCodeDelta,
     CodeInterpreterCallCodeDone,
-    ImageGenerationCallInProgress,
-    ImageGenerationCallGenerating,
-    ImageGenerationCallCompleted,
     ImageGenerationCallPartialImage,
-    CompactionCompacting,
     ShellCallCommandAdded,
     ShellCallCommandDelta,
     ShellCallCommandDone,
     ShellCallOutputContentDelta,
     ShellCallOutputContentDone,
-    ApplyPatchCallOperationDiffDelta,
-    ApplyPatchCallOperationDiffDone,
     AudioDelta,
-    AudioDone,
     AudioTranscriptDelta,
-    AudioTranscriptDone,
+    _Event,  # the events of _SHAPED_EVENTS (their models are made on first use)
 ]
 
 
@@ -607,18 +516,31 @@ class _FirstUse:
         self.member = member
 
     def __call__(self, data: str | bytes, /, *, context: Any = None) -> WireEvent:
-        decode = _decoder(self.member)
-        EVENT_DECODERS[self.name] = decode
-        return decode(data, context=context)
+        return decoder(self.name)(data, context=context)
 
+
+_DECLARED = [member for member in get_args(WireEvent) if member is not _Event]
+"""The events with a class of their own (each with its ``type`` literal)."""
 
 EVENT_DECODERS: dict[str, Decoder] = {
-    name: _FirstUse(name, member) for member in get_args(WireEvent) for name in [_type_name(member)]
+    **{name: _FirstUse(name, member) for member in _DECLARED for name in [_type_name(member)]},
+    **{name: _FirstUse(name, None) for name in _SHAPED_EVENTS},
 }
 """Event type name -> JSON decoder into its model: the fast path when the SSE ``event:`` field
-names the type. Each is built on first use (:class:`_FirstUse`) but the text delta's, which
-nearly every event of a stream is and which the parser holds on to."""
-EVENT_DECODERS[_TEXT_DELTA] = _decoder(OutputTextDelta)
+names the type. Each is built on first use (:class:`_FirstUse`)."""
+
+
+def decoder(name: str) -> Decoder:
+    """The built decoder of the event type ``name`` (built now if it was not yet)."""
+    decode = EVENT_DECODERS[name]
+    if isinstance(decode, _FirstUse):
+        decode = EVENT_DECODERS[name] = _decoder(decode.member or _shaped_model(name))
+    return decode
+
+
+def _every_event() -> tuple[Any, ...]:
+    """Every event type's model, for the discriminated union."""
+    return (*_DECLARED, *(_shaped_model(name) for name in _SHAPED_EVENTS))
 
 
 def type_of(event: WireEvent) -> str:
@@ -631,4 +553,4 @@ if TYPE_CHECKING:
     """Discriminated union over every event: for data-only frames without an ``event:`` field
     (built on first use)."""
 else:
-    __getattr__ = event_union(__name__, WireEvent)
+    __getattr__ = event_union(__name__, _every_event)
