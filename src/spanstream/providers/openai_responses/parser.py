@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -100,9 +100,8 @@ class ResponsesParser(Lenient):
         self._done_indexes: set[int] = set()  # output_index of each item whose done event came
         self._error: ProviderError | None = None
         # Nearly every event of a stream: its decoder, held here (built by the first parser).
-        self._decode_text_delta = cast(
-            Callable[[Data], wire.OutputTextDelta], wire.decoder(_TEXT_DELTA)
-        )
+        self._decode_text_delta: Callable[[Data], wire.OutputTextDelta]
+        self._decode_text_delta = wire.decoder(_TEXT_DELTA)  # type: ignore[assignment]
         # Event type -> handler; each handler takes what its event type decodes to.
         self._handlers: dict[str, Callable[[Any], list[StreamEvent]]] = {
             "response.output_text.delta": self._on_text_delta,

@@ -499,8 +499,15 @@ class Decoder(Protocol):
 
 def _decoder(member: Any) -> Decoder:
     # The validator's own method: ``TypeAdapter.validate_json`` and ``model_validate_json`` wrap
-    # it in a Python call that costs a third of a delta's validation.
-    validate: Decoder = TypeAdapter(member).validator.validate_json
+    # it in a Python call that costs a third of a delta's validation. A model's own validator
+    # (built now: the models are deferred) rather than a TypeAdapter's, which would build a
+    # second validator of the same schema.
+    validate: Decoder
+    if isinstance(member, type) and issubclass(member, BaseModel):
+        member.model_rebuild()
+        validate = member.__pydantic_validator__.validate_json
+    else:
+        validate = TypeAdapter(member).validator.validate_json
     return validate
 
 
