@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
 from ._anthropic import AnthropicClient, AsyncAnthropicClient
+from ._lazy import lazy_attributes
 from ._pool import AsyncShardedTransport, ShardedTransport
 from ._retry import RetryPolicy
 from .agent import Agent, AgentEvent, AgentRun, AsyncAgent, AsyncAgentRun
@@ -63,7 +64,7 @@ from .telemetry import CaptureMode, ContentCapture
 from .tools import Tool, ToolArgumentsError, UnknownTool, tool
 
 if TYPE_CHECKING:
-    # Loaded on first use (``__getattr__`` below): they import the OpenTelemetry SDK, which a
+    # Imported on first use (``__getattr__`` below): they import the OpenTelemetry SDK, which a
     # client never needs unless the application calls configure().
     from .telemetry.setup import TelemetryHandle, configure
 
@@ -130,18 +131,7 @@ __all__ = [
     "configure",
 ]
 
-_FROM_TELEMETRY = frozenset({"TelemetryHandle", "configure"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _FROM_TELEMETRY:
-        from . import telemetry
-
-        value = getattr(telemetry, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | _FROM_TELEMETRY)
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_attributes(
+        __name__, "spanstream.telemetry.setup", ("TelemetryHandle", "configure")
+    )

@@ -111,7 +111,7 @@ booleans included: no API sends a count as one)."""
 WIRE_CONFIG = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 """The wire models' configuration: unknown fields ignored, frozen, and each model's validator
 built when it first validates rather than at import (``defer_build``): a stream meets a handful of
-the models, and building them all was most of what importing spanstream cost."""
+the models, and building them all was most of what importing the wire modules cost."""
 
 
 def event_union(module: str, members: Callable[[], Sequence[Any]]) -> Callable[[str], Any]:

@@ -6,8 +6,9 @@ use: they import the OpenTelemetry SDK, which streaming itself never needs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_attributes
 from .content import CapturedContent, CaptureMode, ContentCapture
 from .observer import Instrumentation, SpanObserver
 
@@ -24,19 +25,7 @@ __all__ = [
     "configure",
 ]
 
-_FROM_SETUP = frozenset({"TelemetryHandle", "configure"})
-
-
-def __getattr__(name: str) -> Any:
-    # PEP 562: the SDK is imported by the first lookup of a name that needs it.
-    if name in _FROM_SETUP:
-        from . import setup
-
-        value = getattr(setup, name)
-        globals()[name] = value  # later lookups are plain attribute reads
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | _FROM_SETUP)
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_attributes(
+        __name__, "spanstream.telemetry.setup", ("TelemetryHandle", "configure")
+    )

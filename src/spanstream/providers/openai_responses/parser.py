@@ -438,9 +438,8 @@ class ResponsesParser(Lenient):
 
 
 _BACKFILLED = frozenset({"message", "function_call", "reasoning"})
-_NO_RESPONSE = (
-    wire.ResponseObject.model_construct()
-)  # the defaults, without building the validator at import
+# The defaults, without building the validator at import (the models are deferred).
+_NO_RESPONSE = wire.ResponseObject.model_construct()
 
 
 def _id_of(item: wire.OutputItem) -> str | None:
