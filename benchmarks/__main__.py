@@ -3,6 +3,7 @@
     python -m benchmarks                 # full run (make bench): 7-20 min on 2 cores
     python -m benchmarks --quick         # seconds (make bench-quick, the smoke test): small N
     python -m benchmarks --sections inprocess,memory --output /tmp/R.md
+    python -m benchmarks --sections imports --output /tmp/R.md   # import time only, ~1 min
 
 Quick mode only needs the ``dev`` extra (rows whose packages are missing, e.g. httpx-sse, are
 reported as skipped) and writes nowhere unless ``--output`` is given; its numbers are too short
@@ -17,11 +18,11 @@ import sys
 import time
 from pathlib import Path as FsPath
 
-from . import inprocess, loopback, memory, paths, report
+from . import imports, inprocess, loopback, memory, paths, report
 from .timing import loadavg, machine
 
 HERE = FsPath(__file__).resolve().parent
-SECTIONS = ("inprocess", "loopback", "memory")
+SECTIONS = ("imports", "inprocess", "loopback", "memory")
 
 FULL_INPROCESS = inprocess.Config(
     sizes=(1000, 100_000),
@@ -40,6 +41,8 @@ QUICK_INPROCESS = inprocess.Config(
     pair_target_s=0.01,
     floor_calls=10,
 )
+FULL_IMPORTS = imports.Config(runs=15)
+QUICK_IMPORTS = imports.Config(runs=3)
 FULL_LOOPBACK = loopback.Config(n_single=100_000, n_many=1000, streams=200, repeats=5)
 QUICK_LOOPBACK = loopback.Config(n_single=1000, n_many=300, streams=10, repeats=5)
 
@@ -69,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         "skipped": {p.key: f"{p.requires} not installed" for p in skipped},
     }
     started = time.perf_counter()
+    if "imports" in sections:
+        log("== import time (fresh interpreter per run)")
+        results["imports"] = imports.run(QUICK_IMPORTS if args.quick else FULL_IMPORTS, log)
     if "inprocess" in sections:
         log("== in-process (httpx MockTransport and direct)")
         for p in skipped:

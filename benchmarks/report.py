@@ -240,6 +240,30 @@ def _goal_memory(results: dict[str, Any]) -> Goal | None:
     )
 
 
+def _ms(stats: dict[str, float]) -> str:
+    return f"{stats['median'] / 1e3:,.1f} ({stats['min'] / 1e3:,.1f}-{stats['max'] / 1e3:,.1f})"
+
+
+def _import_rows(results: dict[str, Any]) -> dict[str, Row]:
+    return {r["key"]: r for r in (results.get("imports") or {}).get("rows", [])}
+
+
+def _goal_imports(results: dict[str, Any]) -> Goal | None:
+    rows = _import_rows(results)
+    mine, reference = rows.get("spanstream"), rows.get("reference")
+    if not (mine and reference):
+        return None
+    limit = results["imports"]["goal_ratio"]
+    return (
+        f"`{mine['statement']}` <= {limit:g}x `{reference['statement']}`"
+        " (`python -X importtime`, fresh interpreter, median of runs)",
+        f"{mine['importtime_us']['median'] / 1e3:,.1f} ms vs"
+        f" {reference['importtime_us']['median'] / 1e3:,.1f} ms = {mine['ratio']:.2f}x"
+        f" (without `-X importtime`: {mine['wall_ratio']:.2f}x)",
+        _yes(mine["ratio"] <= limit),
+    )
+
+
 def goals(results: dict[str, Any]) -> list[Goal]:
     """The issue's goals with the measured numbers and a verdict each."""
     index = _inprocess_index(results)
@@ -257,6 +281,7 @@ def goals(results: dict[str, Any]) -> list[Goal]:
         _goal_loopback(lb),
         _goal_concurrency(lb),
         _goal_memory(results),
+        _goal_imports(results),
     ]
     return [row for row in rows if row is not None]
 
@@ -581,6 +606,58 @@ def _breakdown(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _imports(results: dict[str, Any]) -> list[str]:
+    section = results.get("imports")
+    if not section:
+        return []
+    lines = [
+        "## Import time",
+        "",
+        f"Each statement in a fresh interpreter, {section['runs']} runs, interleaved"
+        " (`benchmarks/imports.py`). `-X importtime` = the sum of the cumulative times"
+        " `python -X importtime -c STATEMENT` gives the top-level imports (what the statement"
+        " imported beyond the interpreter's start-up); `plain` = the same statement timed with"
+        " `time.perf_counter` in the child, without `-X importtime` (whose bookkeeping adds to"
+        " every import). Ratios: median over the reference's median.",
+        "",
+    ]
+    rows = [
+        [
+            f"`{r['statement']}`",
+            r["what"],
+            _ms(r["importtime_us"]),
+            f"{r['ratio']:.2f}x",
+            _ms(r["wall_us"]),
+            f"{r['wall_ratio']:.2f}x",
+        ]
+        for r in section["rows"]
+    ]
+    lines += _table(
+        ["statement", "what", "-X importtime ms (min-max)", "x ref", "plain ms (min-max)", "x ref"],
+        rows,
+    )
+    top = ", ".join(
+        f"`{m['module']}` {m['self_us'] / 1e3:.1f}" for m in section.get("top_self_us", [])
+    )
+    lines += [
+        "",
+        "`import spanstream`: spanstream's own modules take"
+        f" {section['spanstream_self_us'] / 1e3:.1f} ms of self time (median per module,"
+        f" summed); the largest self times (ms): {top}.",
+        "",
+    ]
+    first, second = section.get("first_stream_us"), section.get("second_stream_us")
+    if first and second:
+        lines += [
+            "The wire models' validators are built when an event type is first met: in a fresh"
+            " interpreter, after `import spanstream`, parsing one recorded Responses stream"
+            " (`gpt-4.1-plain-text`, sans-IO) took"
+            f" {_ms(first)} ms the first time and {_ms(second)} ms the second.",
+            "",
+        ]
+    return lines
+
+
 def render(results: dict[str, Any]) -> str:
     quick = results["mode"] == "quick"
     lines = [
@@ -607,4 +684,5 @@ def render(results: dict[str, Any]) -> str:
     lines += _breakdown(results)
     lines += _loopback(results)
     lines += _memory(results)
+    lines += _imports(results)
     return "\n".join(lines) + "\n"

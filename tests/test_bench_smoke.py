@@ -30,8 +30,15 @@ def test_quick_benchmark_writes_the_goals_and_every_section(tmp_path: Path) -> N
     report = output.read_text()
     assert "Quick mode" in report
     assert "| goal | measured | verdict |" in report
-    for heading in ("## In-process", "### Telemetry on vs off", "## Loopback", "## Peak memory"):
+    for heading in (
+        "## In-process",
+        "### Telemetry on vs off",
+        "## Loopback",
+        "## Peak memory",
+        "## Import time",
+    ):
         assert heading in report
+    assert "| `import spanstream` | the package" in report
     rows = [
         "(a) floor: split + json.loads",
         "**spanstream Client, telemetry on**",
@@ -46,3 +53,4 @@ def test_quick_benchmark_writes_the_goals_and_every_section(tmp_path: Path) -> N
     raw = json.loads(output.with_suffix(".json").read_text())
     assert raw["mode"] == "quick"
     assert raw["inprocess"]["rows"]
+    assert [r["key"] for r in raw["imports"]["rows"]][:2] == ["reference", "spanstream"]

@@ -7,9 +7,14 @@
 ...             print(event.text, end="")
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
 from ._anthropic import AnthropicClient, AsyncAnthropicClient
+from ._lazy import lazy_attributes
 from ._pool import AsyncShardedTransport, ShardedTransport
 from ._retry import RetryPolicy
 from .agent import Agent, AgentEvent, AgentRun, AsyncAgent, AsyncAgentRun
@@ -59,8 +64,13 @@ from .events import (
 )
 from .observe import Outcome, StreamResult
 from .stream import AsyncStream, Stream
-from .telemetry import CaptureMode, ContentCapture, TelemetryHandle, configure
+from .telemetry import CaptureMode, ContentCapture
 from .tools import Tool, tool
+
+if TYPE_CHECKING:
+    # Imported on first use (``__getattr__`` below): they import the OpenTelemetry SDK, which a
+    # client never needs unless the application calls configure().
+    from .telemetry.setup import TelemetryHandle, configure
 
 __all__ = [
     "Agent",
@@ -126,3 +136,8 @@ __all__ = [
     "__version__",
     "configure",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_attributes(
+        __name__, "spanstream.telemetry.setup", ("TelemetryHandle", "configure")
+    )

@@ -16,10 +16,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable
-from typing import Annotated, TypeAlias, TypeVar
+import sys
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeAlias, TypeVar, Union
 
-from pydantic import Field, ValidationError, ValidationInfo, ValidatorFunctionWrapHandler
+from pydantic import (
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+)
 from pydantic import WrapValidator as _WrapValidator
 
 from ..errors import MalformedEventError
@@ -32,7 +40,9 @@ __all__ = [
     "Droppable",
     "Lenient",
     "TokenCount",
+    "WIRE_CONFIG",
     "describe",
+    "event_union",
     "loads",
     "text_of",
 ]
@@ -96,6 +106,29 @@ TokenCount = Annotated[
 ]
 """A token count: a JSON integer in ``0..TOKEN_COUNT_MAX``, else dropped (strings, floats and
 booleans included: no API sends a count as one)."""
+
+
+WIRE_CONFIG = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+"""The wire models' configuration: unknown fields ignored, frozen, and each model's validator
+built when it first validates rather than at import (``defer_build``): a stream meets a handful of
+the models, and building them all was most of what importing the wire modules cost."""
+
+
+def event_union(module: str, members: Callable[[], Sequence[Any]]) -> Callable[[str], Any]:
+    """A wire module's ``__getattr__`` (PEP 562) that builds its ``any_event_adapter``, the
+    discriminated union over every event type (``members()``), on first use: the union's
+    validator covers every model, and only a frame without an ``event:`` field (or a failed
+    validation) needs it."""
+
+    def __getattr__(name: str) -> Any:
+        if name != "any_event_adapter":
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        union: Any = Union.__getitem__(tuple(members()))
+        adapter: TypeAdapter[Any] = TypeAdapter(Annotated[union, Field(discriminator="type")])
+        setattr(sys.modules[module], name, adapter)  # later lookups are plain attribute reads
+        return adapter
+
+    return __getattr__
 
 
 def describe(exc: Exception) -> str:

@@ -19,6 +19,7 @@ from opentelemetry.util.types import Attributes, AttributeValue
 from .. import __version__
 from ..observe import StreamResult
 from ..providers.base import FETCH_RESPONSE, RequestInfo
+from ._defaults import defaults
 from .attributes import (
     SPANSTREAM_EVENTS_IGNORED,
     SPANSTREAM_EVENTS_MALFORMED,
@@ -30,7 +31,6 @@ from .attributes import (
 )
 from .content import CapturedContent, CaptureMode, ContentCapture, output_messages, to_json
 from .metrics import StreamMetrics
-from .setup import defaults
 
 __all__ = ["DETAILS_EVENT", "Instrumentation", "SpanObserver"]
 

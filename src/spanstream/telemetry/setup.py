@@ -21,6 +21,10 @@ replacing a global one): exporters ``configure()`` is given are added to an SDK 
 provider; an SDK meter provider cannot take readers after it is built, so asking for metric
 exporters then is a :class:`~spanstream.errors.ConfigurationError`; a provider the application
 did not install is created. ``replace=True`` gives spanstream's clients new providers of their own.
+
+This is the one module of the client's telemetry that imports the SDK: ``spanstream`` and
+``spanstream.telemetry`` load it only when ``configure`` or ``TelemetryHandle`` is first looked
+up, so an application that never calls ``configure()`` needs only ``opentelemetry-api``.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 
 from ..errors import ConfigurationError
+from ._defaults import defaults
 from ._environment import SIGNALS, check_endpoint, check_environment, check_port
 from .content import CaptureMode, ContentCapture
 
@@ -92,20 +97,6 @@ _ENTRY_POINTS = {
     "console": "console",
 }
 _OTLP_GRPC, _OTLP_HTTP = "otlp_proto_grpc", "otlp_proto_http"
-
-
-@dataclass
-class _Defaults:
-    """What clients use when they are given no provider or capture setting."""
-
-    tracer_provider: trace.TracerProvider | None = None
-    meter_provider: metrics.MeterProvider | None = None
-    logger_provider: _logs.LoggerProvider | None = None
-    capture_content: ContentCapture | None = None
-
-
-defaults = _Defaults()
-"""Set by :func:`configure`; read by :class:`~spanstream.telemetry.Instrumentation`."""
 
 
 @dataclass

@@ -81,7 +81,8 @@ STOP_REASONS: dict[str, FinishReason] = {
 # Stop reasons that cut the answer short, by a limit or a filter: the response is incomplete.
 _INCOMPLETE = frozenset({"max_tokens", "model_context_window_exceeded", "refusal", "pause_turn"})
 
-_NO_MESSAGE = wire.MessageObject()
+# The defaults, without building the validator at import (the models are deferred).
+_NO_MESSAGE = wire.MessageObject.model_construct()
 
 _USAGE_FIELDS = (
     "input_tokens",

@@ -13,17 +13,17 @@ These models never leave the provider package: the parser turns them into
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Union, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter
 
-from .._lenient import Droppable, TokenCount
+from .._lenient import WIRE_CONFIG, Droppable, TokenCount, event_union
 
 __all__ = ["EVENT_MODELS", "ContentBlock", "WireEvent", "any_event_adapter"]
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = WIRE_CONFIG
 
 
 def _as_text(value: object) -> object:
@@ -158,7 +158,9 @@ EVENT_MODELS: dict[str, type[_Event]] = {
 }
 """Event name -> model: the fast path, since every Anthropic frame has an ``event:`` line."""
 
-any_event_adapter: TypeAdapter[WireEvent] = TypeAdapter(
-    Annotated[WireEvent, Field(discriminator="type")]
-)
-"""Discriminated union over every event: for data-only frames (relays that drop ``event:``)."""
+if TYPE_CHECKING:
+    any_event_adapter: TypeAdapter[WireEvent]
+    """Discriminated union over every event: for data-only frames (relays that drop ``event:``),
+    built on first use."""
+else:
+    __getattr__ = event_union(__name__, lambda: get_args(WireEvent))

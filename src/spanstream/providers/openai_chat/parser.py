@@ -57,7 +57,8 @@ __all__ = ["FINISH_REASONS", "ChatCompletionsParser"]
 logger = logging.getLogger("spanstream.providers.openai_chat")
 
 _NOTHING: list[StreamEvent] = []
-_NO_DELTA = wire.Delta()
+# The defaults, without building the validator at import (the models are deferred).
+_NO_DELTA = wire.Delta.model_construct()
 _CHUNK = "chat.completion.chunk"
 
 FINISH_REASONS: dict[str, FinishReason] = {

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator
 
-from .._lenient import Droppable, TokenCount
+from .._lenient import WIRE_CONFIG, Droppable, TokenCount
 
 __all__ = ["ChatCompletionChunk", "ErrorObject", "ErrorPayload", "UsageObject"]
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = WIRE_CONFIG
 
 
 def _as_text(value: object) -> object:

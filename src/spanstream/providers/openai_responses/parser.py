@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -60,7 +60,6 @@ logger = logging.getLogger("spanstream.providers.openai_responses")
 
 _NOTHING: list[StreamEvent] = []
 _TEXT_DELTA = "response.output_text.delta"
-_decode_text_delta = cast(Callable[[Data], wire.OutputTextDelta], wire.EVENT_DECODERS[_TEXT_DELTA])
 # Best effort on a payload that failed to decode; bounded so int() cannot blow up.
 _SEQUENCE_NUMBER = re.compile(r'"sequence_number"\s*:\s*(\d{1,18})\b')
 
@@ -100,6 +99,9 @@ class ResponsesParser(Lenient):
         self._item_ids: dict[int, str | None] = {}
         self._done_indexes: set[int] = set()  # output_index of each item whose done event came
         self._error: ProviderError | None = None
+        # Nearly every event of a stream: its decoder, held here (built by the first parser).
+        self._decode_text_delta: Callable[[Data], wire.OutputTextDelta]
+        self._decode_text_delta = wire.decoder(_TEXT_DELTA)  # type: ignore[assignment]
         # Event type -> handler; each handler takes what its event type decodes to.
         self._handlers: dict[str, Callable[[Any], list[StreamEvent]]] = {
             "response.output_text.delta": self._on_text_delta,
@@ -133,7 +135,7 @@ class ResponsesParser(Lenient):
         if event == _TEXT_DELTA:
             # Nearly every event of a stream: straight to its decoder and handler.
             try:
-                return self._on_text_delta(_decode_text_delta(data))
+                return self._on_text_delta(self._decode_text_delta(data))
             except ValidationError as exc:
                 return self._on_invalid(event, data, exc)
         name = event
@@ -436,7 +438,8 @@ class ResponsesParser(Lenient):
 
 
 _BACKFILLED = frozenset({"message", "function_call", "reasoning"})
-_NO_RESPONSE = wire.ResponseObject()
+# The defaults, without building the validator at import (the models are deferred).
+_NO_RESPONSE = wire.ResponseObject.model_construct()
 
 
 def _id_of(item: wire.OutputItem) -> str | None:

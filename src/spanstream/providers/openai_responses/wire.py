@@ -1,7 +1,9 @@
 """Pydantic models of the OpenAI Responses API streaming events, as they arrive on the wire.
 
 Every event type of the API's ``ResponseStreamEvent`` union has a model here (see
-``tests/fixtures/openai-responses/EVENT_TYPES.md``). The models are deliberately lenient: real
+``tests/fixtures/openai-responses/EVENT_TYPES.md``): a class of its own for those the parser
+reads or that declare fields of their own, one made on first use from its shape for the others
+(:data:`_SHAPED_EVENTS`). The models are deliberately lenient: real
 servers (older API versions, OpenAI-compatible servers) omit fields that newer schemas call
 required, so nearly every field has a default and unknown fields are ignored. Only the fields
 spanstream reads are declared; the raw JSON is kept by the caller where it matters. The done
@@ -12,6 +14,9 @@ message's ``response.output_item.done`` is what the parser reads.
 These models never leave the provider package: the parser turns them into
 :mod:`spanstream.events`.
 
+Each model's validator is built when it first validates (``defer_build``), and each event
+type's decoder on first use (:data:`EVENT_DECODERS`): importing spanstream builds none of them.
+
 The deltas the parser reads (text, refusal, function arguments, reasoning) are typed dicts
 (``TypedDict``), still validated by pydantic, that declare only the fields read: nearly every
 event of a stream is one, and validating one into a dict costs about half as much as building a
@@ -20,12 +25,21 @@ model instance (see ``benchmarks/``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Protocol, Union, get_args, get_type_hints
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, Union, get_args, get_type_hints
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, with_config
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    create_model,
+    with_config,
+)
 from typing_extensions import NotRequired, TypedDict
 
-from .._lenient import Droppable, TokenCount
+from .._lenient import WIRE_CONFIG, Droppable, TokenCount, event_union
 
 __all__ = [
     "EVENT_DECODERS",
@@ -33,12 +47,13 @@ __all__ = [
     "Decoder",
     "WireEvent",
     "any_event_adapter",
+    "decoder",
     "type_of",
 ]
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = WIRE_CONFIG
 
 
 _DELTA = ConfigDict(extra="ignore")
@@ -240,24 +255,12 @@ class OutputItemDone(_OutputItemEvent):
     type: Literal["response.output_item.done"]
 
 
-class ContentPartAdded(_ContentEvent):
-    type: Literal["response.content_part.added"]
-
-
-class ContentPartDone(_ContentEvent):
-    type: Literal["response.content_part.done"]
-
-
 @with_config(_DELTA)
 class OutputTextDelta(TypedDict):
     type: Literal["response.output_text.delta"]
     item_id: NotRequired[str | None]
     output_index: NotRequired[int | None]
     delta: NotRequired[str]
-
-
-class OutputTextDone(_ContentEvent):
-    type: Literal["response.output_text.done"]
 
 
 class OutputTextAnnotationAdded(_ContentEvent):
@@ -275,10 +278,6 @@ class RefusalDelta(TypedDict):
     delta: NotRequired[str]
 
 
-class RefusalDone(_ContentEvent):
-    type: Literal["response.refusal.done"]
-
-
 # ---------------------------------------------------------------------------------------------
 # Function, custom tool and MCP calls
 
@@ -291,21 +290,9 @@ class FunctionCallArgumentsDelta(TypedDict):
     delta: NotRequired[str]
 
 
-class FunctionCallArgumentsDone(_ItemEvent):
-    type: Literal["response.function_call_arguments.done"]
-
-
-class CustomToolCallInputDelta(_ItemDeltaEvent):
-    type: Literal["response.custom_tool_call_input.delta"]
-
-
 class CustomToolCallInputDone(_ItemEvent):
     type: Literal["response.custom_tool_call_input.done"]
     input: str = ""
-
-
-class McpCallArgumentsDelta(_ItemDeltaEvent):
-    type: Literal["response.mcp_call_arguments.delta"]
 
 
 class McpCallArgumentsDone(_ItemEvent):
@@ -313,40 +300,8 @@ class McpCallArgumentsDone(_ItemEvent):
     arguments: str = ""
 
 
-class McpCallInProgress(_ItemEvent):
-    type: Literal["response.mcp_call.in_progress"]
-
-
-class McpCallCompleted(_ItemEvent):
-    type: Literal["response.mcp_call.completed"]
-
-
-class McpCallFailed(_ItemEvent):
-    type: Literal["response.mcp_call.failed"]
-
-
-class McpListToolsInProgress(_ItemEvent):
-    type: Literal["response.mcp_list_tools.in_progress"]
-
-
-class McpListToolsCompleted(_ItemEvent):
-    type: Literal["response.mcp_list_tools.completed"]
-
-
-class McpListToolsFailed(_ItemEvent):
-    type: Literal["response.mcp_list_tools.failed"]
-
-
 # ---------------------------------------------------------------------------------------------
 # Reasoning
-
-
-class ReasoningSummaryPartAdded(_SummaryEvent):
-    type: Literal["response.reasoning_summary_part.added"]
-
-
-class ReasoningSummaryPartDone(_SummaryEvent):
-    type: Literal["response.reasoning_summary_part.done"]
 
 
 @with_config(_DELTA)
@@ -358,10 +313,6 @@ class ReasoningSummaryTextDelta(TypedDict):
     delta: NotRequired[str]
 
 
-class ReasoningSummaryTextDone(_SummaryEvent):
-    type: Literal["response.reasoning_summary_text.done"]
-
-
 @with_config(_DELTA)
 class ReasoningTextDelta(TypedDict):
     type: Literal["response.reasoning_text.delta"]
@@ -371,52 +322,8 @@ class ReasoningTextDelta(TypedDict):
     delta: NotRequired[str]
 
 
-class ReasoningTextDone(_ContentEvent):
-    type: Literal["response.reasoning_text.done"]
-
-
 # ---------------------------------------------------------------------------------------------
 # Hosted tools
-
-
-class WebSearchCallInProgress(_ItemEvent):
-    type: Literal["response.web_search_call.in_progress"]
-
-
-class WebSearchCallSearching(_ItemEvent):
-    type: Literal["response.web_search_call.searching"]
-
-
-class WebSearchCallCompleted(_ItemEvent):
-    type: Literal["response.web_search_call.completed"]
-
-
-class FileSearchCallInProgress(_ItemEvent):
-    type: Literal["response.file_search_call.in_progress"]
-
-
-class FileSearchCallSearching(_ItemEvent):
-    type: Literal["response.file_search_call.searching"]
-
-
-class FileSearchCallCompleted(_ItemEvent):
-    type: Literal["response.file_search_call.completed"]
-
-
-class CodeInterpreterCallInProgress(_ItemEvent):
-    type: Literal["response.code_interpreter_call.in_progress"]
-
-
-class CodeInterpreterCallInterpreting(_ItemEvent):
-    type: Literal["response.code_interpreter_call.interpreting"]
-
-
-class CodeInterpreterCallCompleted(_ItemEvent):
-    type: Literal["response.code_interpreter_call.completed"]
-
-
-class CodeInterpreterCallCodeDelta(_ItemDeltaEvent):
-    type: Literal["response.code_interpreter_call_code.delta"]
 
 
 class CodeInterpreterCallCodeDone(_ItemEvent):
@@ -424,26 +331,10 @@ class CodeInterpreterCallCodeDone(_ItemEvent):
     code: str = ""
 
 
-class ImageGenerationCallInProgress(_ItemEvent):
-    type: Literal["response.image_generation_call.in_progress"]
-
-
-class ImageGenerationCallGenerating(_ItemEvent):
-    type: Literal["response.image_generation_call.generating"]
-
-
-class ImageGenerationCallCompleted(_ItemEvent):
-    type: Literal["response.image_generation_call.completed"]
-
-
 class ImageGenerationCallPartialImage(_ItemEvent):
     type: Literal["response.image_generation_call.partial_image"]
     partial_image_index: int | None = None
     partial_image_b64: str = ""
-
-
-class CompactionCompacting(_ItemEvent):
-    type: Literal["response.compaction.compacting"]
 
 
 class ShellCallCommandAdded(_ShellCommandEvent):
@@ -471,18 +362,6 @@ class ShellCallOutputContentDone(_ShellCommandEvent):
     item_id: str | None = None
 
 
-class ApplyPatchCallOperationDiffDelta(_ItemDeltaEvent):
-    """Recorded from the API but not (yet) in the SDK's event union."""
-
-    type: Literal["response.apply_patch_call_operation_diff.delta"]
-
-
-class ApplyPatchCallOperationDiffDone(_ItemEvent):
-    """Recorded from the API but not (yet) in the SDK's event union."""
-
-    type: Literal["response.apply_patch_call_operation_diff.done"]
-
-
 # ---------------------------------------------------------------------------------------------
 # Audio
 
@@ -492,17 +371,85 @@ class AudioDelta(_Event):
     delta: str = ""
 
 
-class AudioDone(_Event):
-    type: Literal["response.audio.done"]
-
-
 class AudioTranscriptDelta(_Event):
     type: Literal["response.audio.transcript.delta"]
     delta: str = ""
 
 
-class AudioTranscriptDone(_Event):
-    type: Literal["response.audio.transcript.done"]
+# ---------------------------------------------------------------------------------------------
+# Events no handler reads: validated for the fields of their shape and their type alone. Their
+# models are made from this table when an event first needs one: a stream meets few of them, and
+# making them all was much of what importing this module cost.
+
+_SHAPED_EVENTS: dict[str, type[_Event]] = {
+    # Output items and content parts
+    "response.content_part.added": _ContentEvent,
+    "response.content_part.done": _ContentEvent,
+    "response.output_text.done": _ContentEvent,
+    "response.refusal.done": _ContentEvent,
+    # Function, custom tool and MCP calls
+    "response.function_call_arguments.done": _ItemEvent,
+    "response.custom_tool_call_input.delta": _ItemDeltaEvent,
+    "response.mcp_call_arguments.delta": _ItemDeltaEvent,
+    "response.mcp_call.in_progress": _ItemEvent,
+    "response.mcp_call.completed": _ItemEvent,
+    "response.mcp_call.failed": _ItemEvent,
+    "response.mcp_list_tools.in_progress": _ItemEvent,
+    "response.mcp_list_tools.completed": _ItemEvent,
+    "response.mcp_list_tools.failed": _ItemEvent,
+    # Reasoning
+    "response.reasoning_summary_part.added": _SummaryEvent,
+    "response.reasoning_summary_part.done": _SummaryEvent,
+    "response.reasoning_summary_text.done": _SummaryEvent,
+    "response.reasoning_text.done": _ContentEvent,
+    # Hosted tools
+    "response.web_search_call.in_progress": _ItemEvent,
+    "response.web_search_call.searching": _ItemEvent,
+    "response.web_search_call.completed": _ItemEvent,
+    "response.file_search_call.in_progress": _ItemEvent,
+    "response.file_search_call.searching": _ItemEvent,
+    "response.file_search_call.completed": _ItemEvent,
+    "response.code_interpreter_call.in_progress": _ItemEvent,
+    "response.code_interpreter_call.interpreting": _ItemEvent,
+    "response.code_interpreter_call.completed": _ItemEvent,
+    "response.code_interpreter_call_code.delta": _ItemDeltaEvent,
+    "response.image_generation_call.in_progress": _ItemEvent,
+    "response.image_generation_call.generating": _ItemEvent,
+    "response.image_generation_call.completed": _ItemEvent,
+    "response.compaction.compacting": _ItemEvent,
+    # Recorded from the API but not (yet) in the SDK's event union.
+    "response.apply_patch_call_operation_diff.delta": _ItemDeltaEvent,
+    "response.apply_patch_call_operation_diff.done": _ItemEvent,
+    # Audio
+    "response.audio.done": _Event,
+    "response.audio.transcript.done": _Event,
+}
+
+
+def _class_name(type_name: str) -> str:
+    """``response.mcp_call.in_progress`` -> ``McpCallInProgress``."""
+    parts = re.split(r"[._]", type_name.removeprefix("response."))
+    return "".join(part.capitalize() for part in parts)
+
+
+_MADE: dict[str, type[_Event]] = {}
+
+
+def _shaped_model(type_name: str) -> type[_Event]:
+    """The model of an event of :data:`_SHAPED_EVENTS`: its shape with its ``type`` literal."""
+    model = _MADE.get(type_name)
+    if model is None:
+        literal: Any = Literal.__getitem__(type_name)
+        model = _MADE.setdefault(
+            type_name,
+            create_model(
+                _class_name(type_name),
+                __base__=_SHAPED_EVENTS[type_name],
+                __module__=__name__,
+                type=(literal, ...),
+            ),
+        )
+    return model
 
 
 WireEvent = Union[
@@ -515,63 +462,32 @@ WireEvent = Union[
     ErrorEvent,
     OutputItemAdded,
     OutputItemDone,
-    ContentPartAdded,
-    ContentPartDone,
     OutputTextDelta,
-    OutputTextDone,
     OutputTextAnnotationAdded,
     RefusalDelta,
-    RefusalDone,
     FunctionCallArgumentsDelta,
-    FunctionCallArgumentsDone,
-    CustomToolCallInputDelta,
     CustomToolCallInputDone,
-    McpCallArgumentsDelta,
     McpCallArgumentsDone,
-    McpCallInProgress,
-    McpCallCompleted,
-    McpCallFailed,
-    McpListToolsInProgress,
-    McpListToolsCompleted,
-    McpListToolsFailed,
-    ReasoningSummaryPartAdded,
-    ReasoningSummaryPartDone,
     ReasoningSummaryTextDelta,
-    ReasoningSummaryTextDone,
     ReasoningTextDelta,
-    ReasoningTextDone,
-    WebSearchCallInProgress,
-    WebSearchCallSearching,
-    WebSearchCallCompleted,
-    FileSearchCallInProgress,
-    FileSearchCallSearching,
-    FileSearchCallCompleted,
-    CodeInterpreterCallInProgress,
-    CodeInterpreterCallInterpreting,
-    CodeInterpreterCallCompleted,
-    CodeInterpreterCallCodeDelta,
     CodeInterpreterCallCodeDone,
-    ImageGenerationCallInProgress,
-    ImageGenerationCallGenerating,
-    ImageGenerationCallCompleted,
     ImageGenerationCallPartialImage,
-    CompactionCompacting,
     ShellCallCommandAdded,
     ShellCallCommandDelta,
     ShellCallCommandDone,
     ShellCallOutputContentDelta,
     ShellCallOutputContentDone,
-    ApplyPatchCallOperationDiffDelta,
-    ApplyPatchCallOperationDiffDone,
     AudioDelta,
-    AudioDone,
     AudioTranscriptDelta,
-    AudioTranscriptDone,
+    _Event,  # the events of _SHAPED_EVENTS (their models are made on first use)
 ]
 
 
 def _type_name(member: type) -> str:
-    (name,) = get_args(get_type_hints(member)["type"])
+    # A model's fields were resolved when its class was made; ``get_type_hints`` would evaluate
+    # every annotation of every model again (the typed dicts have no other record).
+    fields = getattr(member, "__pydantic_fields__", None)
+    (name,) = get_args(fields["type"].annotation if fields else get_type_hints(member)["type"])
     return str(name)
 
 
@@ -583,16 +499,55 @@ class Decoder(Protocol):
 
 def _decoder(member: Any) -> Decoder:
     # The validator's own method: ``TypeAdapter.validate_json`` and ``model_validate_json`` wrap
-    # it in a Python call that costs a third of a delta's validation.
-    validate: Decoder = TypeAdapter(member).validator.validate_json
+    # it in a Python call that costs a third of a delta's validation. A model's own validator
+    # (built now: the models are deferred) rather than a TypeAdapter's, which would build a
+    # second validator of the same schema.
+    validate: Decoder
+    if isinstance(member, type) and issubclass(member, BaseModel):
+        member.model_rebuild()
+        validate = member.__pydantic_validator__.validate_json
+    else:
+        validate = TypeAdapter(member).validator.validate_json
     return validate
 
 
+class _FirstUse:
+    """An event type's decoder until its first use, which builds the real one (the validator's
+    own method) and puts it in :data:`EVENT_DECODERS` in its place: every later event of that
+    type goes straight to pydantic-core. Two threads may both build it; either result is right."""
+
+    __slots__ = ("member", "name")
+
+    def __init__(self, name: str, member: Any) -> None:
+        self.name = name
+        self.member = member
+
+    def __call__(self, data: str | bytes, /, *, context: Any = None) -> WireEvent:
+        return decoder(self.name)(data, context=context)
+
+
+_DECLARED = [member for member in get_args(WireEvent) if member is not _Event]
+"""The events with a class of their own (each with its ``type`` literal)."""
+
 EVENT_DECODERS: dict[str, Decoder] = {
-    _type_name(member): _decoder(member) for member in get_args(WireEvent)
+    **{name: _FirstUse(name, member) for member in _DECLARED for name in [_type_name(member)]},
+    **{name: _FirstUse(name, None) for name in _SHAPED_EVENTS},
 }
 """Event type name -> JSON decoder into its model: the fast path when the SSE ``event:`` field
-names the type."""
+names the type. Each is built on first use (:class:`_FirstUse`)."""
+
+
+def decoder(name: str) -> Decoder:
+    """The built decoder of the event type ``name`` (built now if it was not yet)."""
+    decode = EVENT_DECODERS[name]
+    if isinstance(decode, _FirstUse):
+        decode = EVENT_DECODERS[name] = _decoder(decode.member or _shaped_model(name))
+    return decode
+
+
+def _every_event() -> tuple[Any, ...]:
+    """Every event type's model, for the discriminated union."""
+    return (*_DECLARED, *(_shaped_model(name) for name in _SHAPED_EVENTS))
 
 
 def type_of(event: WireEvent) -> str:
@@ -600,7 +555,9 @@ def type_of(event: WireEvent) -> str:
     return event["type"] if isinstance(event, dict) else event.type
 
 
-any_event_adapter: TypeAdapter[WireEvent] = TypeAdapter(
-    Annotated[WireEvent, Field(discriminator="type")]
-)
-"""Discriminated union over every event: for data-only frames without an ``event:`` field."""
+if TYPE_CHECKING:
+    any_event_adapter: TypeAdapter[WireEvent]
+    """Discriminated union over every event: for data-only frames without an ``event:`` field
+    (built on first use)."""
+else:
+    __getattr__ = event_union(__name__, _every_event)
