@@ -62,7 +62,7 @@ from .events import (
     Usage,
     UsageReported,
 )
-from .observe import Outcome, StreamResult
+from .results import Outcome, StreamResult
 from .stream import AsyncStream, Stream
 from .telemetry import CaptureMode, ContentCapture
 from .tools import Tool, tool

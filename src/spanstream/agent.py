@@ -32,7 +32,7 @@ from .providers.base import conversation_id_of
 from .providers.conversations import CONVERSATIONS, Api, Conversation
 from .stream import AsyncStream, Stream
 from .telemetry.agent import AgentSpan, ToolSpan
-from .telemetry.observer import Instrumentation
+from .telemetry.span_observer import Instrumentation
 from .tools import Tool, format_result
 
 __all__ = ["Agent", "AgentEvent", "AgentRun", "AsyncAgent", "AsyncAgentRun"]

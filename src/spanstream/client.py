@@ -45,7 +45,7 @@ from .sse import DEFAULT_MAX_EVENT_SIZE
 from .stream import DEFAULT_DRAIN_TIMEOUT, AsyncStream, Stream, StreamSettings
 from .telemetry.content import CaptureMode, ContentCapture
 from .telemetry.identity import provider_name
-from .telemetry.observer import Instrumentation, SpanObserver
+from .telemetry.span_observer import Instrumentation, SpanObserver
 from .tools import Tool
 
 __all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "AsyncClient", "Client", "ClientOptions"]

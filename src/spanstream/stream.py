@@ -59,8 +59,8 @@ from .events import (
     ToolCallArgumentsDelta,
     ToolCallStarted,
 )
-from .observe import Outcome, StreamObserver, StreamResult, StreamTimings
 from .providers.base import Parser, RequestInfo
+from .results import Outcome, StreamObserver, StreamResult, StreamTimings
 from .sse import DEFAULT_MAX_EVENT_SIZE, RawEvent, SSEDecoder
 
 __all__ = [
@@ -790,8 +790,6 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
             raise self._core.failure
         return self._core.parser.response
 
-    get_final_response = final_response
-
     @property
     def text_stream(self) -> Iterator[str]:
         """The stream as text only, for forwarding an answer to a user: the ``text`` of each
@@ -960,8 +958,6 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
         if self._core.failure is not None:
             raise self._core.failure
         return self._core.parser.response
-
-    get_final_response = final_response
 
     @property
     def text_stream(self) -> AsyncIterator[str]:

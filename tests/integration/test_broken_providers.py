@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from spanstream import AsyncClient, Client, TextDelta
-from spanstream.telemetry import observer
+from spanstream.telemetry import span_observer as observer
 from spanstream.testing import ReplayServer, Reply
 
 from ..conftest import RESPONSES

@@ -134,7 +134,7 @@ def test_a_telemetry_bug_still_ends_the_span_and_never_reaches_the_stream(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import spanstream.telemetry.observer as observer
+    import spanstream.telemetry.span_observer as observer
 
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("attribute bug")

@@ -17,7 +17,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import TracerProvider
 
 from spanstream import AnthropicClient, APIStatusError, AsyncClient, Client, RetryPolicy
-from spanstream.observe import StreamTimings
+from spanstream.results import StreamTimings
 from spanstream.telemetry.metrics import DURATION_BUCKETS, METRICS, TOKEN_BUCKETS
 from spanstream.testing import ReplayServer, Reply
 

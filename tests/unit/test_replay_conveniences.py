@@ -65,7 +65,7 @@ def test_end_after_events_ends_the_body_cleanly_after_n_events(
         body = client.post("responses").content  # a clean end: no protocol error
     assert body == b'event: a\ndata: {"n":1}\n\nevent: b\ndata: {"n":2}\n\n'
     assert sse_replay_server.wait_for_finished(1)
-    assert sse_replay_server.outcomes == ["complete"]
+    assert sse_replay_server.outcomes == ["completed"]
 
 
 def test_an_injected_error_can_end_the_stream(sse_replay_server: ReplayServer) -> None:

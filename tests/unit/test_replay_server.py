@@ -102,7 +102,7 @@ def test_file_replay_sends_the_recorded_body_byte_for_byte(
     assert response.headers["x-request-id"] == "req_replay_1"
     # The client can have the last byte before the server thread records the outcome.
     assert server.wait_for_finished(1)
-    assert server.outcomes == ["complete"]
+    assert server.outcomes == ["completed"]
 
 
 def test_base_url_host_and_port(server: ReplayServer) -> None:
@@ -398,7 +398,7 @@ def test_hold_then_release_sends_the_rest(server: ReplayServer, client: httpx.Cl
 
     assert got == BODY
     assert server.wait_for_finished(1)
-    assert server.outcomes == ["complete"]
+    assert server.outcomes == ["completed"]
     assert server.held == 0
 
 
@@ -454,7 +454,7 @@ def test_close_interrupts_a_held_reply_and_an_idle_keep_alive_connection(
             with pytest.raises(httpx.RemoteProtocolError):
                 b"".join(chunks)
 
-    assert sorted(server.outcomes) == ["aborted", "complete"]  # two threads, any order
+    assert sorted(server.outcomes) == ["aborted", "completed"]  # two threads, any order
     assert server.errors == []
     assert "Traceback" not in capfd.readouterr().err
 
@@ -693,4 +693,4 @@ def test_a_pipelined_request_does_not_end_a_delay_early(server: ReplayServer) ->
         assert server.wait_for_requests(1)
         sock.sendall(request)
         assert server.wait_for_finished(2)
-    assert server.outcomes == ["complete", "complete"]
+    assert server.outcomes == ["completed", "completed"]

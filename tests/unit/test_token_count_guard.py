@@ -16,8 +16,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricsData
 
 from spanstream.events import Response, Usage
-from spanstream.observe import StreamResult, StreamTimings
 from spanstream.providers.base import RequestInfo
+from spanstream.results import StreamResult, StreamTimings
 from spanstream.telemetry.attributes import end_attributes, usage_attributes
 from spanstream.telemetry.metrics import StreamMetrics
 

@@ -38,7 +38,7 @@ __all__ = [
     "DONE",
     "Data",
     "Droppable",
-    "Lenient",
+    "ParserBase",
     "TokenCount",
     "WIRE_CONFIG",
     "describe",
@@ -141,7 +141,7 @@ def describe(exc: Exception) -> str:
     return type(exc).__name__
 
 
-class Lenient:
+class ParserBase:
     """Base of the parsers: counts the events it skips, or raises on the first when strict.
 
     Subclasses set :attr:`api` (named in messages) and :attr:`logger`.

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from .._lazy import lazy_attributes
 from .content import CapturedContent, CaptureMode, ContentCapture
-from .observer import Instrumentation, SpanObserver
+from .span_observer import Instrumentation, SpanObserver
 
 if TYPE_CHECKING:
     from .setup import TelemetryHandle, configure

@@ -26,7 +26,7 @@ from opentelemetry.util.types import AttributeValue
 
 from ..events import ToolCall, Usage
 from .attributes import SPANSTREAM_OUTCOME, usage_attributes
-from .observer import Instrumentation
+from .span_observer import Instrumentation
 
 __all__ = ["AgentSpan", "ToolSpan"]
 

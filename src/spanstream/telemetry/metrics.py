@@ -19,7 +19,7 @@ these metrics, Recommended).
 ``time_per_output_chunk`` is recorded once for each event after the first, from the end of the
 previous event to the end of this one, as the conventions define it (metrics.yaml: "for each
 chunk received after the first"); events that came in the same network read as the one before
-them are 0 s apart (see :meth:`~spanstream.observe.StreamTimings.output_chunk_gaps`). The values
+them are 0 s apart (see :meth:`~spanstream.results.StreamTimings.output_chunk_gaps`). The values
 are buffered during the stream and recorded when it ends, so the hot path has no histogram
 update.
 """
@@ -38,8 +38,8 @@ from opentelemetry.semconv.attributes import error_attributes, server_attributes
 from opentelemetry.util.types import AttributeValue
 
 from .. import __version__
-from ..observe import StreamResult
 from ..providers.base import FETCH_RESPONSE, RequestInfo
+from ..results import StreamResult
 from .attributes import SPANSTREAM_OUTCOME, openai_response_attributes, token_count
 
 __all__ = ["DURATION_BUCKETS", "METRICS", "TOKEN_BUCKETS", "MetricSpec", "StreamMetrics"]

@@ -26,10 +26,10 @@ from .replay import (
     FETCH_ROUTE,
     MALFORMED_DATA,
     ROUTES,
-    Outcome,
     RecordedRequest,
     ReplayServer,
     Reply,
+    ReplyOutcome,
 )
 from .snapshot import (
     UPDATE_SNAPSHOTS_ENV,
@@ -49,7 +49,7 @@ __all__ = [
     "ROUTES",
     "GenAITelemetry",
     "MetricPoint",
-    "Outcome",
+    "ReplyOutcome",
     "Problem",
     "RecordedRequest",
     "ReplayServer",

@@ -63,16 +63,16 @@ __all__ = [
     "FETCH_ROUTE",
     "MALFORMED_DATA",
     "ROUTES",
-    "Outcome",
+    "ReplyOutcome",
     "RecordedRequest",
     "ReplayServer",
     "Reply",
 ]
 
-Outcome = Literal["complete", "cut", "disconnected", "aborted"]
+ReplyOutcome = Literal["completed", "cut", "disconnected", "aborted"]
 """How the server finished handling one request (see `ReplayServer.outcomes`).
 
-``"complete"``: the whole reply was sent. ``"cut"``: a ``cut_after_*`` fault dropped the
+``"completed"``: the whole reply was sent. ``"cut"``: a ``cut_after_*`` fault dropped the
 connection. ``"disconnected"``: the client went away first. ``"aborted"``: `ReplayServer.close`
 interrupted the reply.
 """
@@ -477,9 +477,9 @@ def _plan(reply: Reply, route: str, starting_after: int | None = None) -> list[_
 class _Abort(Exception):
     """Ends a reply early; ``outcome`` says why."""
 
-    def __init__(self, outcome: Outcome) -> None:
+    def __init__(self, outcome: ReplyOutcome) -> None:
         super().__init__(outcome)
-        self.outcome: Outcome = outcome
+        self.outcome: ReplyOutcome = outcome
 
 
 class _TCPServer(socketserver.TCPServer):
@@ -614,7 +614,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         owner = self.owner
         request_number = owner._record(RecordedRequest(self.command, self.path, headers, body))
-        outcome: Outcome = "complete"
+        outcome: ReplyOutcome = "completed"
         try:
             route = self.path.split("?", 1)[0]
             fetch = _is_fetch(route)
@@ -808,7 +808,7 @@ class ReplayServer:
         self._routes = frozenset(ROUTES) | {route.removeprefix("/v1") for route in ROUTES}
         self.requests: list[RecordedRequest] = []
         """Every request received, in arrival order."""
-        self.outcomes: list[Outcome] = []
+        self.outcomes: list[ReplyOutcome] = []
         """How each handled request ended, in the order they finished. An outcome is recorded
         after the reply's last byte, so a client may see the response end first: call
         `wait_for_finished` before reading this."""
@@ -1032,7 +1032,7 @@ class ReplayServer:
         with self._state:
             return self._queue.popleft() if self._queue else self.default
 
-    def _finish(self, outcome: Outcome) -> None:
+    def _finish(self, outcome: ReplyOutcome) -> None:
         with self._state:
             self.outcomes.append(outcome)
             self._state.notify_all()

@@ -57,7 +57,7 @@ from ...events import (
     UsageReported,
     is_token_count,
 )
-from .._lenient import Data, Lenient, describe, loads, text_of
+from .._lenient import Data, ParserBase, describe, loads, text_of
 from . import wire
 
 __all__ = ["STOP_REASONS", "MessagesParser"]
@@ -107,7 +107,7 @@ class _Block:
         self.content: list[str] = []  # compaction_delta parts
 
 
-class MessagesParser(Lenient):
+class MessagesParser(ParserBase):
     """Turns Anthropic Messages SSE events into :mod:`spanstream.events`.
 
     >>> parser = MessagesParser()

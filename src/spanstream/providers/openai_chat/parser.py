@@ -49,7 +49,7 @@ from ...events import (
     Usage,
     UsageReported,
 )
-from .._lenient import DONE, Data, Lenient, describe, text_of
+from .._lenient import DONE, Data, ParserBase, describe, text_of
 from . import wire
 
 __all__ = ["FINISH_REASONS", "ChatCompletionsParser"]
@@ -87,7 +87,7 @@ class _Choice:
         self.finish_reason: str | None = None
 
 
-class ChatCompletionsParser(Lenient):
+class ChatCompletionsParser(ParserBase):
     """Turns Chat Completions SSE events into :mod:`spanstream.events`.
 
     >>> parser = ChatCompletionsParser()

@@ -51,7 +51,7 @@ from ...events import (
     Usage,
     UsageReported,
 )
-from .._lenient import DONE, Data, Lenient, describe, loads, text_of
+from .._lenient import DONE, Data, ParserBase, describe, loads, text_of
 from . import wire
 
 __all__ = ["ResponsesParser"]
@@ -71,7 +71,7 @@ _TERMINAL_STATUS: dict[str, ResponseStatus] = {
 }
 
 
-class ResponsesParser(Lenient):
+class ResponsesParser(ParserBase):
     """Turns Responses API SSE events into :mod:`spanstream.events`.
 
     >>> parser = ResponsesParser()

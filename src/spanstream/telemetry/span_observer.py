@@ -17,8 +17,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.types import Attributes, AttributeValue
 
 from .. import __version__
-from ..observe import StreamResult
 from ..providers.base import FETCH_RESPONSE, RequestInfo
+from ..results import StreamResult
 from ._defaults import defaults
 from .attributes import (
     SPANSTREAM_EVENTS_IGNORED,

@@ -1,4 +1,5 @@
-"""What a stream reports to whoever observes it (spanstream's telemetry, or a user's own).
+"""A stream's results, and the protocol of whoever observes them (spanstream's telemetry in
+:mod:`spanstream.telemetry.span_observer`, or a user's own).
 
 The stream calls :meth:`StreamObserver.start` once when it sends the request and
 :meth:`StreamObserver.end` exactly once, on every path, with a :class:`StreamResult`. Nothing is
