@@ -93,6 +93,7 @@ class ClientOptions(TypedDict, total=False):
     idle_timeout: float | None
     drain_timeout: float
     max_event_size: int | None
+    time_per_output_chunk: bool
     provider_name: str | None
 
 
@@ -137,6 +138,7 @@ class _ClientConfig:
             options.get("meter_provider"),
             options.get("logger_provider"),
             options.get("capture_content"),
+            time_per_output_chunk=options.get("time_per_output_chunk", True),
         )
         self.inject_trace_context = options.get("inject_trace_context", False)
         self._urls: dict[str, httpx.URL] = {}

@@ -24,6 +24,7 @@ The rules of the end, for every API alike:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -946,8 +947,15 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
     async def _close_response(self) -> None:
         response = self._response
         if response is not None:
-            self._chunks = None
+            chunks, self._chunks = self._chunks, None
             self._core.unwatch()
+            # A body left unread (no drain: a transport without a socket, an error) is an async
+            # generator suspended mid-way: close it here, on the loop, rather than leave it to
+            # the garbage collector's finalizer, which may find the loop gone.
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
             await response.aclose()
 
     async def final_response(self) -> Response:

@@ -916,3 +916,34 @@ def test_the_request_id_is_read_from_the_providers_own_headers(
         result = run(api, "sync", genai_telemetry, server.base_url)
     assert not isinstance(result, BaseException), result
     assert result[1].request_id == expected
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_error_event_followed_by_completed_ends_completed(
+    kind: str, genai_telemetry: GenAITelemetry
+) -> None:
+    # The terminal event decides: the error was delivered (ErrorReported) and the answer
+    # completed after it, so the span has no error status and no error.type (docs/outcomes.md).
+    frames = RESPONSES_BODY.split(b"\n\n")
+    error = (
+        b'event: error\ndata: {"type":"error","code":"server_error","message":"transient",'
+        b'"sequence_number":3}'
+    )
+    body = b"\n\n".join([*frames[:3], error, *frames[3:]])
+
+    def handler(conn: Conn) -> None:
+        if conn.request() is not None:
+            conn.send(SSE_HEADERS + chunk(body) + LAST_CHUNK)
+
+    with RawServer(handler) as server:
+        result = run(APIS[0], kind, genai_telemetry, server.base_url)
+    assert not isinstance(result, BaseException), result
+    events, stream = result
+    assert any(type(event).__name__ == "ErrorReported" for event in events)
+    assert _text(events) == APIS[0].text
+    assert stream.outcome == "completed"
+    span = genai_telemetry.inference_span()
+    attributes = _attributes(span)
+    assert attributes["spanstream.outcome"] == "completed"
+    assert "error.type" not in attributes
+    assert span.status.status_code.name == "UNSET"

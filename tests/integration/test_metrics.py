@@ -318,3 +318,23 @@ async def test_async_streams_record_time_per_output_chunk_per_event(
     (point,) = _points(meter.collect()["gen_ai.client.operation.time_per_output_chunk"])
     assert isinstance(point, HistogramDataPoint)
     assert point.count == CACHED_EVENTS - 1
+
+
+def test_time_per_output_chunk_can_be_left_out(server: ReplayServer, meter: Metrics) -> None:
+    """The one metric recorded per event costs an SDK histogram record each: a client made with
+    ``time_per_output_chunk=False`` records every other metric and not that one."""
+    server.enqueue(Reply.from_file(CACHED))
+    client = Client(
+        api_key="sk-test",
+        base_url=server.base_url,
+        tracer_provider=TracerProvider(),
+        meter_provider=meter.provider,
+        retry=RetryPolicy(max_retries=0),
+        time_per_output_chunk=False,
+    )
+    with client.responses.stream(model="gpt-4o", input="Count") as stream:
+        stream.final_response()
+    found = meter.collect()
+    assert "gen_ai.client.operation.time_per_output_chunk" not in found
+    assert "gen_ai.client.operation.duration" in found
+    assert "gen_ai.client.operation.time_to_first_chunk" in found

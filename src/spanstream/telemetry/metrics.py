@@ -201,10 +201,20 @@ METRICS: Mapping[str, Mapping[Measure, MetricSpec]] = {
 class StreamMetrics:
     """The instruments of one name set, created once per client."""
 
-    def __init__(self, meter_provider: metrics.MeterProvider | None, *, latest: bool) -> None:
+    def __init__(
+        self, meter_provider: metrics.MeterProvider | None, *, latest: bool, per_chunk: bool = True
+    ) -> None:
         meter = metrics.get_meter("spanstream", __version__, meter_provider)
         self.latest = latest
         self._specs = METRICS["latest" if latest else "default"]
+        if not per_chunk:
+            # One SDK histogram record per event is the conventions' definition, and what the
+            # SDK costs for it is about a parse's worth per event (benchmarks/RESULTS.md): a
+            # service that needs the CPU more than this metric leaves it out. A View that drops
+            # it would not help: the SDK does the record's work before dropping it.
+            self._specs = {
+                m: spec for m, spec in self._specs.items() if m != "time_per_output_chunk"
+            }
         made: dict[str, metrics.Histogram | metrics.Counter] = {}
         self._instruments: dict[Measure, tuple[MetricSpec, metrics.Histogram | metrics.Counter]]
         self._instruments = {}

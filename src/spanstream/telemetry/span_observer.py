@@ -48,7 +48,8 @@ class Instrumentation:
 
     ``capture_content``: a :class:`ContentCapture`, a :class:`CaptureMode`, a mode name or a
     bool; ``None`` reads ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (default: no
-    content).
+    content). ``time_per_output_chunk=False`` leaves out the one metric recorded per event (see
+    :class:`~spanstream.telemetry.metrics.StreamMetrics`).
     """
 
     def __init__(
@@ -57,6 +58,8 @@ class Instrumentation:
         meter_provider: MeterProvider | None = None,
         logger_provider: _logs.LoggerProvider | None = None,
         capture_content: ContentCapture | CaptureMode | str | bool | None = None,
+        *,
+        time_per_output_chunk: bool = True,
     ) -> None:
         self.latest = use_latest_conventions()
         """Whether this client uses the latest GenAI names (read once, for spans and metrics)."""
@@ -72,7 +75,9 @@ class Instrumentation:
         self.tracer: trace.Tracer = _GuardedTracer(tracer)
         meter_provider = meter_provider or defaults.meter_provider
         try:
-            self.metrics = StreamMetrics(meter_provider, latest=self.latest)
+            self.metrics = StreamMetrics(
+                meter_provider, latest=self.latest, per_chunk=time_per_output_chunk
+            )
         except Exception:
             _failed_once("meter provider", meter_provider)
             self.metrics = StreamMetrics(NoOpMeterProvider(), latest=self.latest)
