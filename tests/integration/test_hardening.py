@@ -14,7 +14,7 @@ import logging
 import socket
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -683,33 +683,47 @@ def test_one_stream_read_by_two_threads_is_a_usage_error(
     assert stream.outcome == "completed"
 
 
+async def _with_a_blocked_reader(
+    server: ReplayServer,
+    telemetry: GenAITelemetry,
+    ready: Callable[[list[Any]], bool],
+    act: Callable[[Any], Awaitable[None]],
+) -> tuple[list[Any], Any]:
+    """Stream in a reader task until it waits in a read with ``ready(seen)`` true (a bounded
+    poll on the stream's own state: each pass yields to the reader once), then ``act`` on the
+    stream from this task and let the reader finish."""
+    seen: list[Any] = []
+    client = AsyncClient(**_options(telemetry, server.base_url))
+    async with client, client.responses.stream(model="gpt-4.1", input="hi") as stream:
+
+        async def read() -> None:
+            async for event in stream:
+                seen.append(event)
+
+        reader = asyncio.create_task(read())
+        assert await asyncio.to_thread(server.wait_for_hold)
+        for _ in range(10_000):
+            if stream._core.reading and not stream._core.queue and ready(seen):
+                break
+            await asyncio.sleep(0)
+        await act(stream)
+        await asyncio.wait_for(reader, 10)
+    return seen, stream
+
+
 def test_one_stream_read_by_two_tasks_is_a_usage_error(
     server: ReplayServer, genai_telemetry: GenAITelemetry
 ) -> None:
     server.enqueue(Reply.sse(RESPONSES_BODY, hold_after_events=3))
 
-    async def main() -> tuple[list[Any], Any]:
-        seen: list[Any] = []
-        client = AsyncClient(**_options(genai_telemetry, server.base_url))
-        async with client, client.responses.stream(model="gpt-4.1", input="hi") as stream:
+    async def second_reader(stream: Any) -> None:
+        with pytest.raises(UsageError, match="another thread or task"):
+            await stream.__anext__()
+        server.release()
 
-            async def read() -> None:
-                async for event in stream:
-                    seen.append(event)
-
-            reader = asyncio.create_task(read())
-            # Let the reader run until it waits in the read (each pass yields to it once).
-            for _ in range(10_000):
-                if stream._core.reading and not stream._core.queue:
-                    break
-                await asyncio.sleep(0)
-            with pytest.raises(UsageError, match="another thread or task"):
-                await stream.__anext__()
-            server.release()
-            await reader
-        return seen, stream
-
-    seen, stream = asyncio.run(main())
+    seen, stream = asyncio.run(
+        _with_a_blocked_reader(server, genai_telemetry, lambda seen: True, second_reader)
+    )
     assert _text(seen) == APIS[0].text
     assert stream.outcome == "completed"
 
@@ -871,26 +885,12 @@ def test_cancel_from_another_task_interrupts_a_pending_read(
 ) -> None:
     server.enqueue(Reply.sse(RESPONSES_BODY, hold_after_events=5))
 
-    async def main() -> tuple[list[Any], Any]:
-        seen: list[Any] = []
-        client = AsyncClient(**_options(genai_telemetry, server.base_url))
-        async with client, client.responses.stream(model="gpt-4.1", input="hi") as stream:
+    async def cancel(stream: Any) -> None:
+        await stream.cancel()
 
-            async def read() -> None:
-                async for event in stream:
-                    seen.append(event)
-
-            reader = asyncio.create_task(read())
-            assert await asyncio.to_thread(server.wait_for_hold)
-            for _ in range(10_000):
-                if stream._core.reading and not stream._core.queue and _text(seen) == "Four":
-                    break
-                await asyncio.sleep(0)
-            await stream.cancel()
-            await asyncio.wait_for(reader, 10)
-        return seen, stream
-
-    seen, stream = asyncio.run(main())
+    seen, stream = asyncio.run(
+        _with_a_blocked_reader(server, genai_telemetry, lambda seen: _text(seen) == "Four", cancel)
+    )
     assert server.wait_for_finished(1)
     assert server.outcomes == ["disconnected"]
     assert stream.outcome == "cancelled"
