@@ -26,9 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -192,17 +190,6 @@ def scrubbed_failure(
 
 
 _HELD_DATA = 4096  # bytes of the last event's data a stream keeps for its cursor
-_SEQUENCE_NUMBER = re.compile(rb'"sequence_number"\s*:\s*(\d+)')
-
-
-def _cursor_of(data: bytes) -> bytes | None:
-    """A large event's ``sequence_number`` as a small JSON object (or ``None``). The first match
-    is the event's own: nested objects have no such key, and inside a JSON string the quotes
-    around it would be escaped."""
-    match = _SEQUENCE_NUMBER.search(data)
-    return b'{"sequence_number":%s}' % match.group(1) if match else None
-
-
 _VISIBLE = (TextDelta, RefusalDelta)
 
 
@@ -290,7 +277,9 @@ class _StreamCore:
         self.is_closed = False  # close() was called: nothing more is delivered
         self.to_raise: BaseException | None = None
         self.failure: ResponseFailedError | None = None
-        self.last_data: bytes | None = None  # the data of the last event decoded
+        # The last event decoded, for the parser's cursor: its data while small, else the cursor
+        # read from it at once (a done event restating a long answer must not be held).
+        self.last_data: bytes | int | None = None
         self.watch: Watch | None = None
 
     def start(self, server_address: str | None, server_port: int | None) -> None:
@@ -346,7 +335,7 @@ class _StreamCore:
                 queue.extend(feed(event, data))
             # Once per chunk, for last_sequence_number. A done event restating a long answer
             # is not held: its cursor is read now, so that it does not outlive its parsing.
-            self.last_data = data if len(data) <= _HELD_DATA else _cursor_of(data)
+            self.last_data = data if len(data) <= _HELD_DATA else parser.cursor(data)
         except StreamError as exc:
             # Events decoded before the bad one are still delivered, then the error is raised.
             # The chained cause (a pydantic ValidationError) quotes the payload: it must not
@@ -611,15 +600,11 @@ class _StreamBase(Generic[R]):
         connection, pass it as ``starting_after`` to ``client.responses.resume`` to receive the
         rest of a background response. Received means decoded: when the stream raises, every
         event received before has been delivered."""
-        data = self._core.last_data
-        if data is None:
-            return None
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            return None
-        number = payload.get("sequence_number") if isinstance(payload, dict) else None
-        return number if isinstance(number, int) and not isinstance(number, bool) else None
+        core = self._core
+        data = core.last_data
+        if data is None or isinstance(data, int):
+            return data
+        return core.parser.cursor(data)
 
     @property
     def http_response(self) -> R | None:

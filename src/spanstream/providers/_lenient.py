@@ -195,6 +195,11 @@ class ParserBase:
             self._dropped.clear()
             return None
 
+    def cursor(self, data: bytes) -> int | None:
+        """Where a stream could be resumed after this event: nowhere, unless the API says
+        (see :class:`~spanstream.providers.base.Parser`)."""
+        return None
+
     def _skip_malformed(
         self, type_name: str | None, reason: str, sequence_number: int | None = None
     ) -> None:

@@ -189,6 +189,11 @@ class Parser(Protocol):
         """Signal the end of the stream; returns any events that the end implies."""
         ...
 
+    def cursor(self, data: bytes) -> int | None:
+        """Where a stream could be resumed after the event whose data this is (its sequence
+        number, in the APIs that have one), or ``None``."""
+        ...
+
     @property
     def response(self) -> Response:
         """The response accumulated so far."""

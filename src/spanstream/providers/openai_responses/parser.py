@@ -60,8 +60,9 @@ logger = logging.getLogger("spanstream.providers.openai_responses")
 
 _NOTHING: list[StreamEvent] = []
 _TEXT_DELTA = "response.output_text.delta"
-# Best effort on a payload that failed to decode; bounded so int() cannot blow up.
-_SEQUENCE_NUMBER = re.compile(r'"sequence_number"\s*:\s*(\d{1,18})\b')
+# An event's sequence number without decoding it (a large done event, or a payload that failed
+# to decode); bounded so int() cannot blow up.
+_SEQUENCE_NUMBER = re.compile(rb'"sequence_number"\s*:\s*(\d{1,18})\b')
 
 _INCOMPLETE_FINISH_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
 _TERMINAL_STATUS: dict[str, ResponseStatus] = {
@@ -169,6 +170,14 @@ class ResponsesParser(ParserBase):
     def _validate_decoded(self, decoded: dict[str, object]) -> wire.WireEvent:
         return wire.any_event_adapter.validate_python(decoded, context=self._dropped)
 
+    def cursor(self, data: bytes) -> int | None:
+        """The event's ``sequence_number``: ``starting_after`` for ``GET /responses/{id}``.
+        The first match is the event's own: nested objects have no such key, and inside a JSON
+        string the quotes around it would be escaped; so a done event restating a long answer
+        is scanned, not decoded."""
+        match = _SEQUENCE_NUMBER.search(data)
+        return int(match.group(1)) if match else None
+
     def close(self) -> list[StreamEvent]:
         """End of stream. A provider error without a terminal event still ends as failed."""
         if self.done or self._error is None:
@@ -200,7 +209,7 @@ class ResponsesParser(ParserBase):
         sequence_number: int | None = None,
     ) -> list[StreamEvent]:
         if sequence_number is None:
-            match = _SEQUENCE_NUMBER.search(text_of(data))
+            match = _SEQUENCE_NUMBER.search(data if isinstance(data, bytes) else data.encode())
             sequence_number = int(match.group(1)) if match else None
         self._skip_malformed(type_name, describe(exc), sequence_number)
         return _NOTHING
