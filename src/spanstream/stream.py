@@ -916,16 +916,24 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
             await self._release()
 
     async def _release(self) -> None:
-        """Close the response, after draining the rest of the body (see :meth:`Stream._release`)."""
+        """Close the response, after draining the rest of the body (see :meth:`Stream._release`).
+
+        Without a socket to bound the drain by (an in-memory or a custom transport), the event
+        loop's clock bounds it: such a body is often an async generator of the application's
+        (an ``httpx.MockTransport`` handler's), which left suspended would be finalized by the
+        garbage collector, outside any loop."""
         core = self._core
         chunks = self._chunks
-        if chunks is not None and core.terminal and core.start_drain():
-            self._chunks = None
-            try:
-                async for chunk in chunks:
-                    core.drained(chunk)
-            except Exception:  # a broken or cut connection after the end is moot
-                pass
+        if chunks is not None and core.terminal:
+            import anyio  # httpx's own dependency; loaded once httpx streamed asynchronously
+
+            timeout = None if core.start_drain() else core.settings.drain_timeout
+            with anyio.move_on_after(timeout):
+                try:
+                    async for chunk in chunks:
+                        core.drained(chunk)
+                except Exception:  # a broken or cut connection after the end is moot
+                    pass
             core.end_drain()
         await self._close_response()
 

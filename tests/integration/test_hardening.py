@@ -947,3 +947,31 @@ def test_an_error_event_followed_by_completed_ends_completed(
     assert attributes["spanstream.outcome"] == "completed"
     assert "error.type" not in attributes
     assert span.status.status_code.name == "UNSET"
+
+
+def test_an_in_memory_async_body_is_read_to_its_end_after_the_terminal_event() -> None:
+    # A transport without a socket (an application's httpx.MockTransport serving an async
+    # generator): the drain is bounded by the loop's clock, and the generator finishes on the
+    # loop instead of being finalized by the garbage collector after the loop is gone.
+    finished: list[bool] = []
+
+    async def body() -> Any:
+        for frame in RESPONSES_BODY.split(b"\n\n"):
+            yield frame + b"\n\n"
+        finished.append(True)  # read to its end, not closed half-way
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+
+    async def main() -> tuple[str, list[bool]]:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        client = AsyncClient(api_key=KEY, base_url="http://test/v1", http_client=http)
+        async with client.responses.stream(model="gpt-4.1", input="hi") as stream:
+            text = (await stream.final_response()).text
+        at_the_end = list(finished)  # before the loop's own shutdown could close it
+        await http.aclose()
+        return text, at_the_end
+
+    text, at_the_end = asyncio.run(main())
+    assert text == APIS[0].text
+    assert at_the_end == [True]
