@@ -228,6 +228,7 @@ def run(config: Config, selected: list[Path], log: Callable[[str], None]) -> dic
                 (paths.SPANSTREAM_SYNC_TRACES, paths.SPANSTREAM_SYNC_OFF),
                 (paths.SPANSTREAM_SYNC_METRICS, paths.SPANSTREAM_SYNC_OFF),
                 (paths.SPANSTREAM_SYNC_BRIEF, paths.SPANSTREAM_SYNC_OFF),
+                (paths.SPANSTREAM_SYNC_NO_CHUNK, paths.SPANSTREAM_SYNC_OFF),
             ):
                 pair = telemetry_pairs(
                     stream,

@@ -247,10 +247,16 @@ def _client_options(telemetry: Telemetry) -> dict[str, Any]:
     }
 
 
-def sync_client(chunks: list[bytes], telemetry: Telemetry) -> spanstream.Client:
+def sync_client(
+    chunks: list[bytes], telemetry: Telemetry, *, time_per_output_chunk: bool = True
+) -> spanstream.Client:
     """spanstream's sync Client on the mock transport serving ``chunks``, telemetry to
     ``telemetry``'s providers."""
-    return spanstream.Client(http_client=sync_http(chunks), **_client_options(telemetry))
+    return spanstream.Client(
+        http_client=sync_http(chunks),
+        time_per_output_chunk=time_per_output_chunk,
+        **_client_options(telemetry),
+    )
 
 
 # The metric families the brief names (operation duration, token usage, time to first token:
@@ -259,11 +265,16 @@ BRIEF_MEASURES = frozenset({"duration", "input_tokens", "output_tokens", "time_t
 
 
 def _spanstream_sync(
-    on: bool, *, traces: bool = True, metrics: bool = True, only: frozenset[str] | None = None
+    on: bool,
+    *,
+    traces: bool = True,
+    metrics: bool = True,
+    only: frozenset[str] | None = None,
+    per_chunk: bool = True,
 ) -> Callable[[SSEStream, list[bytes]], Runner]:
     def make(stream: SSEStream, chunks: list[bytes]) -> Runner:
         telemetry = Telemetry(on, traces=traces, metrics=metrics)
-        client = sync_client(chunks, telemetry)
+        client = sync_client(chunks, telemetry, time_per_output_chunk=per_chunk)
         if only is not None:
             # A diagnostic, not an option spanstream offers: its other instruments removed.
             recorder = client._config.instrumentation.metrics
@@ -413,6 +424,7 @@ PATHS: tuple[Path, ...] = (
 SPANSTREAM_SYNC_TRACES = "s_sync_traces"
 SPANSTREAM_SYNC_METRICS = "s_sync_metrics"
 SPANSTREAM_SYNC_BRIEF = "s_sync_brief"
+SPANSTREAM_SYNC_NO_CHUNK = "s_sync_no_chunk"
 
 # Where telemetry's cost goes: each half alone, paired against telemetry off (not in the tables
 # of every path and chunking).
@@ -433,6 +445,12 @@ BREAKDOWN_PATHS: tuple[Path, ...] = (
         SPANSTREAM_SYNC_BRIEF,
         "spanstream Client, span + only the brief's metrics (duration, 2 token counts, TTFC)",
         _spanstream_sync(True, only=BRIEF_MEASURES),
+        expected=spanstream_events,
+    ),
+    Path(
+        SPANSTREAM_SYNC_NO_CHUNK,
+        "spanstream Client, telemetry on with time_per_output_chunk=False",
+        _spanstream_sync(True, per_chunk=False),
         expected=spanstream_events,
     ),
 )
