@@ -25,6 +25,7 @@ import logging
 import re
 import threading
 import weakref
+from collections.abc import Callable
 
 __all__ = ["LOGGERS", "MIN_PIECE", "Scrubber", "protect_logs", "scrub_exception"]
 
@@ -137,7 +138,7 @@ def protect_logs(scrubber: Scrubber) -> None:
 _ERROR_FIELDS = ("message", "code", "error_type", "param", "request_id", "event_type")
 
 
-def scrub_exception(error: BaseException, scrub: Scrubber) -> None:
+def scrub_exception(error: BaseException, scrub: Callable[[str], str]) -> None:
     """Scrub an exception's message and its text fields in place (its ``str``, what a span's
     status and exception event show, is built from ``args``)."""
     args = error.args

@@ -36,7 +36,7 @@ from typing import Generic, TypeVar
 import httpx
 
 from ._body import async_chunks, sync_chunks
-from ._secrets import Scrubber, scrub_exception
+from ._secrets import scrub_exception
 from ._watchdog import Watch, shut, socket_of, watchdog
 from .errors import (
     APIConnectionError,
@@ -397,8 +397,9 @@ class _StreamCore:
             )
 
     def start_drain(self) -> bool:
-        """Bound the rest of the body by the drain deadline; False if it cannot be bounded (no
-        socket to watch: then it is not read at all)."""
+        """Bound the rest of the body by the watchdog's drain deadline; False without a socket
+        to watch (the sync stream then does not read the rest, the async one bounds it by the
+        event loop's clock)."""
         watch = self.watch
         if watch is None:
             return False
@@ -445,11 +446,10 @@ class _StreamCore:
         self.timings.ended = time.perf_counter()
         parser = self.parser
         failure = outcome in ("failed", "error")
-        scrub = self.settings.scrub
-        if failure and error is not None and isinstance(scrub, Scrubber):
+        if failure and error is not None:
             # The last net: whatever built the message (an event type a server chose, say),
             # the key leaves it before the error is recorded or raised.
-            scrub_exception(error, scrub)
+            scrub_exception(error, self.settings.scrub)
         result = StreamResult(
             outcome=outcome,
             response=parser.response,
