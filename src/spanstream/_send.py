@@ -30,12 +30,13 @@ from typing import TYPE_CHECKING, Union
 import httpx
 
 from .errors import SpanstreamError
+from .stream import wrap_transport_error
 
 if TYPE_CHECKING:
     from .client import _ClientConfig
     from .providers.base import PreparedRequest
 
-__all__ = ["SendFlow", "adrive", "drive", "send_flow"]
+__all__ = ["SendFlow", "adrive", "drive", "is_json", "send_flow", "unexpected_content_type"]
 
 MAX_ERROR_BODY = 64 * 1024
 """Bytes of an error body read for its message (the rest is not waited for)."""
@@ -69,15 +70,31 @@ SendFlow = Generator[Step, object, tuple[httpx.Response, int]]
 """Yields steps, receives their results; returns the streaming response and the retries."""
 
 
+_EVENT_STREAM = "text/event-stream"
+
+
+def unexpected_content_type(response: httpx.Response) -> bool:
+    """Whether a success response is certainly no event stream: HTML (a proxy's or a portal's
+    page) or JSON (an error body, or a server that ignored ``stream``). Anything else is read
+    as a stream: compatible servers label their streams loosely (``text/plain``, none)."""
+    content_type = response.headers.get("content-type", "")
+    if content_type.startswith(_EVENT_STREAM):
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in ("text/html", "application/xhtml+xml") or is_json(media)
+
+
+def is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
 def send_flow(
     config: _ClientConfig,
     client: httpx.Client | httpx.AsyncClient,
     prepared: PreparedRequest,
 ) -> SendFlow:
     """The whole decision of sending ``prepared`` (see the module's rules)."""
-    from .client import unexpected_content_type
-    from .stream import wrap_transport_error
-
     config.check_usable(client)
     policy = config.retry
     attempt = hops = 0

@@ -29,7 +29,7 @@ from ._pool import DEFAULT_LIMITS, AsyncShardedTransport, ShardedTransport, envi
 from ._resources import Chat, Responses
 from ._retry import RetryPolicy
 from ._secrets import Scrubber, protect_logs
-from ._send import adrive, drive, send_flow
+from ._send import adrive, drive, is_json, send_flow
 from .agent import Agent, AsyncAgent
 from .errors import (
     APIConnectionError,
@@ -225,7 +225,7 @@ class _ClientConfig:
         """The error for a success status whose body is no event stream, from (the start of)
         its body."""
         content_type = response.headers.get("content-type", "")
-        if _is_json(content_type):
+        if is_json(content_type):
             message, error_type, code, param = _error_details(body, response.reason_phrase)
         else:
             excerpt = " ".join(body.split())[:300] or "empty body"
@@ -299,25 +299,6 @@ class _ClientConfig:
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     port = url.port if url.port is not None else {"https": 443, "http": 80}.get(url.scheme)
     return url.scheme, url.host, port
-
-
-_EVENT_STREAM = "text/event-stream"
-
-
-def unexpected_content_type(response: httpx.Response) -> bool:
-    """Whether a success response is certainly no event stream: HTML (a proxy's or a portal's
-    page) or JSON (an error body, or a server that ignored ``stream``). Anything else is read
-    as a stream: compatible servers label their streams loosely (``text/plain``, none)."""
-    content_type = response.headers.get("content-type", "")
-    if content_type.startswith(_EVENT_STREAM):
-        return False
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media in ("text/html", "application/xhtml+xml") or _is_json(media)
-
-
-def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or media.endswith("+json")
 
 
 def _error_details(text: str, reason: str) -> tuple[str, str | None, str | None, str | None]:
