@@ -136,13 +136,18 @@ def _telemetry_options(command: argparse.ArgumentParser) -> None:
     )
 
 
-_OTLP_VARIABLES = (
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-    "OTEL_TRACES_EXPORTER",
-    "OTEL_METRICS_EXPORTER",
-)
+def _asked_signals(signals: tuple[str, ...]) -> tuple[str, ...]:
+    """The signals the environment asks to export: those with an exporter or an endpoint
+    variable of their own, or all when the generic endpoint is set. A signal nobody named is
+    not exported, so the demo never sends to a default localhost collector."""
+    generic = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip())
+    return tuple(
+        signal
+        for signal in signals
+        if generic
+        or os.environ.get(f"OTEL_{signal.upper()}_EXPORTER", "").strip()
+        or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "").strip()
+    )
 
 
 class _CliTelemetry:
@@ -162,8 +167,8 @@ class _CliTelemetry:
         built = Exporters()
         if otlp_endpoint:
             built = build_exporters("otlp-http", otlp_endpoint, signals=signals)
-        elif any(os.environ.get(name, "").strip() for name in _OTLP_VARIABLES):
-            built = build_exporters(None, signals=signals)
+        elif asked := _asked_signals(signals):
+            built = build_exporters(None, signals=asked)
         self.tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
         for processor in built.span_processors:

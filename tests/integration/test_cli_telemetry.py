@@ -110,3 +110,21 @@ def test_help_names_the_variables_and_the_verbose_flag() -> None:
         assert "OTEL_EXPORTER_OTLP_" in result.stdout
         assert "OTEL_SERVICE_NAME" in result.stdout
         assert "--verbose" in result.stdout
+
+
+def test_only_the_signals_the_environment_names_are_exported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Traces to the console, nothing said of metrics: metrics must not go to a default
+    # localhost collector.
+    for name in list(os.environ):
+        if name.startswith("OTEL_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    from spanstream.cli import _CliTelemetry
+
+    telemetry = _CliTelemetry("demo", None, verbose=True)
+    try:
+        assert list(telemetry.meter_provider._all_metric_readers) == []
+    finally:
+        telemetry.handle.shutdown()
