@@ -29,6 +29,10 @@ ANTHROPIC = FIXTURES / "anthropic-messages" / "claude-haiku-4-5-text.sse"
         ("api.mistral.ai", "openai", "mistral_ai"),
         ("generativelanguage.googleapis.com", "openai", "gcp.gemini"),
         ("bedrock-runtime.us-east-1.amazonaws.com", "openai", "aws.bedrock"),
+        ("us-central1-aiplatform.googleapis.com", "openai", "gcp.vertex_ai"),  # regional
+        ("aiplatform.googleapis.com", "anthropic", "gcp.vertex_ai"),
+        ("my-resource.cognitiveservices.azure.com", "openai", "azure.ai.openai"),
+        ("notaiplatform.googleapis.com.evil", "openai", "openai"),
         ("api.anthropic.com", "anthropic", "anthropic"),
         # Not named by the conventions: the API spoken (their guidance for a client).
         ("openrouter.ai", "openai", "openai"),

@@ -18,6 +18,7 @@ KNOWN_HOSTS: tuple[tuple[str, str], ...] = (
     ("api.openai.com", Names.OPENAI.value),
     ("api.anthropic.com", Names.ANTHROPIC.value),
     ("openai.azure.com", Names.AZURE_AI_OPENAI.value),  # {resource}.openai.azure.com
+    ("cognitiveservices.azure.com", Names.AZURE_AI_OPENAI.value),  # {resource}.cognitive...
     ("models.ai.azure.com", Names.AZURE_AI_INFERENCE.value),  # serverless deployments
     ("api.deepseek.com", Names.DEEPSEEK.value),
     ("api.groq.com", Names.GROQ.value),
@@ -27,7 +28,7 @@ KNOWN_HOSTS: tuple[tuple[str, str], ...] = (
     ("api.cohere.ai", Names.COHERE.value),
     ("api.cohere.com", Names.COHERE.value),
     ("generativelanguage.googleapis.com", Names.GCP_GEMINI.value),
-    ("aiplatform.googleapis.com", Names.GCP_VERTEX_AI.value),  # {region}-aiplatform...
+    ("aiplatform.googleapis.com", Names.GCP_VERTEX_AI.value),  # {region}-aiplatform.googleapis.com
     ("amazonaws.com", Names.AWS_BEDROCK.value),  # bedrock-runtime.{region}.amazonaws.com
     ("ml.cloud.ibm.com", Names.IBM_WATSONX_AI.value),  # {region}.ml.cloud.ibm.com
     ("api.moonshot.ai", "moonshot_ai"),
@@ -46,7 +47,9 @@ def provider_name(host: str, wire: str) -> str:
     ``openai`` based on the instrumentation's best knowledge" for OpenAI-compatible servers."""
     host = host.lower().rstrip(".")
     for known, name in KNOWN_HOSTS:
-        if host == known or host.endswith("." + known):
+        # A subdomain ({resource}.openai.azure.com) or a prefixed label in the same domain
+        # ({region}-aiplatform.googleapis.com): both belong to the provider's own domain.
+        if host == known or host.endswith(("." + known, "-" + known)):
             if known == "amazonaws.com" and not host.startswith("bedrock"):
                 continue  # only Bedrock's endpoints, not every AWS service
             return name
