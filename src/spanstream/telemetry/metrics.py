@@ -198,6 +198,10 @@ METRICS: Mapping[str, Mapping[Measure, MetricSpec]] = {
 }
 
 
+_NO_EXEMPLAR = otel_context.Context()
+"""An empty context: a measurement recorded in it is no exemplar candidate (no span)."""
+
+
 class StreamMetrics:
     """The instruments of one name set, created once per client."""
 
@@ -304,8 +308,16 @@ class StreamMetrics:
         if not isinstance(instrument, metrics.Histogram):
             return
         record = instrument.record
+        values = iter(values)
+        # The span's context goes with the first value only: with it the SDK's trace-based
+        # exemplar filter samples every value into the bucket's reservoir (a lock, a search
+        # and the current span each), to keep one exemplar per bucket all the same. The others
+        # get an empty context, which offers no exemplar.
         for value in values:
             record(value, attributes, context=context)
+            break
+        for value in values:
+            record(value, attributes, context=_NO_EXEMPLAR)
 
     def _record(
         self,
