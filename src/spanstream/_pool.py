@@ -31,6 +31,7 @@ transport's own iterator, so nothing is added per chunk.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import ssl
 import threading
@@ -256,9 +257,12 @@ class ShardedTransport(_Sharded[httpx.HTTPTransport], httpx.BaseTransport):
             with self._lock:
                 self._shards.release(index)
 
-        try:
-            for idle in expired:
+        # An expired shard that fails to close (a connection already broken) is no reason to
+        # fail the request that happened to find it expired.
+        for idle in expired:
+            with contextlib.suppress(Exception):
                 idle.close()
+        try:
             response = transport.handle_request(request)
         except BaseException:
             release()
@@ -284,9 +288,10 @@ class AsyncShardedTransport(_Sharded[httpx.AsyncHTTPTransport], httpx.AsyncBaseT
         shards = self._shards
         expired = shards.take_expired()
         index, transport = shards.pick()
-        try:
-            for idle in expired:
+        for idle in expired:  # as in ShardedTransport.handle_request
+            with contextlib.suppress(Exception):
                 await idle.aclose()
+        try:
             response = await transport.handle_async_request(request)
         except BaseException:
             shards.release(index)
