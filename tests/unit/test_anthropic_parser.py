@@ -277,3 +277,19 @@ def test_message_stop_without_a_stop_reason_completes_with_no_finish_reason() ->
         None,
         (),
     )
+
+
+def test_a_server_tool_input_with_a_huge_integer_stays_valid_json() -> None:
+    # Only revalidating a failed event reads an over-long integer as a placeholder; a tool's
+    # streamed input is decoded as json.loads does, so nothing becomes Infinity in its data.
+    huge = "1" * 5000
+    events = feed(
+        MessagesParser(),
+        block_start(0, type="server_tool_use", id="srvtoolu_1", name="web_search", input={}),
+        delta(0, type="input_json_delta", partial_json='{"n": ' + huge + "}"),
+        block_stop(0),
+    )
+    (item,) = events
+    assert isinstance(item, ItemDone)
+    assert json.loads(json.dumps(item.data)) == item.data  # no inf
+    assert "inf" not in repr(item.data).lower()

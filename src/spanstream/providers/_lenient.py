@@ -73,11 +73,13 @@ def _integer(text: str) -> int | float:
         return -math.inf if text.startswith("-") else math.inf
 
 
-def loads(data: Data) -> object:
-    """Decode JSON, or ``None`` if it is not (deep nesting included). An integer too long for
-    ``int()`` decodes as an infinity rather than failing the whole document."""
+def loads(data: Data, *, huge_ints: bool = False) -> object:
+    """Decode JSON, or ``None`` if it is not (deep nesting included). With ``huge_ints`` an
+    integer too long for ``int()`` decodes as an infinity rather than failing the whole document
+    (for revalidating a payload, where no field that takes one keeps it); elsewhere (a tool's
+    arguments, say) such a document stays undecoded, as ``json.loads`` has it."""
     try:
-        return json.loads(data, parse_int=_integer)
+        return json.loads(data, parse_int=_integer) if huge_ints else json.loads(data)
     except (ValueError, RecursionError):
         return None
 
@@ -186,7 +188,7 @@ class ParserBase:
         self._dropped.clear()
         if exc.errors(include_url=False, include_input=False)[0]["type"] != "json_invalid":
             return None
-        decoded = loads(data)
+        decoded = loads(data, huge_ints=True)
         if not isinstance(decoded, dict):
             return None
         try:

@@ -209,8 +209,7 @@ class ResponsesParser(ParserBase):
         sequence_number: int | None = None,
     ) -> list[StreamEvent]:
         if sequence_number is None:
-            match = _SEQUENCE_NUMBER.search(data if isinstance(data, bytes) else data.encode())
-            sequence_number = int(match.group(1)) if match else None
+            sequence_number = self.cursor(data if isinstance(data, bytes) else data.encode())
         self._skip_malformed(type_name, describe(exc), sequence_number)
         return _NOTHING
 
