@@ -17,7 +17,7 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Annotated, Any, TypeAlias, TypeVar, Union
 
 from pydantic import (
@@ -179,23 +179,43 @@ class ParserBase:
             self._skip_malformed(type_name, reason, sequence_number)
 
     def _revalidate(
-        self, data: Data, exc: ValidationError, validate: Callable[[dict[str, object]], _T]
+        self,
+        data: Data,
+        exc: ValidationError,
+        validate: Callable[[dict[str, object]], _T],
+        droppable: Collection[str] = (),
     ) -> _T | None:
-        """A payload that failed as a whole only because the JSON parser refused a number (one
-        of thousands of digits: ``number out of range``) is decoded again with :func:`loads`,
-        which keeps the number as a value no count accepts, so that only its field is dropped.
-        ``None`` if that is not the failure or the payload still fails."""
+        """Validate again a payload that failed as a whole, keeping what is good in it; ``None``
+        if it cannot be kept.
+
+        Two failures are mended: the JSON parser refused a number (one of thousands of digits:
+        ``number out of range``; the payload is decoded again with such numbers as a value no
+        count accepts), and a top-level field named in ``droppable`` is invalid (it is removed,
+        noted as dropped, and the rest validated again). Fields that come on every event are
+        kept plain for speed and named here, so that they cost nothing until one fails.
+        """
         self._dropped.clear()
-        if exc.errors(include_url=False, include_input=False)[0]["type"] != "json_invalid":
+        errors = exc.errors(include_url=False, include_input=False)
+        huge = errors[0]["type"] == "json_invalid"
+        if not huge and not droppable:
             return None
-        decoded = loads(data, huge_ints=True)
+        decoded = loads(data, huge_ints=huge)
         if not isinstance(decoded, dict):
             return None
-        try:
-            return validate(decoded)
-        except ValidationError:
-            self._dropped.clear()
-            return None
+        for _ in range(len(droppable) + 1):
+            try:
+                return validate(decoded)
+            except ValidationError as again:
+                errors = again.errors(include_url=False, include_input=False)
+            bad = {str(error["loc"][0]): error for error in errors if error["loc"]}
+            if not bad or not bad.keys() <= set(droppable):
+                break
+            for name, error in sorted(bad.items()):
+                del decoded[name]
+                where = ".".join(str(part) for part in error["loc"])
+                self._dropped.append(f"{name} dropped: {where}: {error['msg']}")
+        self._dropped.clear()
+        return None
 
     def cursor(self, data: bytes) -> int | None:
         """Where a stream could be resumed after this event: nowhere, unless the API says

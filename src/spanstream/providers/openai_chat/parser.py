@@ -135,7 +135,7 @@ class ChatCompletionsParser(ParserBase):
         try:
             chunk = wire.ChatCompletionChunk.model_validate_json(data, context=self._dropped)
         except ValidationError as exc:
-            revalidated = self._revalidate(data, exc, self._validate_decoded)
+            revalidated = self._revalidate(data, exc, self._validate_decoded, wire.DROPPABLE)
             if revalidated is None:
                 self._skip_malformed(_CHUNK, describe(exc))
                 return _NOTHING

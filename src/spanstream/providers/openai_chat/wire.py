@@ -113,15 +113,22 @@ class Choice(_Wire):
 
 
 class ChatCompletionChunk(_Wire):
-    """One chunk. The fields around the choices are :data:`Droppable`: the last chunks carry the
-    usage and finish reasons, and a bad usage must not cost the end of the answer."""
+    """One chunk. The fields around the choices (:data:`DROPPABLE`) are dropped alone when
+    invalid, by the parser's revalidation: the last chunks carry the usage and finish reasons,
+    and a bad usage must not cost the end of the answer. They are plain fields here because
+    they come on every chunk (``usage`` as ``null``): a per-field validator would cost every
+    chunk what only a bad one needs."""
 
-    id: Annotated[str | None, Droppable] = None
-    model: Annotated[str | None, Droppable] = None
+    id: str | None = None
+    model: str | None = None
     choices: list[Choice] | None = None
-    usage: Annotated[UsageObject | None, Droppable] = None
-    service_tier: Annotated[str | None, Droppable] = None
-    system_fingerprint: Annotated[str | None, Droppable] = None
-    x_groq: Annotated[GroqExtension | None, Droppable] = None
+    usage: UsageObject | None = None
+    service_tier: str | None = None
+    system_fingerprint: str | None = None
+    x_groq: GroqExtension | None = None
     error: ErrorObject | None = None
     """OpenRouter and others report a mid-stream failure inside an otherwise normal chunk."""
+
+
+DROPPABLE = ("id", "model", "usage", "service_tier", "system_fingerprint", "x_groq")
+"""The chunk's fields dropped alone when invalid (see :class:`ChatCompletionChunk`)."""
