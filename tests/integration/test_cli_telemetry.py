@@ -120,11 +120,14 @@ def test_only_the_signals_the_environment_names_are_exported(
     for name in list(os.environ):
         if name.startswith("OTEL_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
-    from spanstream.cli import _CliTelemetry
+    from spanstream.cli import _asked_signals
 
-    telemetry = _CliTelemetry("demo", None, verbose=True)
-    try:
-        assert list(telemetry.meter_provider._all_metric_readers) == []
-    finally:
-        telemetry.handle.shutdown()
+    both = ("traces", "metrics")
+    assert _asked_signals(both) == ()
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    assert _asked_signals(both) == ("traces",)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://127.0.0.1:9/v1/metrics")
+    assert _asked_signals(both) == both
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    assert _asked_signals(both) == both
