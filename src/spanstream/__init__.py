@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-from ._anthropic import AnthropicClient, AsyncAnthropicClient
+
 from ._lazy import lazy_attributes
 from ._pool import AsyncShardedTransport, ShardedTransport
 from ._retry import RetryPolicy
 from .agent import Agent, AgentEvent, AgentRun, AsyncAgent, AsyncAgentRun
-from .client import AsyncClient, Client
+from .client import AnthropicClient, AsyncAnthropicClient, AsyncClient, Client
 from .errors import (
     APIConnectionError,
     APIError,

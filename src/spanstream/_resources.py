@@ -11,20 +11,23 @@ A new API is a new provider package and one class here.
 
 from __future__ import annotations
 
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from typing_extensions import Unpack
 
 from .providers.anthropic_messages import MessagesParams
 from .providers.anthropic_messages import build_request as build_messages_request
 from .providers.base import PreparedRequest
+from .providers.conversations import Api
 from .providers.openai_chat import ChatParams
 from .providers.openai_chat import build_request as build_chat_request
 from .providers.openai_responses import ResponsesParams, build_fetch_request
 from .providers.openai_responses import build_request as build_responses_request
 from .stream import AsyncStream, Stream
 
-__all__ = ["Chat", "ChatCompletions", "Messages", "Responses"]
+__all__ = ["AGENT_APIS", "AgentApi", "Chat", "ChatCompletions", "Messages", "Resource", "Responses"]
 
 S = TypeVar("S", Stream, AsyncStream)
 S_co = TypeVar("S_co", Stream, AsyncStream, covariant=True)
@@ -36,13 +39,22 @@ class Streams(Protocol[S_co]):
     def _stream(self, prepared: PreparedRequest) -> S_co: ...
 
 
-class _Resource(Generic[S]):
+class Resource(Generic[S]):
+    """An API of a client, offered as the client's attribute ``attribute``; ``agent_api``
+    names it for ``client.agent(api=...)`` (None: no agent runs over it)."""
+
+    attribute: ClassVar[str]
+    agent_api: ClassVar[Api | None] = None
+
     def __init__(self, client: Streams[S]) -> None:
         self._client: Streams[S] = client
 
 
-class Responses(_Resource[S]):
+class Responses(Resource[S]):
     """``client.responses``: the OpenAI Responses API."""
+
+    attribute = "responses"
+    agent_api = "responses"
 
     def stream(self, **params: Unpack[ResponsesParams]) -> S:
         """Stream a response (the parameters: :class:`~spanstream.providers.openai_responses.
@@ -80,7 +92,7 @@ class Responses(_Resource[S]):
         return self._client._stream(build_fetch_request(response_id, starting_after=starting_after))
 
 
-class ChatCompletions(_Resource[S]):
+class ChatCompletions(Resource[S]):
     """``client.chat.completions``: OpenAI Chat Completions, also spoken by compatible servers
     (vLLM, llama.cpp, Ollama, gateways): point the client at one with ``base_url``."""
 
@@ -103,15 +115,22 @@ class ChatCompletions(_Resource[S]):
         return self._client._stream(build_chat_request(**params))
 
 
-class Chat(Generic[S]):
+class Chat(Resource[S]):
     """``client.chat``: holds :class:`ChatCompletions` as ``completions``."""
 
+    attribute = "chat"
+    agent_api = "chat"
+
     def __init__(self, client: Streams[S]) -> None:
+        self._client = client
         self.completions: ChatCompletions[S] = ChatCompletions(client)
 
 
-class Messages(_Resource[S]):
+class Messages(Resource[S]):
     """``client.messages``: the Anthropic Messages API."""
+
+    attribute = "messages"
+    agent_api = "anthropic"
 
     def stream(self, **params: Unpack[MessagesParams]) -> S:
         """Stream a message (the parameters: :class:`~spanstream.providers.anthropic_messages.
@@ -128,3 +147,20 @@ class Messages(_Resource[S]):
         ...             print(event.text, end="")
         """
         return self._client._stream(build_messages_request(**params))
+
+
+@dataclass(frozen=True)
+class AgentApi:
+    """How an agent's turns use an API: the client's stream method for a turn, and the
+    options every turn gets unless the caller gives them."""
+
+    stream: Callable[[Any], Callable[..., Any]]
+    defaults: Mapping[str, object] = field(default_factory=dict)
+
+
+AGENT_APIS: dict[Api, AgentApi] = {
+    "responses": AgentApi(lambda client: client.responses.stream),
+    "chat": AgentApi(lambda client: client.chat.completions.stream),
+    # Anthropic requires max_tokens on every request; a turn gets room to answer.
+    "anthropic": AgentApi(lambda client: client.messages.stream, {"max_tokens": 4096}),
+}

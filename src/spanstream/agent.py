@@ -18,11 +18,19 @@ the history so far.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Union
+from typing import Union
 
 from opentelemetry import context as otel_context
 
@@ -44,11 +52,9 @@ UserInput = Union[str, Sequence[Mapping[str, object]]]
 
 
 class _AgentBase:
-    _stream: Callable[..., Stream | AsyncStream]
-    """Starts one turn's stream (the client's ``responses.stream`` or chat's)."""
-
     def __init__(
         self,
+        stream: Callable[..., Stream | AsyncStream],
         *,
         api: Api,
         provider: str,
@@ -59,6 +65,8 @@ class _AgentBase:
         instrumentation: Instrumentation,
         options: Mapping[str, object],
     ) -> None:
+        self._stream = stream
+        """Starts one turn's stream (the client's ``responses.stream`` or chat's)."""
         self.api = api
         self.provider = provider
         self.model = model
@@ -183,10 +191,41 @@ class _RunEnd:
         self.span.end(outcome, state.turns, summed_usage(state.responses), error)
 
 
-class _RunViews:
-    """Read-only views of a run, shared by the sync and async runs."""
+class _Steps:
+    """The agent flow as a run iterates it: each step is a :class:`_StreamTurn`, a
+    :class:`_RunTools` or an event to pass on; the run sets ``result`` before asking for the
+    next. Its ``with`` block ends the run's span (:class:`_RunEnd`)."""
 
-    _state: _RunState
+    def __init__(self, agent: _AgentBase, state: _RunState) -> None:
+        self.span = agent._span()
+        self._end = _RunEnd(self.span, state)
+        self._flow = _agent_flow(agent, state, self.span)
+        self.result: object = None
+
+    def __enter__(self) -> _Steps:
+        return self
+
+    def __exit__(self, _: object, exc: BaseException | None, tb: object) -> None:
+        self._end.__exit__(None, exc, None)
+
+    def __iter__(self) -> _Steps:
+        return self
+
+    def __next__(self) -> AgentEvent | _StreamTurn | _RunTools:
+        result, self.result = self.result, None
+        try:
+            return self._flow.send(result)
+        except StopIteration:
+            self._end.completed = True
+            raise
+
+
+class _RunBase:
+    """What the sync and async runs share: their state and read-only views."""
+
+    def __init__(self, agent: _AgentBase, user_input: UserInput, max_turns: int) -> None:
+        self._agent = agent
+        self._state = _RunState(agent._conversation(user_input), max_turns)
 
     @property
     def history(self) -> list[dict[str, object]]:
@@ -205,8 +244,10 @@ class _RunViews:
 
 
 class _ToolExecution:
-    """One tool call's lookup, span and outcome; the sync and async runs differ only in how
-    they call the function."""
+    """One tool call's lookup, span and outcome, as a ``with`` block around calling the
+    function: an exception becomes the result sent back to the model (the run goes on), a
+    cancellation ends the span ``cancelled`` and propagates. The sync and async runs differ
+    only in how they call the function."""
 
     def __init__(self, agent: _AgentBase, call: ToolCall, span: AgentSpan) -> None:
         self.call = call
@@ -219,29 +260,37 @@ class _ToolExecution:
             parent=span.context,
         )
         self._found = found
+        self.result: ToolResult | None = None
+
+    def __enter__(self) -> _ToolExecution:
         # Spans the tool function creates nest under its execute_tool span.
         self._token = otel_context.attach(self.span.context)
+        return self
+
+    def __exit__(self, _: object, exc: BaseException | None, tb: object) -> bool:
+        otel_context.detach(self._token)
+        if isinstance(exc, Exception):
+            output = f"Error: {type(exc).__name__}: {exc}"
+            self.span.end(output, exc, "error")
+            self.result = ToolResult(self.call, output, type(exc).__name__)
+            return True
+        if exc is not None:
+            self.span.end(None, exc, "cancelled")
+        return False
 
     def tool(self) -> Tool:
         if self._found is None:
             raise UnknownToolError(self.call.name, list(self.tools))
         return self._found
 
-    def detach(self) -> None:
-        otel_context.detach(self._token)
-
-    def succeeded(self, value: object) -> ToolResult:
+    def succeeded(self, value: object) -> None:
         output = format_result(value)
         self.span.end(output, None, "completed")
-        return ToolResult(self.call, output)
+        self.result = ToolResult(self.call, output)
 
-    def failed(self, error: Exception) -> ToolResult:
-        output = f"Error: {type(error).__name__}: {error}"
-        self.span.end(output, error, "error")
-        return ToolResult(self.call, output, type(error).__name__)
-
-    def cancelled(self, error: BaseException) -> None:
-        self.span.end(None, error, "cancelled")
+    def outcome(self) -> ToolResult:
+        assert self.result is not None
+        return self.result
 
 
 # -- sync -----------------------------------------------------------------------------------------
@@ -250,32 +299,20 @@ class _ToolExecution:
 class Agent(_AgentBase):
     """An agent bound to a client (see :meth:`spanstream.Client.agent`)."""
 
-    def __init__(self, stream: Callable[..., Stream], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._stream = stream
-
     def stream(self, user_input: UserInput, *, max_turns: int = 5) -> AgentRun:
         """Run the agent on ``user_input``, streaming every turn's events."""
         return AgentRun(self, user_input, max_turns)
 
 
-class AgentRun(_RunViews, Iterator[AgentEvent]):
+class AgentRun(_RunBase, Iterator[AgentEvent]):
     """One run of an :class:`Agent`: a context manager and iterator of :data:`AgentEvent`."""
 
-    def __init__(self, agent: Agent, user_input: UserInput, max_turns: int) -> None:
-        self._agent = agent
-        self._state = _RunState(agent._conversation(user_input), max_turns)
-        self._events: Generator[AgentEvent, None, None] | None = None
+    _events: Generator[AgentEvent, None, None] | None = None
 
     def __enter__(self) -> AgentRun:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __iter__(self) -> AgentRun:
@@ -298,25 +335,16 @@ class AgentRun(_RunViews, Iterator[AgentEvent]):
         return self._state.responses[-1]
 
     def _run(self) -> Generator[AgentEvent, None, None]:
-        span = self._agent._span()
-        with _RunEnd(span, self._state) as end:
-            flow = _agent_flow(self._agent, self._state, span)
-            result: object = None
-            while True:
-                try:
-                    step = flow.send(result)
-                except StopIteration:
-                    end.completed = True
-                    return
-                result = None
+        with _Steps(self._agent, self._state) as steps:
+            for step in steps:
                 if isinstance(step, _StreamTurn):
                     stream = step.stream
                     assert isinstance(stream, Stream)
                     with stream:
                         yield from stream
-                        result = stream.final_response()
+                        steps.result = stream.final_response()
                 elif isinstance(step, _RunTools):
-                    result = self._run_tools(step.calls, span)
+                    steps.result = self._run_tools(step.calls, steps.span)
                 else:
                     yield step
 
@@ -327,17 +355,9 @@ class AgentRun(_RunViews, Iterator[AgentEvent]):
             return list(pool.map(lambda call: self._run_tool(call, span), calls))
 
     def _run_tool(self, call: ToolCall, span: AgentSpan) -> ToolResult:
-        execution = _ToolExecution(self._agent, call, span)
-        try:
-            value = execution.tool().run_sync(call.arguments)
-        except Exception as exc:
-            return execution.failed(exc)
-        except BaseException as exc:
-            execution.cancelled(exc)
-            raise
-        finally:
-            execution.detach()
-        return execution.succeeded(value)
+        with _ToolExecution(self._agent, call, span) as execution:
+            execution.succeeded(execution.tool().run_sync(call.arguments))
+        return execution.outcome()
 
 
 # -- async ----------------------------------------------------------------------------------------
@@ -346,32 +366,20 @@ class AgentRun(_RunViews, Iterator[AgentEvent]):
 class AsyncAgent(_AgentBase):
     """An agent bound to an async client (see :meth:`spanstream.AsyncClient.agent`)."""
 
-    def __init__(self, stream: Callable[..., AsyncStream], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._stream = stream
-
     def stream(self, user_input: UserInput, *, max_turns: int = 5) -> AsyncAgentRun:
         """Run the agent on ``user_input``, streaming every turn's events."""
         return AsyncAgentRun(self, user_input, max_turns)
 
 
-class AsyncAgentRun(_RunViews, AsyncIterator[AgentEvent]):
+class AsyncAgentRun(_RunBase, AsyncIterator[AgentEvent]):
     """The ``asyncio`` twin of :class:`AgentRun`."""
 
-    def __init__(self, agent: AsyncAgent, user_input: UserInput, max_turns: int) -> None:
-        self._agent = agent
-        self._state = _RunState(agent._conversation(user_input), max_turns)
-        self._events: AsyncIterator[AgentEvent] | None = None
+    _events: AsyncGenerator[AgentEvent, None] | None = None
 
     async def __aenter__(self) -> AsyncAgentRun:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     def __aiter__(self) -> AsyncAgentRun:
@@ -384,9 +392,8 @@ class AsyncAgentRun(_RunViews, AsyncIterator[AgentEvent]):
 
     async def aclose(self) -> None:
         """Stop the run; spans still open end as ``abandoned``."""
-        events = self._events
-        if events is not None:
-            await events.aclose()  # type: ignore[attr-defined]
+        if self._events is not None:
+            await self._events.aclose()
 
     async def final_response(self) -> Response:
         """Run to the end and return the last turn's response."""
@@ -394,27 +401,18 @@ class AsyncAgentRun(_RunViews, AsyncIterator[AgentEvent]):
             pass
         return self._state.responses[-1]
 
-    async def _run(self) -> AsyncIterator[AgentEvent]:
-        span = self._agent._span()
-        with _RunEnd(span, self._state) as end:
-            flow = _agent_flow(self._agent, self._state, span)
-            result: object = None
-            while True:
-                try:
-                    step = flow.send(result)
-                except StopIteration:
-                    end.completed = True
-                    return
-                result = None
+    async def _run(self) -> AsyncGenerator[AgentEvent, None]:
+        with _Steps(self._agent, self._state) as steps:
+            for step in steps:
                 if isinstance(step, _StreamTurn):
                     astream = step.stream
                     assert isinstance(astream, AsyncStream)
                     async with astream:
                         async for event in astream:
                             yield event
-                        result = await astream.final_response()
+                        steps.result = await astream.final_response()
                 elif isinstance(step, _RunTools):
-                    result = await self._run_tools(step.calls, span)
+                    steps.result = await self._run_tools(step.calls, steps.span)
                 else:
                     yield step
 
@@ -430,17 +428,9 @@ class AsyncAgentRun(_RunViews, AsyncIterator[AgentEvent]):
             raise
 
     async def _run_tool(self, call: ToolCall, span: AgentSpan) -> ToolResult:
-        execution = _ToolExecution(self._agent, call, span)
-        try:
-            value = await execution.tool().run(call.arguments)
-        except Exception as exc:
-            return execution.failed(exc)
-        except BaseException as exc:
-            execution.cancelled(exc)
-            raise
-        finally:
-            execution.detach()
-        return execution.succeeded(value)
+        with _ToolExecution(self._agent, call, span) as execution:
+            execution.succeeded(await execution.tool().run(call.arguments))
+        return execution.outcome()
 
 
 def summed_usage(responses: Sequence[Response]) -> Usage:

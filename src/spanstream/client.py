@@ -1,11 +1,14 @@
-"""``Client`` and ``AsyncClient``: configuration, authentication and sending with retries.
+"""The clients (``Client``, ``AnthropicClient`` and their ``asyncio`` twins): configuration,
+authentication and sending with retries.
 
 Everything provider-specific (environment variables, default base URL, authentication headers)
 comes from a :class:`~spanstream.providers.base.Provider` description, and each request brings
 its path and parser (:class:`~spanstream.providers.base.PreparedRequest`), so the same machinery
-serves every provider: :class:`_SyncClient` / :class:`_AsyncClient` are the OpenAI clients here
-and the Anthropic ones in ``_anthropic.py``. Sync and async share :class:`_ClientConfig`
-(everything but I/O) and differ only in the HTTP call and the sleep between retries.
+serves every provider: a client class names its provider and its APIs (the resources of
+:mod:`spanstream._resources`), nothing more. As in httpx's ``BaseClient``, everything without
+I/O is written once (:class:`_ClientConfig`, :class:`_BaseClient`); the sync and async clients
+differ only in how they send (one I/O-free send flow, :mod:`spanstream._send`, driven twice)
+and close.
 """
 
 from __future__ import annotations
@@ -13,20 +16,20 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
-from types import TracebackType
-from typing import Literal, TypedDict, TypeVar, overload
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any, ClassVar, Generic, TypedDict, TypeVar, overload
 
 import httpx
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry._logs import LoggerProvider
 from opentelemetry.metrics import MeterProvider
-from typing_extensions import Unpack
+from typing_extensions import Self, Unpack
 
 from . import __version__
 from ._pool import DEFAULT_LIMITS, AsyncShardedTransport, ShardedTransport, environment_proxies
-from ._resources import Chat, Responses
+from ._resources import AGENT_APIS, Chat, Messages, Resource, Responses
 from ._retry import RetryPolicy
 from ._secrets import Scrubber, protect_logs
 from ._send import adrive, drive, is_json, send_flow
@@ -40,38 +43,58 @@ from .errors import (
     UsageError,
 )
 from .providers.base import PreparedRequest, Provider, RequestInfo
-from .providers.services import OPENAI
+from .providers.conversations import Api
+from .providers.services import ANTHROPIC, OPENAI
 from .sse import DEFAULT_MAX_EVENT_SIZE
-from .stream import DEFAULT_DRAIN_TIMEOUT, AsyncStream, Stream, StreamSettings
+from .stream import DEFAULT_DRAIN_TIMEOUT, AsyncStream, Stream, StreamSettings, _StreamCore
 from .telemetry.content import CaptureMode, ContentCapture
 from .telemetry.identity import provider_name
-from .telemetry.span_observer import Instrumentation, SpanObserver
+from .telemetry.span_observer import Instrumentation
 from .tools import Tool
 
-__all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "AsyncClient", "Client", "ClientOptions"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
+    "AnthropicClient",
+    "AsyncAnthropicClient",
+    "AsyncClient",
+    "Client",
+    "ClientOptions",
+]
 
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 """Connect within 5 s; up to 600 s between two reads (reasoning models think before writing)."""
 
 
-def _owned_http_client(timeout: httpx.Timeout) -> httpx.Client:
-    """The HTTP client spanstream creates when none is given: httpx's, with its pool split into
-    shards (see :mod:`spanstream._pool`) unless the environment names a proxy."""
-    if environment_proxies():
-        return httpx.Client(timeout=timeout, limits=DEFAULT_LIMITS)
-    return httpx.Client(timeout=timeout, transport=ShardedTransport())
-
-
-def _owned_async_http_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
-    """The ``asyncio`` twin of :func:`_owned_http_client`."""
-    if environment_proxies():
-        return httpx.AsyncClient(timeout=timeout, limits=DEFAULT_LIMITS)
-    return httpx.AsyncClient(timeout=timeout, transport=AsyncShardedTransport())
+_H = TypeVar("_H", httpx.Client, httpx.AsyncClient)
 
 
 _MAX_REDIRECTS = 5
-_C = TypeVar("_C", bound="_SyncClient")
-_A = TypeVar("_A", bound="_AsyncClient")
+_E = TypeVar("_E", bound=APIStatusError)
+_ErrorDetails = tuple[str, "str | None", "str | None", "str | None"]  # message, type, code, param
+_S = TypeVar("_S", Stream, AsyncStream)
+_AG = TypeVar("_AG", Agent, AsyncAgent)
+
+
+@dataclass(frozen=True)
+class _Flavour(Generic[_H, _S, _AG]):
+    """What makes a client sync or async, besides how it sends and closes: the types it builds."""
+
+    http: type[_H]
+    sharded: Callable[[], httpx.BaseTransport | httpx.AsyncBaseTransport]
+    stream: type[_S]
+    agent: type[_AG]
+
+    def owned_http_client(self, timeout: httpx.Timeout) -> _H:
+        """The HTTP client spanstream creates when none is given: httpx's, with its pool split
+        into shards (see :mod:`spanstream._pool`) unless the environment names a proxy."""
+        if environment_proxies():
+            return self.http(timeout=timeout, limits=DEFAULT_LIMITS)
+        return self.http(timeout=timeout, transport=self.sharded())  # type: ignore[arg-type]
+
+
+_SYNC = _Flavour(httpx.Client, ShardedTransport, Stream, Agent)
+_ASYNC = _Flavour(httpx.AsyncClient, AsyncShardedTransport, AsyncStream, AsyncAgent)
 
 
 class ClientOptions(TypedDict, total=False):
@@ -211,33 +234,33 @@ class _ClientConfig:
 
     def status_error(self, response: httpx.Response, body: str) -> APIStatusError:
         """Build the typed error for an HTTP error status from (the start of) its body."""
-        message, error_type, code, param = _error_details(body, response.reason_phrase)
-        return APIStatusError(
-            response.status_code,
-            self.scrub(message),
-            error_type=self.scrub(error_type),
-            code=self.scrub(code),
-            param=self.scrub(param),
-            request_id=self.request_id(response),
-        )
+        details = _error_details(body, response.reason_phrase)
+        return self._http_error(APIStatusError, response, details)
 
     def content_type_error(self, response: httpx.Response, body: str) -> UnexpectedContentTypeError:
         """The error for a success status whose body is no event stream, from (the start of)
         its body."""
         content_type = response.headers.get("content-type", "")
         if is_json(content_type):
-            message, error_type, code, param = _error_details(body, response.reason_phrase)
+            details = _error_details(body, response.reason_phrase)
         else:
-            excerpt = " ".join(body.split())[:300] or "empty body"
-            message, error_type, code, param = excerpt, None, None, None
-        return UnexpectedContentTypeError(
+            details = (" ".join(body.split())[:300] or "empty body", None, None, None)
+        return self._http_error(
+            UnexpectedContentTypeError, response, details, content_type=self.scrub(content_type)
+        )
+
+    def _http_error(
+        self, kind: type[_E], response: httpx.Response, details: _ErrorDetails, **extra: str
+    ) -> _E:
+        message, error_type, code, param = details
+        return kind(
             response.status_code,
             self.scrub(message),
-            content_type=self.scrub(content_type),
             error_type=self.scrub(error_type),
             code=self.scrub(code),
             param=self.scrub(param),
             request_id=self.request_id(response),
+            **extra,
         )
 
     def redirect(self, response: httpx.Response, hops: int) -> httpx.URL | SpanstreamError:
@@ -291,9 +314,16 @@ class _ClientConfig:
             return info
         return replace(info, provider=self.provider_name)
 
-    def observer(self) -> SpanObserver:
-        # The parent is the caller's context now, wherever the stream is consumed later.
-        return self.instrumentation.observer(otel_context.get_current())
+    def stream_core(self, prepared: PreparedRequest) -> _StreamCore:
+        """The I/O-free state of one stream of ``prepared``; its observer's parent is the
+        caller's context now, wherever the stream is consumed later."""
+        return _StreamCore(
+            prepared.parser(strict=self.strict),
+            self.instrumentation.observer(otel_context.get_current()),
+            self.request_info(prepared),
+            self.stream_settings,
+            (self.server_address, self.server_port),
+        )
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -301,7 +331,7 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, port
 
 
-def _error_details(text: str, reason: str) -> tuple[str, str | None, str | None, str | None]:
+def _error_details(text: str, reason: str) -> _ErrorDetails:
     """The message, type, code and param of an error body. Servers write it as OpenAI does
     (``{"error": {"message", "type", "code", "param"}}``), with the fields at the top level
     (``{"object": "error", "message", "type", "code"}``: Mistral, vLLM), as a bare string
@@ -335,30 +365,77 @@ def _error_details(text: str, reason: str) -> tuple[str, str | None, str | None,
     )
 
 
-class _SyncClient:
-    """What the synchronous clients share: sending with retries, streaming, closing."""
+class _BaseClient(Generic[_H, _S, _AG]):
+    """Everything a client holds, with no I/O: its configuration, its HTTP client and its APIs
+    (the resources its class names in ``_apis``, built here). The sync and async clients below
+    differ only in how they send and close."""
 
-    def __init__(self, config: _ClientConfig, http_client: httpx.Client | None) -> None:
-        self._config = config
+    _provider: ClassVar[Provider]
+    _apis: ClassVar[tuple[type[Resource[Any]], ...]]
+    _flavour: _Flavour[_H, _S, _AG]
+
+    def __init__(self, *, http_client: _H | None = None, **options: Unpack[ClientOptions]) -> None:
+        self._config = config = _ClientConfig(self._provider, **options)
         self._owns_http = http_client is None
-        self._http = http_client or _owned_http_client(config.timeout)
+        self._http: _H = http_client or self._flavour.owned_http_client(config.timeout)
+        for api in self._apis:
+            setattr(self, api.attribute, api(self))
 
     @property
     def base_url(self) -> httpx.URL:
         """The API base URL requests are sent under."""
         return self._config.base_url
 
-    def _stream(self, prepared: PreparedRequest) -> Stream:
-        config = self._config
-        return Stream(
-            send=lambda: self._send(prepared),
-            parser=prepared.parser(strict=config.strict),
-            observer=config.observer(),
-            info=config.request_info(prepared),
-            server_address=config.server_address,
-            server_port=config.server_port,
-            settings=config.stream_settings,
+    def _stream(self, prepared: PreparedRequest) -> _S:
+        return self._flavour.stream(
+            self._config.stream_core(prepared), partial(self._send, prepared)
         )
+
+    def _send(self, prepared: PreparedRequest) -> Any:
+        raise NotImplementedError
+
+    def agent(
+        self,
+        *,
+        model: str,
+        tools: Sequence[Tool | Callable[..., object]] = (),
+        instructions: str | None = None,
+        name: str | None = None,
+        api: Api | None = None,
+        **options: object,
+    ) -> _AG:
+        """An agent that streams ``model`` over one of the client's APIs, runs ``tools`` when
+        the model calls them and feeds the results back. ``api``: the OpenAI clients' are
+        ``"responses"`` (the default) and ``"chat"``, the Anthropic clients' ``"anthropic"``.
+        ``options`` go into every turn's request (e.g. ``reasoning={"effort": "low"}``; an
+        Anthropic turn's ``max_tokens`` is 4096 unless given).
+
+        >>> agent = client.agent(model="gpt-4.1", tools=[get_weather])
+        >>> with agent.stream("Weather in Paris?") as run:
+        ...     print(run.final_response().text)
+        """
+        offered = [api.agent_api for api in self._apis if api.agent_api is not None]
+        chosen = offered[0] if api is None else api
+        if chosen not in offered:
+            raise ValueError(f"api must be one of {offered} for this client, got {api!r}")
+        turns = AGENT_APIS[chosen]
+        return self._flavour.agent(
+            turns.stream(self),
+            api=chosen,
+            provider=self._config.provider_name,
+            model=model,
+            tools=tools,
+            instructions=instructions,
+            name=name,
+            instrumentation=self._config.instrumentation,
+            options={**turns.defaults, **options},
+        )
+
+
+class _SyncClient(_BaseClient[httpx.Client, Stream, Agent]):
+    """What the synchronous clients share: sending with retries, closing."""
+
+    _flavour = _SYNC
 
     def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
         return drive(send_flow(self._config, self._http, prepared), self._http)
@@ -368,16 +445,31 @@ class _SyncClient:
         if self._owns_http:
             self._http.close()
 
-    def __enter__(self: _C) -> _C:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class _AsyncClient(_BaseClient[httpx.AsyncClient, AsyncStream, AsyncAgent]):
+    """What the ``asyncio`` clients share: sending with retries, closing."""
+
+    _flavour = _ASYNC
+
+    async def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
+        return await adrive(send_flow(self._config, self._http, prepared), self._http)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if spanstream created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 class Client(_SyncClient):
@@ -404,127 +496,43 @@ class Client(_SyncClient):
     :data:`~spanstream.telemetry.identity.KNOWN_HOSTS`), else ``openai``, the API spoken.
     """
 
-    def __init__(
-        self, *, http_client: httpx.Client | None = None, **options: Unpack[ClientOptions]
-    ) -> None:
-        super().__init__(_ClientConfig(OPENAI, **options), http_client)
-        self.responses: Responses[Stream] = Responses(self)
-        self.chat: Chat[Stream] = Chat(self)
-
-    def agent(
-        self,
-        *,
-        model: str,
-        tools: Sequence[Tool | Callable[..., object]] = (),
-        instructions: str | None = None,
-        name: str | None = None,
-        api: Literal["responses", "chat"] = "responses",
-        **options: object,
-    ) -> Agent:
-        """An agent that streams ``model`` over the Responses API (or ``api="chat"``), runs
-        ``tools`` when the model calls them and feeds the results back. ``options`` go into
-        every turn's request (e.g. ``reasoning={"effort": "low"}``).
-
-        >>> agent = client.agent(model="gpt-4.1", tools=[get_weather])
-        >>> with agent.stream("Weather in Paris?") as run:
-        ...     print(run.final_response().text)
-        """
-        stream = self.responses.stream if api == "responses" else self.chat.completions.stream
-        return Agent(
-            stream,
-            api=api,
-            provider=self._config.provider_name,
-            model=model,
-            tools=tools,
-            instructions=instructions,
-            name=name,
-            instrumentation=self._config.instrumentation,
-            options=options,
-        )
-
-
-class _AsyncClient:
-    """What the ``asyncio`` clients share: sending with retries, streaming, closing."""
-
-    def __init__(self, config: _ClientConfig, http_client: httpx.AsyncClient | None) -> None:
-        self._config = config
-        self._owns_http = http_client is None
-        self._http = http_client or _owned_async_http_client(config.timeout)
-
-    @property
-    def base_url(self) -> httpx.URL:
-        """The API base URL requests are sent under."""
-        return self._config.base_url
-
-    def _stream(self, prepared: PreparedRequest) -> AsyncStream:
-        config = self._config
-        return AsyncStream(
-            send=lambda: self._send(prepared),
-            parser=prepared.parser(strict=config.strict),
-            observer=config.observer(),
-            info=config.request_info(prepared),
-            server_address=config.server_address,
-            server_port=config.server_port,
-            settings=config.stream_settings,
-        )
-
-    async def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
-        return await adrive(send_flow(self._config, self._http, prepared), self._http)
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if spanstream created it."""
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def __aenter__(self: _A) -> _A:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+    _provider = OPENAI
+    _apis = (Responses, Chat)
+    responses: Responses[Stream]
+    chat: Chat[Stream]
 
 
 class AsyncClient(_AsyncClient):
     """The ``asyncio`` twin of :class:`Client` (same arguments, ``httpx.AsyncClient``)."""
 
-    def __init__(
-        self, *, http_client: httpx.AsyncClient | None = None, **options: Unpack[ClientOptions]
-    ) -> None:
-        super().__init__(_ClientConfig(OPENAI, **options), http_client)
-        self.responses: Responses[AsyncStream] = Responses(self)
-        self.chat: Chat[AsyncStream] = Chat(self)
+    _provider = OPENAI
+    _apis = (Responses, Chat)
+    responses: Responses[AsyncStream]
+    chat: Chat[AsyncStream]
 
-    def agent(
-        self,
-        *,
-        model: str,
-        tools: Sequence[Tool | Callable[..., object]] = (),
-        instructions: str | None = None,
-        name: str | None = None,
-        api: Literal["responses", "chat"] = "responses",
-        **options: object,
-    ) -> AsyncAgent:
-        """An agent that streams ``model`` over the Responses API (or ``api="chat"``), runs
-        ``tools`` when the model calls them and feeds the results back. ``options`` go into
-        every turn's request (e.g. ``reasoning={"effort": "low"}``).
 
-        >>> agent = client.agent(model="gpt-4.1", tools=[get_weather])
-        >>> async with agent.stream("Weather in Paris?") as run:
-        ...     print((await run.final_response()).text)
-        """
-        stream = self.responses.stream if api == "responses" else self.chat.completions.stream
-        return AsyncAgent(
-            stream,
-            api=api,
-            provider=self._config.provider_name,
-            model=model,
-            tools=tools,
-            instructions=instructions,
-            name=name,
-            instrumentation=self._config.instrumentation,
-            options=options,
-        )
+class AnthropicClient(_SyncClient):
+    """A synchronous client for Anthropic Messages streams inside OpenTelemetry spans, with the
+    same normalized events, final :class:`~spanstream.events.Response` and telemetry as
+    :class:`Client`; only the provider description differs (``ANTHROPIC_API_KEY``,
+    ``ANTHROPIC_BASE_URL``, ``x-api-key``, ``anthropic-version``).
+
+    >>> client = AnthropicClient()   # ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL from the env
+    >>> client = AnthropicClient(api_key="sk-ant-...", base_url="https://gateway.example/v1")
+
+    The base URL includes ``/v1`` (default ``https://api.anthropic.com/v1``); requests go to
+    ``{base_url}/messages``. The arguments are those of :class:`Client`.
+    """
+
+    _provider = ANTHROPIC
+    _apis = (Messages,)
+    messages: Messages[Stream]
+
+
+class AsyncAnthropicClient(_AsyncClient):
+    """The ``asyncio`` twin of :class:`AnthropicClient` (same arguments,
+    ``httpx.AsyncClient``)."""
+
+    _provider = ANTHROPIC
+    _apis = (Messages,)
+    messages: Messages[AsyncStream]

@@ -30,7 +30,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from types import TracebackType
 from typing import Generic, TypeVar
 
 import httpx
@@ -112,7 +111,8 @@ logger = logging.getLogger("spanstream")
 
 _OUTPUT_DELTAS = (TextDelta, RefusalDelta, ToolCallStarted, ToolCallArgumentsDelta)
 
-R = TypeVar("R")
+_Sent = TypeVar("_Sent")  # what sending returns (awaitable for the async stream)
+_Chunks = TypeVar("_Chunks")  # the body's chunks: an iterator or an async iterator
 
 _closing: set[asyncio.Task[None]] = set()  # keeps close tasks of collected streams alive
 
@@ -246,8 +246,11 @@ class _StreamCore:
         "parser",
         "queue",
         "reading",
+        "response",
         "retries",
+        "server",
         "settings",
+        "started",
         "terminal",
         "timings",
         "to_raise",
@@ -260,11 +263,15 @@ class _StreamCore:
         observer: StreamObserver,
         info: RequestInfo,
         settings: StreamSettings = _DEFAULT_SETTINGS,
+        server: tuple[str | None, int | None] = (None, None),
     ) -> None:
         self.parser = parser
         self.observer = observer
         self.info = info
         self.settings = settings
+        self.server = server  # the span's server.address and server.port
+        self.started = False  # the request was sent (or its sending began)
+        self.response: httpx.Response | None = None
         self.decoder = SSEDecoder(max_event_size=settings.max_event_size)
         self.queue: deque[StreamEvent] = deque()
         self.timings = StreamTimings(started=0.0)
@@ -282,22 +289,37 @@ class _StreamCore:
         self.last_data: bytes | int | None = None
         self.watch: Watch | None = None
 
-    def start(self, server_address: str | None, server_port: int | None) -> None:
+    def begin(self) -> bool:
+        """Start the observation before the request is sent; False if the stream has started
+        already (the request is sent once, on entering the ``with`` block or the first read)."""
+        if self.started:
+            return False
+        self.started = True
         self.timings.started = time.perf_counter()
         try:
-            self.observer.start(self.info, server_address, server_port)
+            self.observer.start(self.info, *self.server)
         except Exception:  # telemetry must never break the stream
             logger.exception("spanstream observer failed to start")
+        return True
 
-    def watch_response(self, response: httpx.Response) -> None:
-        """Arm the idle and drain deadlines on the response's connection (when the transport
-        exposes its socket: httpx's own HTTP/1.1 transports do)."""
+    def send_failed(self, error: BaseException) -> None:
+        """Sending raised (after its retries): the stream ends with it."""
+        if isinstance(error, Exception):
+            self.finish("error", error)
+        else:
+            self.consumer_exit(error)
+
+    def sent(self, response: httpx.Response) -> httpx.Response:
+        """The response's head arrived: keep it, and arm the idle and drain deadlines on its
+        connection (when the transport exposes its socket: httpx's own HTTP/1.1 transports
+        do)."""
+        self.response = response
         sock = socket_of(response.extensions)
-        if sock is None:
-            return
-        watch = Watch(sock, self.settings.idle_timeout, self.timings, time.perf_counter())
-        self.watch = watch
-        watchdog.add(watch)
+        if sock is not None:
+            watch = Watch(sock, self.settings.idle_timeout, self.timings, time.perf_counter())
+            self.watch = watch
+            watchdog.add(watch)
+        return response
 
     def unwatch(self) -> None:
         watch = self.watch
@@ -481,12 +503,18 @@ class _StreamCore:
             return RELEASE
         return READ
 
+    def final(self) -> Response:
+        """The final response of a stream read to its end; raises the provider's failure."""
+        if self.failure is not None:
+            raise self.failure
+        return self.parser.response
+
     def take_error(self) -> BaseException:
         error, self.to_raise = self.to_raise, None
         assert error is not None
         return error
 
-    def received(self, got: bytes | BaseException, response: object) -> bool:
+    def received(self, got: bytes | BaseException) -> bool:
         """The result of one read: a chunk, the end of the body (``StopIteration`` or
         ``StopAsyncIteration``) or what the read raised. Returns whether the response must be
         closed now; an error to raise is queued for :meth:`next_action`."""
@@ -494,17 +522,18 @@ class _StreamCore:
             try:
                 self.feed(got)
             except BaseException as exc:  # not a StreamError (feed keeps those): a bug, or
-                return self._read_raised(exc, response)  # a KeyboardInterrupt in parsing
+                return self._read_raised(exc)  # a KeyboardInterrupt in parsing
             return False
         if isinstance(got, (StopIteration, StopAsyncIteration)):
             self.end_of_body()
             return True
-        return self._read_raised(got, response)
+        return self._read_raised(got)
 
-    def _read_raised(self, exc: BaseException, response: object) -> bool:
+    def _read_raised(self, exc: BaseException) -> bool:
         if self.is_closed and isinstance(exc, Exception):
             return True  # close() from another thread or task broke the read: nothing to say
-        if isinstance(exc, httpx.RequestError) and isinstance(response, httpx.Response):
+        response = self.response
+        if isinstance(exc, httpx.RequestError) and response is not None:
             # As iter_raw does (the body is read from the transport directly).
             exc.request = response.request
         if self.provider_failed(exc) and self.timed_out() is None:
@@ -577,11 +606,13 @@ class _StreamCore:
         self.to_raise = None
 
 
-class _StreamBase(Generic[R]):
-    """What the sync and async streams share: state and read-only views."""
+class _StreamBase(Generic[_Sent, _Chunks]):
+    """What the sync and async streams share: construction, state and read-only views."""
 
-    _core: _StreamCore
-    _response: R | None
+    def __init__(self, core: _StreamCore, send: Callable[[], _Sent]) -> None:
+        self._core = core
+        self._send = send
+        self._chunks: _Chunks | None = None
 
     @property
     def response(self) -> Response:
@@ -607,22 +638,38 @@ class _StreamBase(Generic[R]):
         return core.parser.cursor(data)
 
     @property
-    def http_response(self) -> R | None:
+    def http_response(self) -> httpx.Response | None:
         """The underlying HTTP response (status and headers), once the request was sent."""
-        return self._response
+        return self._core.response
 
     @property
     def request_id(self) -> str | None:
         """The provider's request id (its ``request_id_headers``: ``x-request-id`` for OpenAI,
         ``request-id`` for Anthropic), once the request was sent (without the API key, should a
         server echo it there)."""
-        response = self._response
-        if not isinstance(response, httpx.Response):
+        core = self._core
+        response = core.response
+        if response is None:
             return None
-        return self._core.settings.request_id(response.headers)
+        return core.settings.request_id(response.headers)
+
+    def _abandoned(self) -> httpx.Response | None:
+        """At garbage collection: end a stream that was started and never ended; the response
+        still to close, if any."""
+        core = getattr(self, "_core", None)  # None if __init__ raised
+        if core is None or not core.started:
+            return None
+        if not core.finished:
+            core.finish("abandoned")
+        core.unwatch()
+        response = core.response
+        return None if response is None or response.is_closed else response
 
 
-class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
+_Sending = tuple[httpx.Response, int]  # the response and the retries it took
+
+
+class Stream(_StreamBase[_Sending, Iterator[bytes]], Iterator[StreamEvent]):
     """A streamed response. Use it as a context manager and iterate it::
 
         with client.responses.stream(model="gpt-4.1", input="Hi") as stream:
@@ -633,34 +680,11 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
     The request is sent when the ``with`` block is entered (or on the first iteration).
     """
 
-    def __init__(
-        self,
-        *,
-        send: Callable[[], tuple[httpx.Response, int]],
-        parser: Parser,
-        observer: StreamObserver,
-        info: RequestInfo,
-        server_address: str | None,
-        server_port: int | None,
-        settings: StreamSettings = _DEFAULT_SETTINGS,
-    ) -> None:
-        self._core = _StreamCore(parser, observer, info, settings)
-        self._send = send
-        self._server = (server_address, server_port)
-        self._response: httpx.Response | None = None
-        self._chunks: Iterator[bytes] | None = None
-        self._started = False
-
     def __enter__(self) -> Stream:
         self._ensure_started()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, _: object, exc: BaseException | None, tb: object) -> None:
         self._core.consumer_exit(exc)
         self._release()
 
@@ -679,24 +703,18 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
             raise core.misuse()
         core.reading = True
         try:
-            return self._read_next()
+            self._ensure_started()
+            return self._read_next(core)
         finally:
             core.reading = False
 
-    def _read_next(self) -> StreamEvent:
-        core = self._core
-        if not self._started:
-            self._ensure_started()
+    def _read_next(self, core: _StreamCore) -> StreamEvent:
         while True:
             action = core.next_action(self._chunks is not None)
             if action == DELIVER:
                 return core.queue.popleft()
             if action == READ:
-                try:
-                    got: bytes | BaseException = next(self._chunks)  # type: ignore[arg-type]
-                except BaseException as exc:
-                    got = exc
-                if core.received(got, self._response):
+                if core.received(self._read()):
                     self._close_response()
             elif action == RELEASE:
                 self._release()
@@ -706,24 +724,22 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
                 self._close_response()
                 raise StopIteration
 
-    def _ensure_started(self) -> None:
-        if self._started:
-            return
-        self._started = True
-        core = self._core
-        core.start(*self._server)
+    def _read(self) -> bytes | BaseException:
         try:
-            with core.observer.activate():
-                response, core.retries = self._send()
+            return next(self._chunks)  # type: ignore[arg-type]
         except BaseException as exc:
-            if isinstance(exc, Exception):
-                core.finish("error", exc)
-            else:
-                core.consumer_exit(exc)
-            raise
-        self._response = response
-        self._chunks = sync_chunks(response)
-        core.watch_response(response)
+            return exc
+
+    def _ensure_started(self) -> None:
+        core = self._core
+        if core.begin():
+            try:
+                with core.observer.activate():
+                    response, core.retries = self._send()
+            except BaseException as exc:
+                core.send_failed(exc)
+                raise
+            self._chunks = sync_chunks(core.sent(response))
 
     def close(self) -> None:
         """Stop reading and release the connection. A stream closed before its end is recorded
@@ -758,7 +774,7 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
         self._close_response()
 
     def _close_response(self) -> None:
-        response = self._response
+        response = self._core.response
         if response is not None:
             self._chunks = None
             self._core.unwatch()
@@ -772,9 +788,7 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
         """
         for _ in self:
             pass
-        if self._core.failure is not None:
-            raise self._core.failure
-        return self._core.parser.response
+        return self._core.final()
 
     @property
     def text_stream(self) -> Iterator[str]:
@@ -798,15 +812,14 @@ class Stream(_StreamBase[httpx.Response], Iterator[StreamEvent]):
         return _Texts(self)
 
     def __del__(self) -> None:
-        core = getattr(self, "_core", None)
-        if core is None or not self._started:
-            return
-        if not core.finished:
-            core.finish("abandoned")
-        self._close_response()
+        response = self._abandoned()
+        if response is not None:
+            response.close()
 
 
-class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
+class AsyncStream(
+    _StreamBase[Awaitable[_Sending], AsyncIterator[bytes]], AsyncIterator[StreamEvent]
+):
     """The ``asyncio`` twin of :class:`Stream`::
 
     async with client.responses.stream(model="gpt-4.1", input="Hi") as stream:
@@ -814,34 +827,11 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
             ...
     """
 
-    def __init__(
-        self,
-        *,
-        send: Callable[[], Awaitable[tuple[httpx.Response, int]]],
-        parser: Parser,
-        observer: StreamObserver,
-        info: RequestInfo,
-        server_address: str | None,
-        server_port: int | None,
-        settings: StreamSettings = _DEFAULT_SETTINGS,
-    ) -> None:
-        self._core = _StreamCore(parser, observer, info, settings)
-        self._send = send
-        self._server = (server_address, server_port)
-        self._response: httpx.Response | None = None
-        self._chunks: AsyncIterator[bytes] | None = None
-        self._started = False
-
     async def __aenter__(self) -> AsyncStream:
         await self._ensure_started()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, _: object, exc: BaseException | None, tb: object) -> None:
         self._core.consumer_exit(exc)
         await self._release()
 
@@ -857,24 +847,18 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
             raise core.misuse()
         core.reading = True
         try:
-            return await self._read_next()
+            await self._ensure_started()
+            return await self._read_next(core)
         finally:
             core.reading = False
 
-    async def _read_next(self) -> StreamEvent:
-        core = self._core
-        if not self._started:
-            await self._ensure_started()
+    async def _read_next(self, core: _StreamCore) -> StreamEvent:
         while True:
             action = core.next_action(self._chunks is not None)
             if action == DELIVER:
                 return core.queue.popleft()
             if action == READ:
-                try:
-                    got: bytes | BaseException = await self._chunks.__anext__()  # type: ignore[union-attr]
-                except BaseException as exc:
-                    got = exc
-                if core.received(got, self._response):
+                if core.received(await self._read()):
                     await self._close_response()
             elif action == RELEASE:
                 await self._release()
@@ -884,24 +868,22 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
                 await self._close_response()
                 raise StopAsyncIteration
 
-    async def _ensure_started(self) -> None:
-        if self._started:
-            return
-        self._started = True
-        core = self._core
-        core.start(*self._server)
+    async def _read(self) -> bytes | BaseException:
         try:
-            with core.observer.activate():
-                response, core.retries = await self._send()
+            return await self._chunks.__anext__()  # type: ignore[union-attr]
         except BaseException as exc:
-            if isinstance(exc, Exception):
-                core.finish("error", exc)
-            else:
-                core.consumer_exit(exc)
-            raise
-        self._response = response
-        self._chunks = async_chunks(response)
-        core.watch_response(response)
+            return exc
+
+    async def _ensure_started(self) -> None:
+        core = self._core
+        if core.begin():
+            try:
+                with core.observer.activate():
+                    response, core.retries = await self._send()
+            except BaseException as exc:
+                core.send_failed(exc)
+                raise
+            self._chunks = async_chunks(core.sent(response))
 
     async def close(self) -> None:
         """Stop reading and release the connection (``abandoned`` if before the end; nothing
@@ -938,7 +920,7 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
         await self._close_response()
 
     async def _close_response(self) -> None:
-        response = self._response
+        response = self._core.response
         if response is not None:
             chunks, self._chunks = self._chunks, None
             self._core.unwatch()
@@ -956,9 +938,7 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
         (see :meth:`Stream.final_response`)."""
         async for _ in self:
             pass
-        if self._core.failure is not None:
-            raise self._core.failure
-        return self._core.parser.response
+        return self._core.final()
 
     @property
     def text_stream(self) -> AsyncIterator[str]:
@@ -970,14 +950,8 @@ class AsyncStream(_StreamBase[httpx.Response], AsyncIterator[StreamEvent]):
         return _AsyncTexts(self)
 
     def __del__(self) -> None:
-        core = getattr(self, "_core", None)
-        if core is None or not self._started:
-            return
-        if not core.finished:
-            core.finish("abandoned")
-        core.unwatch()
-        response = self._response
-        if response is None or response.is_closed:
+        response = self._abandoned()
+        if response is None:
             return
         # Closing needs the event loop; schedule it if one is running, else the pool reclaims
         # the connection when the response object is collected.

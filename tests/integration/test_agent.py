@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
@@ -21,6 +24,8 @@ from spanstream import (
     TurnStarted,
 )
 from spanstream.testing import GenAITelemetry, ReplayServer, Reply
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 RESP = "resp_agent"
 
@@ -520,6 +525,41 @@ def test_anthropic_agent_feeds_tool_results_back(
     ]
     (agent_span,) = spans_named(genai_telemetry, "invoke_agent")
     assert attrs(agent_span)["gen_ai.provider.name"] == "anthropic"
+    # Anthropic requires max_tokens: every turn gets 4096 unless the caller says otherwise.
+    assert [r.json()["max_tokens"] for r in sse_replay_server.requests] == [4096, 4096]
+    client.close()
+
+
+@pytest.mark.parametrize(
+    ("make", "offered", "wrong"),
+    [
+        (lambda: AnthropicClient(api_key="sk-ant-test"), ["anthropic"], "chat"),
+        (lambda: Client(api_key="sk-test"), ["responses", "chat"], "anthropic"),
+        (lambda: AsyncClient(api_key="sk-test"), ["responses", "chat"], "messages"),
+    ],
+    ids=["anthropic", "openai", "openai-async"],
+)
+def test_agent_refuses_an_api_its_client_does_not_speak(
+    make: Callable[[], Any], offered: list[str], wrong: str
+) -> None:
+    """An agent's api is one of its client's: asking an OpenAI client for Anthropic turns (or the
+    reverse) fails at once rather than streaming another API's requests."""
+    client = make()
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"api must be one of {offered!r} for this client, got {wrong!r}"),
+    ):
+        client.agent(model="m", api=wrong)
+    assert client.agent(model="m").api == offered[0]
+
+
+def test_anthropic_agent_turns_send_the_callers_max_tokens(
+    sse_replay_server: ReplayServer,
+) -> None:
+    sse_replay_server.reply_with_file(FIXTURES / "anthropic-messages" / "claude-haiku-4-5-text.sse")
+    client = AnthropicClient(api_key="sk-ant-test", base_url=sse_replay_server.base_url)
+    assert client.agent(model="claude", max_tokens=64).stream("hi").final_response().text
+    assert sse_replay_server.requests[0].json()["max_tokens"] == 64
     client.close()
 
 
