@@ -134,10 +134,6 @@ def send_flow(
         attempt += 1
 
 
-def _text(response: httpx.Response, head: bytearray) -> str:
-    return bytes(head[:MAX_ERROR_BODY]).decode(response.encoding or "utf-8", errors="replace")
-
-
 @dataclass(frozen=True, slots=True)
 class _Finished:
     value: tuple[httpx.Response, int]
@@ -155,11 +151,7 @@ def drive(flow: SendFlow, client: httpx.Client) -> tuple[httpx.Response, int]:
     """Perform ``flow``'s steps with a sync httpx client."""
     step = _resume(flow, None, None)
     while not isinstance(step, _Finished):
-        try:
-            result, error = _perform(step, client), None
-        except Exception as exc:
-            result, error = None, exc
-        step = _resume(flow, result, error)
+        step = _resume(flow, *_perform(step, client))
     return step.value
 
 
@@ -167,55 +159,73 @@ async def adrive(flow: SendFlow, client: httpx.AsyncClient) -> tuple[httpx.Respo
     """Perform ``flow``'s steps with an async httpx client."""
     step = _resume(flow, None, None)
     while not isinstance(step, _Finished):
-        try:
-            result, error = await _aperform(step, client), None
-        except Exception as exc:
-            result, error = None, exc
-        step = _resume(flow, result, error)
+        step = _resume(flow, *await _aperform(step, client))
     return step.value
 
 
-def _perform(step: Step, client: httpx.Client) -> object:
-    if isinstance(step, Send):
-        return client.send(step.request, stream=True)
-    if isinstance(step, Sleep):
-        time.sleep(step.seconds)
-        return None
-    response = step.response
-    if isinstance(step, Close):
-        response.close()
-        return None
-    head = bytearray()
-    try:
-        for chunk in response.iter_bytes():
-            head += chunk
-            if len(head) >= MAX_ERROR_BODY:
-                break
-    except httpx.HTTPError:
-        pass
-    finally:
-        response.close()
-    return _text(response, head)
+_Done = tuple[object, Union[Exception, None]]  # a step's result, or what it raised
 
 
-async def _aperform(step: Step, client: httpx.AsyncClient) -> object:
-    if isinstance(step, Send):
-        return await client.send(step.request, stream=True)
-    if isinstance(step, Sleep):
-        await asyncio.sleep(step.seconds)
-        return None
-    response = step.response
-    if isinstance(step, Close):
-        await response.aclose()
-        return None
-    head = bytearray()
+def _perform(step: Step, client: httpx.Client) -> _Done:
     try:
-        async for chunk in response.aiter_bytes():
-            head += chunk
-            if len(head) >= MAX_ERROR_BODY:
-                break
-    except httpx.HTTPError:
-        pass
-    finally:
-        await response.aclose()
-    return _text(response, head)
+        if isinstance(step, Send):
+            return client.send(step.request, stream=True), None
+        if isinstance(step, Sleep):
+            time.sleep(step.seconds)
+        elif isinstance(step, Close):
+            step.response.close()
+        else:
+            head = _Head(step.response)
+            try:
+                for chunk in step.response.iter_bytes():
+                    if head.full(chunk):
+                        break
+            except httpx.HTTPError:
+                pass  # the message is what arrived before the body broke off
+            finally:
+                step.response.close()
+            return head.text(), None
+    except Exception as exc:
+        return None, exc
+    return None, None
+
+
+async def _aperform(step: Step, client: httpx.AsyncClient) -> _Done:
+    try:
+        if isinstance(step, Send):
+            return await client.send(step.request, stream=True), None
+        if isinstance(step, Sleep):
+            await asyncio.sleep(step.seconds)
+        elif isinstance(step, Close):
+            await step.response.aclose()
+        else:
+            head = _Head(step.response)
+            try:
+                async for chunk in step.response.aiter_bytes():
+                    if head.full(chunk):
+                        break
+            except httpx.HTTPError:
+                pass  # the message is what arrived before the body broke off
+            finally:
+                await step.response.aclose()
+            return head.text(), None
+    except Exception as exc:
+        return None, exc
+    return None, None
+
+
+class _Head:
+    """The start of a body, read for an error's message: at most :data:`MAX_ERROR_BODY` bytes;
+    a body that breaks off or cannot be decoded gives what arrived before."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.data = bytearray()
+
+    def full(self, chunk: bytes) -> bool:
+        self.data += chunk
+        return len(self.data) >= MAX_ERROR_BODY
+
+    def text(self) -> str:
+        encoding = self.response.encoding or "utf-8"
+        return bytes(self.data[:MAX_ERROR_BODY]).decode(encoding, errors="replace")

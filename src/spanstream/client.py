@@ -218,7 +218,8 @@ class _ClientConfig:
         if url is None:
             url = self.base_url.join(prepared.path.lstrip("/"))
             if prepared.method == "POST":
-                # URL.join costs ~20 µs: once per API path (a fetch's path names its response).
+                # Joined once per API path, not per request: httpx.URL.join parses the URL
+                # again each time (a fetch's path names its response, so it is not kept).
                 self._urls[prepared.path] = url
         return client.build_request(
             prepared.method,
