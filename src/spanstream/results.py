@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Literal, Protocol
 
+from ._request import RequestInfo
 from .events import Response
-from .providers.base import RequestInfo
 
 __all__ = ["Outcome", "StreamObserver", "StreamResult", "StreamTimings"]
 

@@ -121,3 +121,35 @@ def test_the_layer_checks_see_providers_and_io() -> None:
     assert PROVIDER_PACKAGES == ["anthropic_messages", "openai_chat", "openai_responses"]
     assert "httpx" in _reachable_imports(SRC / "stream.py")
     assert "spanstream.providers.openai_responses" in _reachable_imports(SRC / "client.py")
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted([*(SRC / "telemetry").rglob("*.py"), SRC / "results.py", SRC / "_request.py"]),
+    ids=lambda p: str(p.relative_to(SRC)),
+)
+def test_telemetry_imports_no_provider_package(path: Path) -> None:
+    # What telemetry learns of a request (RequestInfo, ProviderAttributes) lives in the neutral
+    # spanstream._request: not even providers/base.py is reached from telemetry.
+    offenders = sorted(n for n in _reachable_imports(path) if n.startswith("spanstream.providers"))
+    assert offenders == []
+
+
+def test_telemetry_names_no_provider() -> None:
+    # A provider's own attributes reach the span as data (ProviderAttributes): telemetry never
+    # compares gen_ai.provider.name with a provider it knows (identity.py names providers from
+    # hosts, which is its job).
+    for path in sorted((SRC / "telemetry").rglob("*.py")):
+        if path.name == "identity.py":
+            continue
+        tree = ast.parse(path.read_text())
+        compared = [
+            ast.unparse(node)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Compare)
+            and any(
+                isinstance(side, ast.Constant) and side.value in {"openai", "anthropic"}
+                for side in [node.left, *node.comparators]
+            )
+        ]
+        assert compared == [], path.name

@@ -52,11 +52,15 @@ def test_chat_request_info_maps_the_conventions_fields() -> None:
         reasoning_effort="low",
         extra_body={"frequency_penalty": 0.1, "presence_penalty": 0.2, "service_tier": "flex"},
     ).info
-    assert (info.provider, info.operation, info.api_type) == ("openai", "chat", "chat_completions")
+    assert (info.provider, info.operation) == ("openai", "chat")
     assert (info.max_tokens, info.temperature, info.top_p, info.seed) == (100, 0.5, 0.9, 7)
     assert info.stop_sequences == ("END",)
     assert (info.choice_count, info.output_type, info.reasoning_level) == (2, "json", "low")
-    assert (info.frequency_penalty, info.presence_penalty, info.service_tier) == (0.1, 0.2, "flex")
+    assert (info.frequency_penalty, info.presence_penalty) == (0.1, 0.2)
+    assert info.request_attributes() == {
+        "openai.api.type": "chat_completions",
+        "openai.request.service_tier": "flex",
+    }
 
 
 def test_chat_extra_body_is_sent_last_and_read_by_request_info() -> None:
@@ -149,7 +153,9 @@ def test_anthropic_request_info() -> None:
         stop_sequences=["A", "B"],
         extra_body={"output_config": {"effort": "high"}},
     ).info
-    assert (info.provider, info.operation, info.api_type) == ("anthropic", "chat", None)
+    assert (info.provider, info.operation) == ("anthropic", "chat")
+    assert info.provider_attributes is None
+    assert info.request_attributes() == {}
     assert (info.max_tokens, info.temperature, info.top_k, info.top_p) == (256, 0.2, 40, 0.8)
     assert info.stop_sequences == ("A", "B")
     assert info.reasoning_level == "high"

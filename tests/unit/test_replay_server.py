@@ -462,14 +462,18 @@ def test_close_interrupts_a_held_reply_and_an_idle_keep_alive_connection(
 def test_close_interrupts_a_delayed_first_byte() -> None:
     server = ReplayServer().start()
     server.enqueue(Reply.sse(BODY, delay_first_byte=60.0))
-    with (
-        httpx.Client(base_url=server.base_url, timeout=httpx.Timeout(5.0, read=0.05)) as client,
-        pytest.raises(httpx.ReadTimeout),
-    ):
-        client.post("/responses", json={})
-    started = time.monotonic()
-    server.close()
-    assert time.monotonic() - started < 30.0  # far below the 60 s delay
+    # A raw client that keeps its connection open: the server must be interrupted by close(),
+    # not by noticing its client went away (a timed-out httpx client would close the socket).
+    host, port = httpx.URL(server.base_url).host, httpx.URL(server.base_url).port
+    with socket.create_connection((host, port)) as sock:
+        sock.sendall(
+            b"POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2\r\n\r\n{}"
+        )
+        assert server.wait_for_requests(1)
+        started = time.monotonic()
+        server.close()
+        assert time.monotonic() - started < 30.0  # far below the 60 s delay
     assert replay_threads() == []
     assert server.outcomes == ["aborted"]
 

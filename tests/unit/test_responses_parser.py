@@ -818,12 +818,8 @@ def test_extra_body_is_merged_last_and_overrides() -> None:
 
 def test_request_info_identifies_openai_responses_chat() -> None:
     info = build_request(model="gpt-4.1", input="Hi").info
-    assert (info.provider, info.operation, info.api_type, info.model) == (
-        "openai",
-        "chat",
-        "responses",
-        "gpt-4.1",
-    )
+    assert (info.provider, info.operation, info.model) == ("openai", "chat", "gpt-4.1")
+    assert info.request_attributes() == {"openai.api.type": "responses"}
 
 
 def test_request_info_reads_max_tokens_reasoning_level_and_previous_response() -> None:
@@ -849,7 +845,7 @@ def test_request_info_records_service_tier_unless_auto(
     tier: str | None, recorded: str | None
 ) -> None:
     request = build_request(model="gpt-4.1", input="Hi", service_tier=tier)
-    assert request.info.service_tier == recorded
+    assert request.info.request_attributes().get("openai.request.service_tier") == recorded
     assert ("service_tier" in request.body) == (tier is not None)
 
 

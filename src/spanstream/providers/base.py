@@ -1,91 +1,53 @@
 """What every provider module offers the client: a request builder and a parser factory.
 
-:class:`RequestInfo` is the provider-neutral description of a request that the telemetry layer
-reads; it is the only thing telemetry learns about a request, so telemetry never needs to know a
-provider's wire format.
+The request's provider-neutral description, :class:`RequestInfo` (all telemetry learns of a
+request), lives in :mod:`spanstream._request`, outside this package, so that telemetry imports no
+provider module; it is re-exported here for the request builders.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from typing_extensions import TypedDict
+
+from .._request import FETCH_RESPONSE, ProviderAttributes, RequestContent, RequestInfo
 from ..events import ProviderError, Response, StreamEvent
 from ..sse import ServerSentEvent
 
 __all__ = [
     "FETCH_RESPONSE",
+    "CommonParams",
     "Parser",
     "ParserFactory",
     "PreparedRequest",
     "Provider",
+    "ProviderAttributes",
     "RequestContent",
     "RequestInfo",
     "conversation_id_of",
     "extra_body_of",
+    "float_of",
+    "int_of",
+    "prepare_request",
     "request_body",
+    "str_of",
 ]
 
 
-FETCH_RESPONSE = "fetch_response"
-"""The operation of a request that streams a stored response (``GET /responses/{id}``) rather
-than generating one: no request model, no token usage (semantic-conventions-genai openai.md
-@024a4f9)."""
+class CommonParams(TypedDict, total=False):
+    """The keyword arguments of every API's ``stream()`` besides the API's own parameters (each
+    API's parameter ``TypedDict`` extends it)."""
+
+    extra_body: Mapping[str, object] | None
+    """Body fields this version does not name, merged last."""
+    conversation_id: str | None
+    """The conversation the caller tracks (``gen_ai.conversation.id``); not sent."""
 
 
-@dataclass(frozen=True, slots=True)
-class RequestContent:
-    """A request's content in the GenAI conventions' JSON shapes (gen-ai-*.json schemas): built
-    by the provider (which knows its wire format) and only when content capture is on."""
-
-    input_messages: list[dict[str, object]]
-    system_instructions: list[dict[str, object]] | None = None
-    tool_definitions: list[dict[str, object]] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """A request in the GenAI conventions' terms (``None`` = not given by the caller)."""
-
-    provider: str
-    operation: str
-    model: str | None
-    """The requested model (``None`` for a fetch, which names a response instead)."""
-    api_type: str | None = None
-    max_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    seed: int | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    stop_sequences: tuple[str, ...] | None = None
-    choice_count: int | None = None
-    reasoning_level: str | None = None
-    previous_response_id: str | None = None
-    output_type: str | None = None
-    service_tier: str | None = None
-    response_id: str | None = None
-    """The response a fetch streams (:data:`FETCH_RESPONSE`)."""
-    stream_cursor: int | None = None
-    """Where a fetch resumes: the sequence number of the last event already received."""
-    conversation_id: str | None = None
-    """The conversation the request belongs to (``gen_ai.conversation.id``): as the request
-    names it (the Responses ``conversation`` parameter) or as the caller tracks it."""
-    content: Callable[[], RequestContent] | None = field(default=None, compare=False, repr=False)
-    """Builds the request content on demand (for opt-in content capture)."""
-
-    def in_conversation(self, conversation_id: object) -> RequestInfo:
-        """This request as part of the conversation ``conversation_id``, which the caller
-        tracks (``None``: as the request itself says). The conventions ask for the id only
-        when one is at hand, never an invented one (client-inference.md @024a4f9), so it is
-        never made up."""
-        if conversation_id is None:
-            return self
-        if not isinstance(conversation_id, str) or not conversation_id:
-            raise ValueError(f"conversation_id must be a non-empty string, got {conversation_id!r}")
-        return replace(self, conversation_id=conversation_id)
+_COMMON_LOCAL = ("conversation_id", "extra_body")
 
 
 def request_body(
@@ -118,6 +80,48 @@ def extra_body_of(params: Mapping[str, object]) -> dict[str, object]:
     if not isinstance(extra, Mapping):
         raise TypeError(f"extra_body must be a mapping, got {type(extra).__name__}")
     return dict(extra)
+
+
+def prepare_request(
+    path: str,
+    params: Mapping[str, object],
+    *,
+    required: Collection[str],
+    describe: Callable[[dict[str, object]], RequestInfo],
+    parser: ParserFactory,
+    local: Collection[str] = (),
+    derived: Mapping[str, object] | None = None,
+) -> PreparedRequest:
+    """The streaming ``POST`` to ``path`` from the keyword arguments of an API's ``stream()``.
+
+    The body is :func:`request_body` of ``params`` (``local`` names the API's own arguments that
+    are not body fields), then the ``derived`` fields the API made of those, then ``extra_body``;
+    ``describe`` reads the final body into the request's :class:`RequestInfo`, which names the
+    caller's ``conversation_id`` when one is given.
+    """
+    body = request_body(params, required, (*_COMMON_LOCAL, *local))
+    if derived:
+        body.update(derived)
+    body.update(extra_body_of(params))
+    info = describe(body).in_conversation(params.get("conversation_id"))
+    return PreparedRequest(path=path, body=body, info=info, parser=parser)
+
+
+def int_of(value: object) -> int | None:
+    """A body value as an ``int`` for :class:`RequestInfo` (``None`` if it is none)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def float_of(value: object) -> float | None:
+    """A body value as a ``float`` for :class:`RequestInfo` (``None`` if it is no number)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def str_of(value: object) -> str | None:
+    """A body value as a ``str`` for :class:`RequestInfo` (``None`` if it is none)."""
+    return value if isinstance(value, str) else None
 
 
 def conversation_id_of(value: object) -> str | None:

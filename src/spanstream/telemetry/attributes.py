@@ -3,8 +3,9 @@
 Names come from ``opentelemetry-semantic-conventions`` where it defines them; the few names that
 exist only on the newer ``semantic-conventions-genai`` main branch (pinned at
 ``docs/gen-ai/client-inference.md`` @024a4f9) live in the small table below.
-Nothing here knows any provider's wire format: it reads :class:`RequestInfo` and
-:class:`~spanstream.events.Response` only.
+Nothing here knows any provider: it reads :class:`~spanstream._request.RequestInfo` and
+:class:`~spanstream.events.Response` only, and copies the attributes a provider adds to the
+conventions (:class:`~spanstream._request.ProviderAttributes`) as the request gives them.
 """
 
 from __future__ import annotations
@@ -13,19 +14,17 @@ import logging
 import os
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
-from opentelemetry.semconv._incubating.attributes import openai_attributes as openai
 from opentelemetry.semconv.attributes import error_attributes, server_attributes
 from opentelemetry.util.types import AttributeValue
 
+from .._request import FETCH_RESPONSE, RequestInfo
 from ..events import TOKEN_COUNT_MAX, Response, Usage, is_token_count
-from ..providers.base import FETCH_RESPONSE, RequestInfo
 
 __all__ = [
     "LATEST_OPT_IN",
     "SPANSTREAM_OUTCOME",
     "end_attributes",
     "finish_reasons",
-    "openai_response_attributes",
     "start_attributes",
     "token_count",
     "use_latest_conventions",
@@ -99,10 +98,8 @@ def start_attributes(
         GEN_AI_REQUEST_STREAM_CURSOR: info.stream_cursor,
         gen_ai.GEN_AI_CONVERSATION_ID: info.conversation_id,
     }
-    if info.provider == "openai":
-        optional[openai.OPENAI_API_TYPE] = info.api_type
-        optional[openai.OPENAI_REQUEST_SERVICE_TIER] = info.service_tier
     attributes.update({k: v for k, v in optional.items() if v is not None})
+    attributes.update(info.request_attributes())
     return attributes
 
 
@@ -146,7 +143,7 @@ def end_attributes(
         attributes[gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = time_to_first_chunk
     if time_to_first_token is not None:
         attributes[SPANSTREAM_TIME_TO_FIRST_TOKEN] = time_to_first_token
-    attributes.update(openai_response_attributes(info, response))
+    attributes.update(info.response_attributes(response))
     return attributes
 
 
@@ -166,19 +163,6 @@ def finish_reasons(response: Response) -> list[str]:
     whose server named none, ``length`` for an incomplete one), else ``error``, as the
     conventions ask for a reason that never came (client-inference.md @024a4f9)."""
     return received_finish_reasons(response) or [_STATUS_REASONS.get(response.status, "error")]
-
-
-def openai_response_attributes(info: RequestInfo, response: Response) -> dict[str, AttributeValue]:
-    """The OpenAI refinement's response attributes (service tier, system fingerprint), for the
-    span and, as the refinement recommends, the duration and token metrics; empty for other
-    providers and for what the response did not say."""
-    if info.provider != "openai":
-        return {}
-    values = {
-        openai.OPENAI_RESPONSE_SERVICE_TIER: response.service_tier,
-        openai.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: response.system_fingerprint,
-    }
-    return {name: value for name, value in values.items() if value}
 
 
 _REFUSED: set[str] = set()  # names a bad count was refused for (each is logged once)

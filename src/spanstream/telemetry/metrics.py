@@ -10,9 +10,10 @@ Nothing is recorded per event: the stream keeps a few timestamps and counts (and
 network read in a flat buffer), and the instruments are fed at the end, also for failed,
 cancelled and abandoned streams.
 
-For OpenAI, the duration and token metrics also carry ``openai.response.service_tier`` and
-``openai.response.system_fingerprint`` when the response states them (the OpenAI refinement of
-these metrics, Recommended).
+The duration and token metrics also carry the response attributes a provider adds to the
+conventions (:class:`~spanstream._request.ProviderAttributes`): for OpenAI,
+``openai.response.service_tier`` and ``openai.response.system_fingerprint`` when the response
+states them (the OpenAI refinement of these metrics, Recommended).
 
 "Chunk" (undefined by the conventions for SSE) is one server-sent event.
 ``time_to_first_chunk`` runs from sending the request to the first event;
@@ -38,9 +39,9 @@ from opentelemetry.semconv.attributes import error_attributes, server_attributes
 from opentelemetry.util.types import AttributeValue
 
 from .. import __version__
-from ..providers.base import FETCH_RESPONSE, RequestInfo
+from .._request import FETCH_RESPONSE, RequestInfo
 from ..results import StreamResult
-from .attributes import SPANSTREAM_OUTCOME, openai_response_attributes, token_count
+from .attributes import SPANSTREAM_OUTCOME, token_count
 
 __all__ = ["DURATION_BUCKETS", "METRICS", "TOKEN_BUCKETS", "MetricSpec", "StreamMetrics"]
 
@@ -261,8 +262,9 @@ class StreamMetrics:
                 {"streams": streams, "operation_duration": (timings.duration, with_error)}, context
             )
             return
-        # Duration and token metrics also carry the OpenAI refinement's response attributes.
-        refined = {**with_error, **openai_response_attributes(info, result.response)}
+        # Duration and token metrics also carry the provider's own response attributes (the
+        # OpenAI refinement recommends its openai.response.* ones there).
+        refined = {**with_error, **info.response_attributes(result.response)}
 
         values: dict[Measure, tuple[float | int | None, dict[str, AttributeValue]]] = {
             "streams": streams,

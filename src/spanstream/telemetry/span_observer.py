@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.types import Attributes, AttributeValue
 
 from .. import __version__
-from ..providers.base import FETCH_RESPONSE, RequestInfo
+from .._request import FETCH_RESPONSE, RequestInfo
 from ..results import StreamResult
 from ._defaults import defaults
 from .attributes import (

@@ -5,16 +5,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import partial
 
-from typing_extensions import Required, TypedDict, Unpack
+from typing_extensions import Required, Unpack
 
 from .._content import Part, generic_part, json_or_text, text_part, uri_or_generic
-from ..base import PreparedRequest, RequestContent, RequestInfo, extra_body_of, request_body
+from ..base import (
+    CommonParams,
+    PreparedRequest,
+    RequestContent,
+    RequestInfo,
+    float_of,
+    int_of,
+    prepare_request,
+    str_of,
+)
 from .parser import MessagesParser
 
 __all__ = ["MessagesParams", "build_request", "request_content"]
 
 
-class MessagesParams(TypedDict, total=False):
+class MessagesParams(CommonParams, total=False):
     """The keyword arguments of ``client.messages.stream()``: Anthropic Messages body fields
     (any further keyword, such as ``output_config``, is sent as a body field as is; a type
     checker wants those in ``extra_body``), and ``conversation_id``, which is not sent."""
@@ -32,14 +41,6 @@ class MessagesParams(TypedDict, total=False):
     stop_sequences: Sequence[str] | None
     metadata: Mapping[str, object] | None
     service_tier: str | None
-    extra_body: Mapping[str, object] | None
-    """Body fields this version does not name, merged last."""
-    conversation_id: str | None
-    """The conversation the caller tracks (``gen_ai.conversation.id``); not sent."""
-
-
-_REQUIRED = MessagesParams.__required_keys__
-_LOCAL = ("conversation_id", "extra_body")
 
 
 def build_request(**params: Unpack[MessagesParams]) -> PreparedRequest:
@@ -50,12 +51,11 @@ def build_request(**params: Unpack[MessagesParams]) -> PreparedRequest:
     accepts (``output_config``...) can be passed even if this version does not name it.
     ``conversation_id`` (not sent) names the conversation the caller tracks, for the telemetry.
     """
-    body = request_body(params, _REQUIRED, _LOCAL)
-    body.update(extra_body_of(params))
-    return PreparedRequest(
-        path="/messages",
-        body=body,
-        info=_info(body).in_conversation(params.get("conversation_id")),
+    return prepare_request(
+        "/messages",
+        params,
+        required=MessagesParams.__required_keys__,
+        describe=_info,
         parser=MessagesParser,
     )
 
@@ -63,22 +63,21 @@ def build_request(**params: Unpack[MessagesParams]) -> PreparedRequest:
 def _info(body: Mapping[str, object]) -> RequestInfo:
     """Read the telemetry-relevant fields from the final body (after ``extra_body``)."""
     output_config = body.get("output_config")
-    effort = output_config.get("effort") if isinstance(output_config, Mapping) else None
-    output_format = output_config.get("format") if isinstance(output_config, Mapping) else None
+    config = output_config if isinstance(output_config, Mapping) else {}
     stop = body.get("stop_sequences")
     return RequestInfo(
         provider="anthropic",
         operation="chat",
         model=str(body["model"]),
-        max_tokens=_int(body.get("max_tokens")),
-        temperature=_float(body.get("temperature")),
-        top_p=_float(body.get("top_p")),
-        top_k=_int(body.get("top_k")),
+        max_tokens=int_of(body.get("max_tokens")),
+        temperature=float_of(body.get("temperature")),
+        top_p=float_of(body.get("top_p")),
+        top_k=int_of(body.get("top_k")),
         stop_sequences=tuple(s for s in stop if isinstance(s, str)) or None
         if isinstance(stop, Sequence) and not isinstance(stop, str)
         else None,
-        reasoning_level=effort if isinstance(effort, str) else None,
-        output_type="json" if isinstance(output_format, Mapping) else None,
+        reasoning_level=str_of(config.get("effort")),
+        output_type="json" if isinstance(config.get("format"), Mapping) else None,
         content=partial(request_content, body),
     )
 
@@ -142,13 +141,3 @@ def _tool_definition(tool: Mapping[str, object]) -> Part:
             definition["parameters"] = tool["input_schema"]
         return definition
     return {"type": str(kind), "name": tool.get("name", str(kind))}
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _float(value: object) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None

@@ -5,16 +5,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import partial
 
-from typing_extensions import Required, TypedDict, Unpack
+from typing_extensions import Required, Unpack
 
 from .._content import Part, generic_part, json_or_text, text_part, uri_or_generic
-from ..base import PreparedRequest, RequestContent, RequestInfo, extra_body_of, request_body
+from .._openai import PROVIDER, openai_attributes, output_type
+from ..base import (
+    CommonParams,
+    PreparedRequest,
+    RequestContent,
+    RequestInfo,
+    float_of,
+    int_of,
+    prepare_request,
+    str_of,
+)
 from .parser import ChatCompletionsParser
 
 __all__ = ["ChatParams", "build_request", "request_content"]
 
 
-class ChatParams(TypedDict, total=False):
+class ChatParams(CommonParams, total=False):
     """The keyword arguments of ``client.chat.completions.stream()``: Chat Completions body
     fields (any further keyword is sent as a body field as is; a type checker wants those in
     ``extra_body``); ``include_usage`` and ``conversation_id`` are not sent as such."""
@@ -39,14 +49,6 @@ class ChatParams(TypedDict, total=False):
     """Ask for token usage (``stream_options.include_usage``; default ``True``): ``False`` for
     servers that reject ``stream_options``."""
     stream_options: Mapping[str, object] | None
-    extra_body: Mapping[str, object] | None
-    """Body fields this version does not name, merged last."""
-    conversation_id: str | None
-    """The conversation the caller tracks (``gen_ai.conversation.id``); not sent."""
-
-
-_REQUIRED = ChatParams.__required_keys__
-_LOCAL = ("conversation_id", "extra_body", "include_usage", "stream_options")
 
 
 def build_request(**params: Unpack[ChatParams]) -> PreparedRequest:
@@ -58,47 +60,40 @@ def build_request(**params: Unpack[ChatParams]) -> PreparedRequest:
     passed even if this version does not name it. ``conversation_id`` (not sent) names the
     conversation the caller tracks, for the telemetry.
     """
-    body = request_body(params, _REQUIRED, _LOCAL)
     options: dict[str, object] = (
         {"include_usage": True} if params.get("include_usage", True) else {}
     )
     stream_options = params.get("stream_options")
     if isinstance(stream_options, Mapping):
         options.update(stream_options)
-    if options:
-        body["stream_options"] = options
-    body.update(extra_body_of(params))
-    return PreparedRequest(
-        path="/chat/completions",
-        body=body,
-        info=_info(body).in_conversation(params.get("conversation_id")),
+    return prepare_request(
+        "/chat/completions",
+        params,
+        required=ChatParams.__required_keys__,
+        describe=_info,
         parser=ChatCompletionsParser,
+        local=("include_usage", "stream_options"),
+        derived={"stream_options": options} if options else None,
     )
 
 
 def _info(body: Mapping[str, object]) -> RequestInfo:
     """Read the telemetry-relevant fields from the final body (after ``extra_body``)."""
-    fmt = body.get("response_format")
-    fmt_type = fmt.get("type") if isinstance(fmt, Mapping) else None
-    stop = body.get("stop")
-    tier = body.get("service_tier")
-    effort = body.get("reasoning_effort")
     return RequestInfo(
-        provider="openai",
+        provider=PROVIDER,
         operation="chat",
         model=str(body["model"]),
-        api_type="chat_completions",
-        max_tokens=_int(body.get("max_completion_tokens")) or _int(body.get("max_tokens")),
-        temperature=_float(body.get("temperature")),
-        top_p=_float(body.get("top_p")),
-        seed=_int(body.get("seed")),
-        frequency_penalty=_float(body.get("frequency_penalty")),
-        presence_penalty=_float(body.get("presence_penalty")),
-        stop_sequences=_stop_sequences(stop),
-        choice_count=_int(body.get("n")),
-        reasoning_level=effort if isinstance(effort, str) else None,
-        output_type=_OUTPUT_TYPES.get(fmt_type) if isinstance(fmt_type, str) else None,
-        service_tier=tier if isinstance(tier, str) and tier != "auto" else None,
+        max_tokens=int_of(body.get("max_completion_tokens")) or int_of(body.get("max_tokens")),
+        temperature=float_of(body.get("temperature")),
+        top_p=float_of(body.get("top_p")),
+        seed=int_of(body.get("seed")),
+        frequency_penalty=float_of(body.get("frequency_penalty")),
+        presence_penalty=float_of(body.get("presence_penalty")),
+        stop_sequences=_stop_sequences(body.get("stop")),
+        choice_count=int_of(body.get("n")),
+        reasoning_level=str_of(body.get("reasoning_effort")),
+        output_type=output_type(body.get("response_format")),
+        provider_attributes=openai_attributes("chat_completions", body.get("service_tier")),
         content=partial(request_content, body),
     )
 
@@ -176,17 +171,4 @@ def _stop_sequences(stop: object) -> tuple[str, ...] | None:
         return (stop,)
     if isinstance(stop, Sequence):
         return tuple(s for s in stop if isinstance(s, str)) or None
-    return None
-
-
-_OUTPUT_TYPES = {"text": "text", "json_schema": "json", "json_object": "json"}
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _float(value: object) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
     return None

@@ -3,28 +3,32 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from functools import partial
 from urllib.parse import quote
 
-from typing_extensions import Required, TypedDict, Unpack
+from typing_extensions import Required, Unpack
 
+from .._content import json_or_text
+from .._openai import PROVIDER, openai_attributes, output_type
 from ..base import (
     FETCH_RESPONSE,
+    CommonParams,
     PreparedRequest,
     RequestContent,
     RequestInfo,
     conversation_id_of,
-    extra_body_of,
-    request_body,
+    float_of,
+    int_of,
+    prepare_request,
+    str_of,
 )
 from .parser import ResponsesParser
 
 __all__ = ["ResponsesParams", "build_fetch_request", "build_request"]
 
 
-class ResponsesParams(TypedDict, total=False):
+class ResponsesParams(CommonParams, total=False):
     """The keyword arguments of ``client.responses.stream()``: the Responses API's body fields
     (any further keyword is sent as a body field as is; a type checker wants those in
     ``extra_body``), and ``conversation_id``, which is recorded and never sent."""
@@ -49,14 +53,6 @@ class ResponsesParams(TypedDict, total=False):
     metadata: Mapping[str, str] | None
     truncation: str | None
     user: str | None
-    extra_body: Mapping[str, object] | None
-    """Body fields this version does not name, merged last."""
-    conversation_id: str | None
-    """The conversation the caller tracks (``gen_ai.conversation.id``); not sent."""
-
-
-_REQUIRED = ResponsesParams.__required_keys__
-_LOCAL = ("conversation_id", "extra_body")
 
 
 def build_request(**params: Unpack[ResponsesParams]) -> PreparedRequest:
@@ -68,10 +64,13 @@ def build_request(**params: Unpack[ResponsesParams]) -> PreparedRequest:
     conversation ``conversation_id`` if given (it is not sent), else the one the body's
     ``conversation`` parameter names.
     """
-    body = request_body(params, _REQUIRED, _LOCAL)
-    body.update(extra_body_of(params))
-    info = _info(body).in_conversation(params.get("conversation_id"))
-    return PreparedRequest(path="/responses", body=body, info=info, parser=ResponsesParser)
+    return prepare_request(
+        "/responses",
+        params,
+        required=ResponsesParams.__required_keys__,
+        describe=_info,
+        parser=ResponsesParser,
+    )
 
 
 def build_fetch_request(response_id: str, *, starting_after: int | None = None) -> PreparedRequest:
@@ -90,12 +89,12 @@ def build_fetch_request(response_id: str, *, starting_after: int | None = None) 
     if starting_after is not None:
         query.append(("starting_after", str(starting_after)))
     info = RequestInfo(
-        provider="openai",
+        provider=PROVIDER,
         operation=FETCH_RESPONSE,
         model=None,
-        api_type="responses",
         response_id=response_id,
         stream_cursor=starting_after,
+        provider_attributes=openai_attributes("responses"),
     )
     return PreparedRequest(
         path=f"/responses/{quote(response_id, safe='')}",
@@ -110,24 +109,19 @@ def build_fetch_request(response_id: str, *, starting_after: int | None = None) 
 def _info(body: Mapping[str, object]) -> RequestInfo:
     """Read the telemetry-relevant fields from the final body (after ``extra_body``)."""
     reasoning = body.get("reasoning")
-    effort = reasoning.get("effort") if isinstance(reasoning, Mapping) else None
     text = body.get("text")
-    fmt = text.get("format") if isinstance(text, Mapping) else None
-    fmt_type = fmt.get("type") if isinstance(fmt, Mapping) else None
-    tier = body.get("service_tier")
     return RequestInfo(
-        provider="openai",
+        provider=PROVIDER,
         operation="chat",
         model=str(body["model"]),
-        api_type="responses",
-        max_tokens=_int(body.get("max_output_tokens")),
-        temperature=_float(body.get("temperature")),
-        top_p=_float(body.get("top_p")),
-        reasoning_level=effort if isinstance(effort, str) else None,
-        previous_response_id=_str(body.get("previous_response_id")),
-        output_type=_OUTPUT_TYPES.get(fmt_type) if isinstance(fmt_type, str) else None,
-        service_tier=tier if isinstance(tier, str) and tier != "auto" else None,
+        max_tokens=int_of(body.get("max_output_tokens")),
+        temperature=float_of(body.get("temperature")),
+        top_p=float_of(body.get("top_p")),
+        reasoning_level=str_of(reasoning.get("effort")) if isinstance(reasoning, Mapping) else None,
+        previous_response_id=str_of(body.get("previous_response_id")),
+        output_type=output_type(text.get("format")) if isinstance(text, Mapping) else None,
         conversation_id=conversation_id_of(body.get("conversation")),
+        provider_attributes=openai_attributes("responses", body.get("service_tier")),
         content=partial(request_content, body),
     )
 
@@ -174,7 +168,7 @@ def _input_messages(value: object) -> list[Message]:
                             "type": "tool_call",
                             "id": item.get("call_id"),
                             "name": item.get("name"),
-                            "arguments": _json_or_text(arguments),
+                            "arguments": json_or_text(arguments),
                         }
                     ],
                 }
@@ -187,7 +181,7 @@ def _input_messages(value: object) -> list[Message]:
                         {
                             "type": "tool_call_response",
                             "id": item.get("call_id"),
-                            "response": _json_or_text(item.get("output")),
+                            "response": json_or_text(item.get("output")),
                         }
                     ],
                 }
@@ -229,29 +223,3 @@ def _tool_definition(tool: Mapping[str, object]) -> Message:
             definition["parameters"] = tool["parameters"]
         return definition
     return {"type": str(kind), "name": tool.get("name", str(kind))}
-
-
-def _json_or_text(value: object) -> object:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except (ValueError, RecursionError):
-            return value
-    return value
-
-
-_OUTPUT_TYPES = {"text": "text", "json_schema": "json", "json_object": "json"}
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _float(value: object) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
