@@ -18,7 +18,14 @@ from ._lazy import lazy_attributes
 from ._pool import AsyncShardedTransport, ShardedTransport
 from ._retry import RetryPolicy
 from .agent import Agent, AgentEvent, AgentRun, AsyncAgent, AsyncAgentRun
-from .client import AnthropicClient, AsyncAnthropicClient, AsyncClient, Client
+from .client import (
+    AnthropicClient,
+    AsyncAnthropicClient,
+    AsyncAzureOpenAIClient,
+    AsyncClient,
+    AzureOpenAIClient,
+    Client,
+)
 from .errors import (
     APIConnectionError,
     APIError,
@@ -91,9 +98,11 @@ __all__ = [
     "APITimeoutError",
     "AnthropicClient",
     "AsyncAnthropicClient",
+    "AsyncAzureOpenAIClient",
     "AsyncClient",
     "AsyncShardedTransport",
     "AsyncStream",
+    "AzureOpenAIClient",
     "CaptureMode",
     "Citation",
     "CitationAdded",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -44,7 +45,7 @@ from .errors import (
 )
 from .providers.base import PreparedRequest, Provider, RequestInfo
 from .providers.conversations import Api
-from .providers.services import ANTHROPIC, OPENAI
+from .providers.services import ANTHROPIC, AZURE_OPENAI, OPENAI
 from .sse import DEFAULT_MAX_EVENT_SIZE
 from .stream import DEFAULT_DRAIN_TIMEOUT, AsyncStream, Stream, StreamSettings, _StreamCore
 from .telemetry.content import CaptureMode, ContentCapture
@@ -57,7 +58,9 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "AnthropicClient",
     "AsyncAnthropicClient",
+    "AsyncAzureOpenAIClient",
     "AsyncClient",
+    "AzureOpenAIClient",
     "Client",
     "ClientOptions",
 ]
@@ -99,7 +102,8 @@ _ASYNC = _Flavour(httpx.AsyncClient, AsyncShardedTransport, AsyncStream, AsyncAg
 
 class ClientOptions(TypedDict, total=False):
     """The keyword arguments every client accepts (besides ``http_client``); see
-    :class:`Client` for what each does."""
+    :class:`Client` for what each does, and :class:`AzureOpenAIClient` for ``api_version`` and
+    ``deployment`` (a :class:`~spanstream.errors.ConfigurationError` with any other client)."""
 
     api_key: str | None
     base_url: str | httpx.URL | None
@@ -107,6 +111,7 @@ class ClientOptions(TypedDict, total=False):
     max_retries: int | None
     retry: RetryPolicy | None
     default_headers: Mapping[str, str] | None
+    default_query: Mapping[str, str] | None
     tracer_provider: trace.TracerProvider | None
     meter_provider: MeterProvider | None
     logger_provider: LoggerProvider | None
@@ -118,6 +123,82 @@ class ClientOptions(TypedDict, total=False):
     max_event_size: int | None
     time_per_output_chunk: bool
     provider_name: str | None
+    api_version: str | None
+    deployment: str | None
+
+
+_MAX_CACHED_URLS = 64
+"""Joined URLs kept per client: one per API path, and per deployment when the request's model
+names it (models chosen by callers must not grow the cache without end)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Routes:
+    """Where a client's requests go: the base URL, the query every request carries, and the API
+    paths sent under a deployment (see :class:`~spanstream.providers.base.ApiVersioning`)."""
+
+    base_url: httpx.URL
+    query: dict[str, str]
+    deployment_paths: frozenset[str] = frozenset()
+    deployment: str | None = None
+    """The deployment given to the client; ``None``: the request's model names it."""
+
+
+def _routes(provider: Provider, options: ClientOptions) -> _Routes:
+    url = (
+        options.get("base_url")
+        or os.environ.get(provider.base_url_env)
+        or provider.default_base_url
+    )
+    if not url:
+        raise ConfigurationError(
+            f"no endpoint: pass base_url=... or set the {provider.base_url_env} environment"
+            " variable"
+        )
+    base_url = httpx.URL(str(url).rstrip("/") + "/")
+    query = dict(options.get("default_query") or {})
+    api_version, deployment = options.get("api_version"), options.get("deployment")
+    for name, value in (("api_version", api_version), ("deployment", deployment)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigurationError(f"{name} must be a non-empty string, got {value!r}")
+    versioning = provider.versioning
+    if versioning is None:
+        given = [n for n, v in (("api_version", api_version), ("deployment", deployment)) if v]
+        if given:
+            raise ConfigurationError(
+                f"{' and '.join(given)}: for Azure OpenAI (AzureOpenAIClient); this client's"
+                f" provider is {provider.name!r}"
+            )
+        return _Routes(base_url, query)
+    api_version = api_version or os.environ.get(versioning.env) or None
+    path, routed = versioning.routes(api_version)
+    if base_url.path == "/":
+        base_url = base_url.join(path.strip("/") + "/")
+    if api_version is not None:
+        query[versioning.query_parameter] = api_version
+    if deployment is not None:
+        if not routed:
+            raise ConfigurationError(
+                "deployment= is for a dated API version (api_version=... or the"
+                f" {versioning.env} environment variable); the v1 API takes the deployment"
+                " as the request's model"
+            )
+        _check_deployment(deployment)
+    if "/deployments/" in base_url.path:
+        if deployment is not None:
+            raise ConfigurationError(f"base_url names a deployment already: {base_url.path}")
+        routed = frozenset()  # requests go to the deployment the base URL names
+    return _Routes(base_url, query, routed, deployment)
+
+
+def _check_deployment(name: object) -> str:
+    """``name`` as a path segment: a deployment name, never a way out of ``deployments/``."""
+    if not isinstance(name, str) or not name.strip("."):
+        raise ConfigurationError(
+            f"no deployment to send the request to: {name!r} (pass deployment=... to the"
+            " client, or the deployment's name as the request's model)"
+        )
+    return urllib.parse.quote(name, safe="")
 
 
 class _ClientConfig:
@@ -137,12 +218,8 @@ class _ClientConfig:
                 " variable"
             )
         self.api_key = key
-        url = (
-            options.get("base_url")
-            or os.environ.get(provider.base_url_env)
-            or provider.default_base_url
-        )
-        self.base_url = httpx.URL(str(url).rstrip("/") + "/")
+        self._routes = _routes(provider, options)
+        self.base_url = self._routes.base_url
         name = options.get("provider_name")
         if name is not None and (not isinstance(name, str) or not name):
             raise ConfigurationError(f"provider_name must be a non-empty string, got {name!r}")
@@ -213,19 +290,25 @@ class _ClientConfig:
         if self.inject_trace_context:
             # Called while the inference span is current: the provider sees it as the parent.
             propagate.inject(headers)
+        routes = self._routes
         if url is None:
-            url = self._urls.get(prepared.path)
-        if url is None:
-            url = self.base_url.join(prepared.path.lstrip("/"))
-            if prepared.method == "POST":
-                # Joined once per API path, not per request: httpx.URL.join parses the URL
-                # again each time (a fetch's path names its response, so it is not kept).
-                self._urls[prepared.path] = url
+            path = prepared.path
+            if path in routes.deployment_paths:
+                model = prepared.body.get("model") if prepared.body else None
+                path = f"/deployments/{_check_deployment(routes.deployment or model)}{path}"
+            url = self._urls.get(path)
+            if url is None:
+                url = self.base_url.join(path.lstrip("/"))
+                if prepared.method == "POST" and len(self._urls) < _MAX_CACHED_URLS:
+                    # Joined once per path, not per request: httpx.URL.join parses the URL
+                    # again each time (a fetch's path names its response, so it is not kept).
+                    self._urls[path] = url
+        params = {**routes.query, **dict(prepared.query)} if prepared.query else routes.query
         return client.build_request(
             prepared.method,
             url,
             json=prepared.body,
-            params=prepared.query or None,
+            params=params or None,
             headers=headers,
         )
 
@@ -489,7 +572,8 @@ class Client(_SyncClient):
     (default: the global providers). ``capture_content``: record message content (off by
     default; see :class:`~spanstream.telemetry.ContentCapture`; ``None`` reads
     ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``). ``inject_trace_context``: send the
-    W3C ``traceparent`` of the inference span to the provider. ``strict``: raise
+    W3C ``traceparent`` of the inference span to the provider. ``default_query``: query
+    parameters sent with every request (a request's own win). ``strict``: raise
     :class:`~spanstream.errors.MalformedEventError` on an undecodable event instead of skipping it.
     ``provider_name``: the span's ``gen_ai.provider.name``; by default the conventions' name of
     a server they name, from the base URL's host (``api.deepseek.com`` is ``deepseek``,
@@ -537,3 +621,36 @@ class AsyncAnthropicClient(_AsyncClient):
     _provider = ANTHROPIC
     _apis = (Messages,)
     messages: Messages[AsyncStream]
+
+
+class AzureOpenAIClient(_SyncClient):
+    """A synchronous client for Azure OpenAI: the APIs of :class:`Client` (``responses``,
+    ``chat.completions``) with Azure's endpoint, ``api-key`` authentication and URLs, as the
+    openai SDK's ``AzureOpenAI`` sends them; spans say ``gen_ai.provider.name=azure.ai.openai``.
+
+    >>> client = AzureOpenAIClient(api_version="2024-10-21")  # AZURE_OPENAI_API_KEY, _ENDPOINT
+    >>> client = AzureOpenAIClient(base_url="https://my-resource.openai.azure.com")  # v1 API
+
+    ``base_url`` (default ``AZURE_OPENAI_ENDPOINT``): the resource's endpoint; one with a path
+    (a gateway's, or one naming a deployment) is used as is. ``api_version`` (default
+    ``OPENAI_API_VERSION``): a dated version sends requests to ``{endpoint}/openai/...`` with
+    ``?api-version=``, Chat Completions under ``deployments/{deployment}``, where
+    ``deployment`` is the client's option, else the request's ``model``; without one (or with
+    ``preview`` / ``latest``) they go to the v1 API, ``{endpoint}/openai/v1/...``, the
+    deployment named by ``model``. The other arguments are those of :class:`Client`.
+    """
+
+    _provider = AZURE_OPENAI
+    _apis = (Responses, Chat)
+    responses: Responses[Stream]
+    chat: Chat[Stream]
+
+
+class AsyncAzureOpenAIClient(_AsyncClient):
+    """The ``asyncio`` twin of :class:`AzureOpenAIClient` (same arguments,
+    ``httpx.AsyncClient``)."""
+
+    _provider = AZURE_OPENAI
+    _apis = (Responses, Chat)
+    responses: Responses[AsyncStream]
+    chat: Chat[AsyncStream]

@@ -19,6 +19,7 @@ from ..sse import ServerSentEvent
 
 __all__ = [
     "FETCH_RESPONSE",
+    "ApiVersioning",
     "CommonParams",
     "Parser",
     "ParserFactory",
@@ -148,6 +149,39 @@ class PreparedRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiVersioning:
+    """How a provider whose API is chosen by an API version in the query lays out its URLs (Azure
+    OpenAI's, as the openai SDK's ``AzureOpenAI`` builds them): data the client applies.
+
+    With a dated API version (the classic data-plane API), requests go under
+    :attr:`dated_path` with ``?api-version=...``, and the paths in :attr:`deployment_paths`
+    under ``deployments/{deployment}`` too. Without one, or with one of
+    :attr:`rolling_versions`, they go under :attr:`v1_path` (the v1 API), the deployment named
+    by the request's model. Either path is appended only to a bare endpoint (a base URL
+    without a path); a base URL with a path is used as is.
+    """
+
+    env: str
+    """Environment variable read when no ``api_version`` is given."""
+    dated_path: str
+    """Appended to a bare endpoint under a dated API version."""
+    v1_path: str
+    """Appended to a bare endpoint otherwise."""
+    deployment_paths: frozenset[str] = frozenset()
+    """API paths sent as ``deployments/{deployment}{path}`` under a dated API version."""
+    rolling_versions: tuple[str, ...] = ()
+    """API versions of the v1 API (sent in the query, but no deployment in the path)."""
+    query_parameter: str = "api-version"
+
+    def routes(self, api_version: str | None) -> tuple[str, frozenset[str]]:
+        """The path appended to a bare endpoint and the API paths routed under a deployment,
+        with ``api_version`` (``None``: none given)."""
+        if api_version is None or api_version.lower() in self.rolling_versions:
+            return self.v1_path, frozenset()
+        return self.dated_path, self.deployment_paths
+
+
+@dataclass(frozen=True, slots=True)
 class Provider:
     """Where a provider's API lives and how it authenticates: what a client must not hard-code.
 
@@ -160,13 +194,16 @@ class Provider:
     """Environment variable read when no ``api_key`` is given."""
     base_url_env: str
     """Environment variable read when no ``base_url`` is given."""
-    default_base_url: str
+    default_base_url: str | None
+    """``None``: the provider has no one endpoint, so the client needs a base URL."""
     api_key_header: str = "Authorization"
     api_key_prefix: str = "Bearer "
     headers: tuple[tuple[str, str], ...] = ()
     """Headers sent with every request (such as an API version)."""
     request_id_headers: tuple[str, ...] = ("x-request-id", "request-id")
     """Response headers that carry the provider's request id, first match wins."""
+    versioning: ApiVersioning | None = None
+    """How an API version chooses the URLs (``None``: the provider has no such version)."""
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
         """The headers that authenticate a request with ``api_key``."""

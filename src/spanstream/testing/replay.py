@@ -77,7 +77,8 @@ connection. ``"disconnected"``: the client went away first. ``"aborted"``: `Repl
 interrupted the reply.
 """
 
-#: Paths answered with a queued reply (the same paths without the ``/v1`` prefix work too).
+#: Paths answered with a queued reply (the same paths without the ``/v1`` prefix work too, and
+#: under Azure OpenAI's ``/openai`` and ``/openai/deployments/{name}``).
 ROUTES = ("/v1/responses", "/v1/chat/completions", "/v1/messages")
 FETCH_ROUTE = "/v1/responses/"
 """``GET`` under this prefix (or without ``/v1``) fetches a stored response: ``{id}`` follows."""
@@ -391,6 +392,17 @@ def _error_frame(route: str, sequence_number: int) -> bytes:
     return data if event is None else b"event: " + event.encode() + b"\n" + data
 
 
+def _api_route(path: str) -> str:
+    """The route of a request's path, Azure OpenAI's forms (``/openai/v1/...``, ``/openai/...``,
+    ``/openai/deployments/{name}/...``) read as the OpenAI routes they serve."""
+    route = path.partition("?")[0]
+    if route.startswith("/openai/"):
+        route = route.removeprefix("/openai")
+        if route.startswith("/deployments/"):
+            route = "/" + route.removeprefix("/deployments/").partition("/")[2]
+    return route
+
+
 def _is_fetch(route: str) -> bool:
     """Whether ``route`` is ``/v1/responses/{id}`` (or the same without ``/v1``)."""
     for prefix in (FETCH_ROUTE, FETCH_ROUTE.removeprefix("/v1")):
@@ -616,7 +628,7 @@ class _Handler(BaseHTTPRequestHandler):
         request_number = owner._record(RecordedRequest(self.command, self.path, headers, body))
         outcome: ReplyOutcome = "completed"
         try:
-            route = self.path.split("?", 1)[0]
+            route = _api_route(self.path)
             fetch = _is_fetch(route)
             if route not in owner._routes and not fetch:
                 message = f"Invalid URL ({self.command} {route})"
@@ -718,7 +730,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _chunks(self, reply: Reply) -> Iterator[bytes | _Hold | _Cut]:
         """The plan with ``chunk_size`` and ``cut_after_bytes`` applied."""
         budget = reply.cut_after_bytes
-        route, _, query = self.path.partition("?")
+        route, query = _api_route(self.path), self.path.partition("?")[2]
         for step in _plan(reply, route, _starting_after(query)):
             if not isinstance(step, bytes):
                 yield step
@@ -786,10 +798,11 @@ class ReplayServer:
     """A loopback HTTP/1.1 server answering LLM API requests with queued `Reply` objects.
 
     Use it as a context manager, or call `start` and `close`. Each request to a route in
-    `ROUTES` (or the same path without ``/v1``) takes the next reply from the FIFO queue filled by
-    `enqueue`; when the queue is empty the ``default`` reply is used if given, otherwise the
-    server answers 500 with an OpenAI-style error body. Other paths get a 404 error body and do
-    not consume a reply. Every request, whatever its path, is appended to `requests`.
+    `ROUTES` (or the same path without ``/v1``, or as Azure OpenAI names it) takes the next reply
+    from the FIFO queue filled by `enqueue`; when the queue is empty the ``default`` reply is
+    used if given, otherwise the server answers 500 with an OpenAI-style error body. Other paths
+    get a 404 error body and do not consume a reply. Every request, whatever its path, is
+    appended to `requests`.
     """
 
     def __init__(
