@@ -20,11 +20,13 @@ from ._retry import RetryPolicy
 from .agent import Agent, AgentEvent, AgentRun, AsyncAgent, AsyncAgentRun
 from .client import AsyncClient, Client
 from .errors import (
+    AgentRunError,
     APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
     ConfigurationError,
+    IncompleteToolCallsError,
     MalformedEventError,
     MaxTurnsExceededError,
     ResponseFailedError,
@@ -78,6 +80,8 @@ __all__ = [
     "AgentRun",
     "AsyncAgent",
     "AsyncAgentRun",
+    "AgentRunError",
+    "IncompleteToolCallsError",
     "MaxTurnsExceededError",
     "Tool",
     "ToolArgumentsError",
