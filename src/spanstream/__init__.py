@@ -23,11 +23,13 @@ __version__ = "0.1.0"
 from ._lazy import lazy_attributes
 from .client import AnthropicClient, AsyncAnthropicClient, AsyncClient, Client
 from .errors import (
+    AgentRunError,
     APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
     ConfigurationError,
+    IncompleteToolCallsError,
     MalformedEventError,
     MaxTurnsExceededError,
     ResponseFailedError,
@@ -54,12 +56,14 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentRunError",
     "AnthropicClient",
     "AsyncAnthropicClient",
     "AsyncClient",
     "AsyncStream",
     "Client",
     "ConfigurationError",
+    "IncompleteToolCallsError",
     "MalformedEventError",
     "MaxTurnsExceededError",
     "Response",
