@@ -24,11 +24,11 @@ from spanstream import (
     AzureOpenAIClient,
     Client,
     ConfigurationError,
-    ErrorReported,
     ResponseFailedError,
     StreamEvent,
     TextDelta,
 )
+from spanstream.events import ErrorReported
 from spanstream.providers.services import AZURE_OPENAI
 from spanstream.testing import (
     GenAITelemetry,
