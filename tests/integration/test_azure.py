@@ -218,6 +218,25 @@ def test_each_model_names_its_own_deployment(
     ]
 
 
+@pytest.mark.parametrize("model", ["", ".."])
+def test_a_model_that_names_no_deployment_is_an_error(
+    model: str,
+    azure: AzureOpenAIClient,
+    sse_replay_server: ReplayServer,
+    genai_telemetry: GenAITelemetry,
+) -> None:
+    with (
+        pytest.raises(ConfigurationError, match="no deployment"),
+        azure.chat.completions.stream(model=model, messages=MESSAGES) as stream,
+    ):
+        stream.final_response()
+    assert sse_replay_server.requests == []  # nothing sent, not even to deployments/..
+    genai_telemetry.assert_all_spans_ended()
+    assert_inference_span(
+        genai_telemetry.inference_span(), error_type="ConfigurationError", status="error"
+    )
+
+
 def test_the_deployment_option_routes_every_request(
     sse_replay_server: ReplayServer, genai_telemetry: GenAITelemetry
 ) -> None:
