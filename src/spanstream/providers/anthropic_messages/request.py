@@ -9,9 +9,10 @@ from typing_extensions import Required, Unpack
 
 from .. import base
 from .._content import Part, generic_part, json_or_text, text_part, tool_definitions, uri_part
-from .parser import MessagesParser
 
 __all__ = ["MessagesParams", "build_request", "request_content"]
+
+_PARSER = base.first_use(__package__, "MessagesParser")
 
 
 class MessagesParams(base.CommonParams, total=False):
@@ -47,7 +48,7 @@ def build_request(**params: Unpack[MessagesParams]) -> base.PreparedRequest:
         params,
         required=MessagesParams.__required_keys__,
         describe=_info,
-        parser=MessagesParser,
+        parser=_PARSER,
     )
 
 

@@ -10,9 +10,10 @@ from typing_extensions import Required, Unpack
 from .. import base
 from .._content import Part, generic_part, json_or_text, text_part, tool_definitions, uri_part
 from .._openai import PROVIDER, openai_attributes, output_type
-from .parser import ChatCompletionsParser
 
 __all__ = ["ChatParams", "build_request", "request_content"]
+
+_PARSER = base.first_use(__package__, "ChatCompletionsParser")
 
 
 class ChatParams(base.CommonParams, total=False):
@@ -62,7 +63,7 @@ def build_request(**params: Unpack[ChatParams]) -> base.PreparedRequest:
         params,
         required=ChatParams.__required_keys__,
         describe=_info,
-        parser=ChatCompletionsParser,
+        parser=_PARSER,
         local=("include_usage", "stream_options"),
         derived={"stream_options": options} if options else None,
     )

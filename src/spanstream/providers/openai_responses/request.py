@@ -12,9 +12,10 @@ from typing_extensions import Required, Unpack
 from .. import base
 from .._content import json_or_text, tool_definitions
 from .._openai import PROVIDER, openai_attributes, output_type
-from .parser import ResponsesParser
 
 __all__ = ["ResponsesParams", "build_fetch_request", "build_request"]
+
+_PARSER = base.first_use(__package__, "ResponsesParser")
 
 
 class ResponsesParams(base.CommonParams, total=False):
@@ -58,7 +59,7 @@ def build_request(**params: Unpack[ResponsesParams]) -> base.PreparedRequest:
         params,
         required=ResponsesParams.__required_keys__,
         describe=_info,
-        parser=ResponsesParser,
+        parser=_PARSER,
     )
 
 
@@ -91,7 +92,7 @@ def build_fetch_request(
         path=f"/responses/{quote(response_id, safe='')}",
         body=None,
         info=info,
-        parser=ResponsesParser,
+        parser=_PARSER,
         method="GET",
         query=tuple(query),
     )
