@@ -17,7 +17,6 @@ from ._anthropic import AnthropicClient, AsyncAnthropicClient
 from ._lazy import lazy_attributes
 from ._pool import AsyncShardedTransport, ShardedTransport
 from ._retry import RetryPolicy
-from .agent import Agent, AgentEvent, AgentRun, AsyncAgent, AsyncAgentRun
 from .client import AsyncClient, Client
 from .errors import (
     APIConnectionError,
@@ -65,12 +64,14 @@ from .events import (
 from .results import Outcome, StreamResult
 from .stream import AsyncStream, Stream
 from .telemetry import CaptureMode, ContentCapture
-from .tools import Tool, tool
 
 if TYPE_CHECKING:
-    # Imported on first use (``__getattr__`` below): they import the OpenTelemetry SDK, which a
-    # client never needs unless the application calls configure().
+    # Imported on first use (``__getattr__`` below): configure() and TelemetryHandle import the
+    # OpenTelemetry SDK, which a client never needs unless the application calls configure();
+    # the agent and tools serve the applications that run one.
+    from .agent import Agent, AgentEvent, AgentRun, AsyncAgent, AsyncAgentRun
     from .telemetry.setup import TelemetryHandle, configure
+    from .tools import Tool, tool
 
 __all__ = [
     "Agent",
@@ -139,5 +140,10 @@ __all__ = [
 
 if not TYPE_CHECKING:
     __getattr__, __dir__ = lazy_attributes(
-        __name__, "spanstream.telemetry.setup", ("TelemetryHandle", "configure")
+        __name__,
+        {
+            "spanstream.agent": ["Agent", "AgentEvent", "AgentRun", "AsyncAgent", "AsyncAgentRun"],
+            "spanstream.telemetry.setup": ["TelemetryHandle", "configure"],
+            "spanstream.tools": ["Tool", "tool"],
+        },
     )

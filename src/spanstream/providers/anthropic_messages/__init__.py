@@ -12,4 +12,4 @@ __all__ = ["MessagesParams", "MessagesParser", "build_request"]
 
 if not TYPE_CHECKING:
     # The parser (and its wire models) is imported when the first stream of the API starts.
-    __getattr__, __dir__ = lazy_attributes(__name__, f"{__name__}.parser", ("MessagesParser",))
+    __getattr__, __dir__ = lazy_attributes(__name__, {f"{__name__}.parser": ["MessagesParser"]})

@@ -14,5 +14,5 @@ __all__ = ["ChatParams", "ChatCompletionsParser", "build_request"]
 if not TYPE_CHECKING:
     # The parser (and its wire models) is imported when the first stream of the API starts.
     __getattr__, __dir__ = lazy_attributes(
-        __name__, f"{__name__}.parser", ("ChatCompletionsParser",)
+        __name__, {f"{__name__}.parser": ["ChatCompletionsParser"]}
     )

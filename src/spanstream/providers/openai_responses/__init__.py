@@ -13,4 +13,4 @@ __all__ = ["ResponsesParams", "ResponsesParser", "build_fetch_request", "build_r
 
 if not TYPE_CHECKING:
     # The parser (and its wire models) is imported when the first stream of the API starts.
-    __getattr__, __dir__ = lazy_attributes(__name__, f"{__name__}.parser", ("ResponsesParser",))
+    __getattr__, __dir__ = lazy_attributes(__name__, {f"{__name__}.parser": ["ResponsesParser"]})
