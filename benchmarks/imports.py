@@ -9,9 +9,10 @@ beyond the interpreter's own start-up; a second, plain run of each statement (no
 importtime``, whose bookkeeping adds to every import) times it with ``time.perf_counter`` in the
 child. Figures are the median (min-max) of the runs; the ratio is median over median.
 
-The wire models' validators are built when an event type is first met, so part of what importing
-once cost is now paid by a process's first stream: a child parses one recorded Responses stream
-(sans-IO) twice after ``import spanstream``, and both times are reported.
+A provider's parser and pydantic wire models are imported by the first stream of its API, and each
+event type's validator is built when the type is first met, so part of what importing once cost
+is now paid by a process's first stream: a child parses one recorded Responses stream (sans-IO)
+twice after ``import spanstream``, and both times are reported.
 
 For ``import spanstream``, the modules with the largest median self time (what each module's own
 body took, its imports excluded) say where the time goes.

@@ -51,12 +51,12 @@ from .errors import (
 from .events import Response, StreamEvent, TextDelta, Usage
 from .retry import RetryPolicy
 from .stream import AsyncStream, Stream
-from .tools import Tool, tool
 
 if TYPE_CHECKING:
-    # Imported on first use (``__getattr__`` below): they import the OpenTelemetry SDK, which a
-    # client never needs unless the application calls configure().
+    # Imported on first use (``__getattr__`` below): configure() imports the OpenTelemetry SDK,
+    # which a client never needs unless the application calls it; tools import pydantic.
     from .telemetry.setup import TelemetryHandle, configure
+    from .tools import Tool, tool
 
 __all__ = [
     "APIConnectionError",
@@ -136,5 +136,10 @@ _MOVED = {
 
 if not TYPE_CHECKING:
     __getattr__, __dir__ = lazy_attributes(
-        __name__, "spanstream.telemetry.setup", ("TelemetryHandle", "configure"), moved=_MOVED
+        __name__,
+        {
+            "spanstream.telemetry.setup": ("TelemetryHandle", "configure"),
+            "spanstream.tools": ("Tool", "tool"),
+        },
+        moved=_MOVED,
     )

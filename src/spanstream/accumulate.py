@@ -7,29 +7,8 @@ snapshot is taken, so a long answer does not make later events slower.
 
 from __future__ import annotations
 
-from .events import (
-    Citation,
-    CitationAdded,
-    FinishReason,
-    ItemDone,
-    MessageDone,
-    ProviderError,
-    Reasoning,
-    ReasoningDelta,
-    ReasoningDone,
-    RefusalDelta,
-    Response,
-    ResponseStarted,
-    ResponseStatus,
-    StreamEvent,
-    TextDelta,
-    ToolCall,
-    ToolCallArgumentsDelta,
-    ToolCallDone,
-    ToolCallStarted,
-    Usage,
-    UsageReported,
-)
+from . import events
+from .events import FinishReason, ResponseStatus, StreamEvent
 
 __all__ = ["Accumulator"]
 
@@ -61,8 +40,8 @@ class _PendingReasoning:
         self.summary: dict[int, list[str]] = {}
         self.content: dict[int, list[str]] = {}
 
-    def build(self, item_id: str | None, signature: str | None = None) -> Reasoning:
-        return Reasoning(
+    def build(self, item_id: str | None, signature: str | None = None) -> events.Reasoning:
+        return events.Reasoning(
             id=item_id,
             summary=tuple("".join(self.summary[i]) for i in sorted(self.summary)),
             content=tuple("".join(self.content[i]) for i in sorted(self.content)),
@@ -105,51 +84,51 @@ class Accumulator:
         self.status: ResponseStatus = "in_progress"
         self.finish_reason: FinishReason | None = None
         self.finish_reasons: tuple[FinishReason, ...] = ()
-        self.usage: Usage | None = None
-        self.error: ProviderError | None = None
+        self.usage: events.Usage | None = None
+        self.error: events.ProviderError | None = None
         self.incomplete_reason: str | None = None
         self.service_tier: str | None = None
         self.system_fingerprint: str | None = None
         # Insertion order of dicts is the order items appeared in the stream.
         self._messages: dict[str | None, _Message] = {}
         self._pending_calls: dict[str, _PendingCall] = {}
-        self._calls: dict[str, ToolCall] = {}
+        self._calls: dict[str, events.ToolCall] = {}
         self._reasoning_parts: dict[str | None, _PendingReasoning] = {}
-        self._reasoning: dict[str | None, Reasoning] = {}
+        self._reasoning: dict[str | None, events.Reasoning] = {}
         self._done_items: set[str] = set()
-        self._citations: list[Citation] = []
+        self._citations: list[events.Citation] = []
 
     def add(self, event: StreamEvent) -> None:
         """Fold one event in. Ordered by frequency: deltas first."""
-        if isinstance(event, TextDelta):
+        if isinstance(event, events.TextDelta):
             message = self._messages.get(event.item_id)
             if message is None:
                 message = self._message(event.item_id)
             message.text.append(event.text)
-        elif isinstance(event, RefusalDelta):
+        elif isinstance(event, events.RefusalDelta):
             self._message(event.item_id).refusal.append(event.text)
-        elif isinstance(event, ToolCallArgumentsDelta):
+        elif isinstance(event, events.ToolCallArgumentsDelta):
             pending = self._pending_calls.get(event.call_id)
             if pending is not None:
                 pending.arguments.append(event.delta)
-        elif isinstance(event, ReasoningDelta):
+        elif isinstance(event, events.ReasoningDelta):
             reasoning = self._reasoning_parts.get(event.item_id)
             if reasoning is None:
                 reasoning = self._reasoning_parts[event.item_id] = _PendingReasoning()
             parts = reasoning.summary if event.kind == "summary" else reasoning.content
             parts.setdefault(event.part, []).append(event.text)
-        elif isinstance(event, ResponseStarted):
+        elif isinstance(event, events.ResponseStarted):
             self.id = event.id or self.id
             self.model = event.model or self.model
-        elif isinstance(event, ToolCallStarted):
+        elif isinstance(event, events.ToolCallStarted):
             self._pending_calls[event.call_id] = _PendingCall(event.name, event.item_id)
-        elif isinstance(event, ToolCallDone):
+        elif isinstance(event, events.ToolCallDone):
             call = event.tool_call
             if call.item_id:
                 self._done_items.add(call.item_id)
             self._pending_calls.pop(call.call_id, None)
             self._calls[call.call_id] = call
-        elif isinstance(event, MessageDone):
+        elif isinstance(event, events.MessageDone):
             if event.id:
                 self._done_items.add(event.id)
             message = self._message(event.id)
@@ -159,16 +138,16 @@ class Accumulator:
             # text twice for as long as the stream object lives.
             message.text.clear()
             message.refusal.clear()
-        elif isinstance(event, ReasoningDone):
+        elif isinstance(event, events.ReasoningDone):
             if event.reasoning.id:
                 self._done_items.add(event.reasoning.id)
             self._reasoning_parts.pop(event.reasoning.id, None)
             self._reasoning[event.reasoning.id] = event.reasoning
-        elif isinstance(event, UsageReported):
+        elif isinstance(event, events.UsageReported):
             self.usage = event.usage
-        elif isinstance(event, ItemDone) and event.id:
+        elif isinstance(event, events.ItemDone) and event.id:
             self._done_items.add(event.id)
-        elif isinstance(event, CitationAdded):
+        elif isinstance(event, events.CitationAdded):
             self._citations.append(event.citation)
 
     def _message(self, item_id: str | None) -> _Message:
@@ -192,10 +171,10 @@ class Accumulator:
         status: ResponseStatus,
         finish_reason: FinishReason | None,
         *,
-        error: ProviderError | None = None,
+        error: events.ProviderError | None = None,
         incomplete_reason: str | None = None,
         finish_reasons: tuple[FinishReason, ...] | None = None,
-    ) -> Response:
+    ) -> events.Response:
         """Record the terminal state and return the final response. ``finish_reasons`` (one per
         choice) defaults to ``(finish_reason,)``."""
         self.status = status
@@ -209,30 +188,32 @@ class Accumulator:
 
     # -- done events built from the deltas, for APIs that close items without restating them --
 
-    def message_done(self, item_id: str | None) -> MessageDone | None:
+    def message_done(self, item_id: str | None) -> events.MessageDone | None:
         """Close message ``item_id``: fold in and return its :class:`MessageDone` (text and
         refusal as streamed), or ``None`` if it streamed nothing."""
         message = self._messages.get(item_id)
         if message is None or message.done_text is not None:
             return None
-        event = MessageDone(item_id, "".join(message.text), "".join(message.refusal) or None)
+        event = events.MessageDone(item_id, "".join(message.text), "".join(message.refusal) or None)
         self.add(event)
         return event
 
-    def tool_call_done(self, call_id: str) -> ToolCallDone | None:
+    def tool_call_done(self, call_id: str) -> events.ToolCallDone | None:
         """Close a started tool call: fold in and return its :class:`ToolCallDone` with the
         arguments as streamed, or ``None`` if no such call is open."""
         pending = self._pending_calls.get(call_id)
         if pending is None:
             return None
-        call = ToolCall.build(call_id, pending.name, "".join(pending.arguments), pending.item_id)
-        event = ToolCallDone(call)
+        call = events.ToolCall.build(
+            call_id, pending.name, "".join(pending.arguments), pending.item_id
+        )
+        event = events.ToolCallDone(call)
         self.add(event)
         return event
 
     def reasoning_done(
         self, item_id: str | None, *, signature: str | None = None
-    ) -> ReasoningDone | None:
+    ) -> events.ReasoningDone | None:
         """Close reasoning item ``item_id``: fold in and return its :class:`ReasoningDone`
         (parts as streamed, plus a ``signature`` where the API has one), or ``None`` if it
         streamed nothing and has no signature."""
@@ -240,11 +221,11 @@ class Accumulator:
         if parts is None and signature is None:
             return None
         reasoning = (parts or _PendingReasoning()).build(item_id, signature)
-        event = ReasoningDone(reasoning)
+        event = events.ReasoningDone(reasoning)
         self.add(event)
         return event
 
-    def snapshot(self) -> Response:
+    def snapshot(self) -> events.Response:
         """The response as accumulated so far (partial until the terminal event)."""
         texts: list[str] = []
         refusals: list[str] = []
@@ -262,7 +243,7 @@ class Accumulator:
         calls = list(self._calls.values())
         # Calls cut off before their item finished keep the arguments received so far.
         calls.extend(
-            ToolCall.build(call_id, p.name, "".join(p.arguments), p.item_id)
+            events.ToolCall.build(call_id, p.name, "".join(p.arguments), p.item_id)
             for call_id, p in self._pending_calls.items()
         )
         reasoning = list(self._reasoning.values())
@@ -271,7 +252,7 @@ class Accumulator:
             for item_id, parts in self._reasoning_parts.items()
             if item_id not in self._reasoning
         )
-        return Response(
+        return events.Response(
             id=self.id,
             model=self.model,
             status=self.status,

@@ -13,8 +13,8 @@ telemetry layer and the user's code see one vocabulary whatever API produced the
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Literal, TypeGuard, TypeVar, Union
+from dataclasses import dataclass, field
+from typing import Literal, TypeGuard, Union
 
 __all__ = [
     "Citation",
@@ -52,31 +52,6 @@ ResponseStatus = Literal["completed", "incomplete", "failed", "in_progress"]
 FinishReason = str
 """A finish reason in the conventions' vocabulary: ``stop``, ``length``, ``content_filter``,
 ``tool_call``, ``error``, or the provider's own value when it has no mapping."""
-
-_E = TypeVar("_E")
-
-
-def _fast_init(cls: type[_E]) -> type[_E]:
-    """Give a frozen, slotted dataclass an ``__init__`` that sets each slot through its
-    descriptor; same parameters and defaults as the generated one, which goes through
-    ``object.__setattr__`` per field and costs a third more. For the deltas: one per event of
-    nearly every chunk."""
-    assert not hasattr(cls, "__post_init__")
-    namespace: dict[str, Any] = {}
-    params: list[str] = []
-    body: list[str] = []
-    for f in fields(cls):  # type: ignore[arg-type]
-        namespace[f"_set_{f.name}"] = cls.__dict__[f.name].__set__
-        if f.default is MISSING:
-            params.append(f.name)
-        else:
-            namespace[f"_default_{f.name}"] = f.default
-            params.append(f"{f.name}=_default_{f.name}")
-        body.append(f"    _set_{f.name}(self, {f.name})")
-    exec(f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body), namespace)
-    setattr(cls, "__init__", namespace["__init__"])  # noqa: B010 (mypy forbids assigning a method)
-    return cls
-
 
 TOKEN_COUNT_MAX = 2**63 - 1
 """The largest token count spanstream records: OTLP carries counts as signed 64-bit integers, and
@@ -246,7 +221,6 @@ class ResponseStarted:
     model: str | None
 
 
-@_fast_init
 @dataclass(frozen=True, slots=True)
 class TextDelta:
     """A piece of the assistant's visible text."""
@@ -255,7 +229,6 @@ class TextDelta:
     item_id: str | None = None
 
 
-@_fast_init
 @dataclass(frozen=True, slots=True)
 class RefusalDelta:
     """A piece of a refusal; never merged into the text."""
@@ -264,7 +237,6 @@ class RefusalDelta:
     item_id: str | None = None
 
 
-@_fast_init
 @dataclass(frozen=True, slots=True)
 class ReasoningDelta:
     """A piece of reasoning: a summary (``kind="summary"``) or raw reasoning text.
@@ -292,7 +264,6 @@ class ToolCallStarted:
     item_id: str | None = None
 
 
-@_fast_init
 @dataclass(frozen=True, slots=True)
 class ToolCallArgumentsDelta:
     """A piece of a function call's JSON arguments."""

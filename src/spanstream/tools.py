@@ -22,13 +22,15 @@ import asyncio
 import inspect
 import json
 import re
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, get_type_hints
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 from .errors import ToolArgumentsError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["Tool", "tool"]
 
@@ -59,6 +61,9 @@ class Tool:
         strict: bool = True,
     ) -> Tool:
         """Build a tool from a function's signature, type hints and docstring."""
+        # pydantic's models are imported by the first tool, not by ``import spanstream``.
+        from pydantic import BaseModel, ConfigDict, Field, create_model
+
         doc = inspect.getdoc(function) or ""
         summary, arg_docs = _parse_docstring(doc)
         hints = get_type_hints(function, include_extras=True)
@@ -117,6 +122,8 @@ class Tool:
                 raise ToolArgumentsError(self.name, f"not valid JSON ({exc})") from None
         else:
             decoded = dict(arguments)
+        from pydantic import ValidationError  # imported with the model (from_function)
+
         try:
             return self.model.model_validate(decoded)
         except ValidationError as exc:
@@ -170,8 +177,10 @@ def format_result(value: object) -> str:
     """A tool's return value as the text sent back to the model."""
     if isinstance(value, str):
         return value
-    if isinstance(value, BaseModel):
-        return value.model_dump_json()
+    # A pydantic model instance means pydantic is imported; nothing else needs it here.
+    pydantic_main = sys.modules.get("pydantic.main")
+    if pydantic_main is not None and isinstance(value, pydantic_main.BaseModel):
+        return value.model_dump_json()  # type: ignore[no-any-return]
     return json.dumps(value, ensure_ascii=False, default=str)
 
 

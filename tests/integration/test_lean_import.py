@@ -68,6 +68,38 @@ def test_import_spanstream_imports_neither_the_sdk_nor_an_exporter() -> None:
     assert result["sdk_now"] is True
 
 
+def test_import_spanstream_loads_no_parser_wire_model_or_pydantic_model() -> None:
+    # A provider's parser and its pydantic wire models load with the first stream of its API,
+    # pydantic's models with the first tool: ``import spanstream`` needs none of them.
+    result = _run(
+        """
+        import spanstream
+        from spanstream import Client
+
+        def loaded():
+            return sorted(
+                name for name in sys.modules
+                if name == "pydantic.main"
+                or name.endswith((".wire", ".parser", "._lenient", "._parser"))
+                and name.startswith("spanstream.")
+            )
+
+        at_import = loaded()
+        Client(api_key="sk-test").responses  # a client and its resources: still none
+        with_client = loaded()
+        from spanstream.providers.openai_responses import ResponsesParser
+        ResponsesParser().feed_raw("response.output_text.delta", b'{"delta": "Hi"}')
+        print(json.dumps({"at_import": at_import, "with_client": with_client, "parsed": loaded()}))
+        """
+    )
+    assert result["at_import"] == []
+    assert result["with_client"] == []
+    parsed = result["parsed"]
+    assert isinstance(parsed, list)
+    assert "spanstream.providers.openai_responses.wire" in parsed
+    assert "spanstream.providers.openai_chat.wire" not in parsed  # only the API that streamed
+
+
 def test_star_import_still_gives_configure_and_telemetry_handle() -> None:
     result = _run(
         """

@@ -1,6 +1,7 @@
-"""Event value objects: the delta events' faster ``__init__`` (it must behave as the one
-``dataclass`` generates: parameters, defaults, keywords, immutability, equality, hashing) and
-citations read from either provider's shape."""
+"""Event value objects: the delta events are plain frozen dataclasses (parameters, defaults,
+keywords, immutability, equality, hashing; an ``exec``-built ``__init__`` once made them faster
+to construct, by too little end to end to keep) and citations read from either provider's
+shape."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from spanstream.events import (
 
 
 @pytest.mark.parametrize("cls", [TextDelta, RefusalDelta, ReasoningDelta, ToolCallArgumentsDelta])
-def test_fast_init_keeps_the_dataclass_signature(cls: type) -> None:
+def test_delta_events_keep_the_dataclass_signature(cls: type) -> None:
     params = inspect.signature(cls).parameters
     assert list(params) == [f.name for f in dataclasses.fields(cls)]
     for f in dataclasses.fields(cls):
@@ -29,7 +30,7 @@ def test_fast_init_keeps_the_dataclass_signature(cls: type) -> None:
         assert params[f.name].default == expected
 
 
-def test_fast_init_sets_every_field_positionally_and_by_keyword() -> None:
+def test_delta_events_set_every_field_positionally_and_by_keyword() -> None:
     assert TextDelta("a") == TextDelta(text="a", item_id=None)
     assert TextDelta("a", "m").item_id == "m"
     delta = ReasoningDelta("t", "r1", kind="text", part=2)
@@ -44,7 +45,7 @@ def test_fast_init_sets_every_field_positionally_and_by_keyword() -> None:
         TextDelta("a", "b", "c")  # type: ignore[call-arg]
 
 
-def test_fast_init_events_stay_frozen_and_hashable() -> None:
+def test_delta_events_stay_frozen_and_hashable() -> None:
     delta = TextDelta("a", "m")
     with pytest.raises(dataclasses.FrozenInstanceError):
         delta.text = "b"  # type: ignore[misc]

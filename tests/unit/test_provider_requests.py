@@ -17,7 +17,7 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 def test_chat_request_streams_with_usage_by_default() -> None:
     prepared = chat_request(model="gpt-4o", messages=MESSAGES)
     assert prepared.path == "/chat/completions"
-    assert prepared.parser is ChatCompletionsParser
+    assert type(prepared.parser(strict=True)) is ChatCompletionsParser
     assert prepared.body == {
         "model": "gpt-4o",
         "messages": MESSAGES,
@@ -130,7 +130,7 @@ def test_anthropic_request_body() -> None:
         stop_sequences=["END"],
     )
     assert prepared.path == "/messages"
-    assert prepared.parser is MessagesParser
+    assert type(prepared.parser(strict=True)) is MessagesParser
     assert prepared.body == {
         "model": "claude-sonnet-4-5",
         "messages": MESSAGES,

@@ -630,6 +630,19 @@ def test_malformed_payload_with_huge_sequence_number_is_not_a_crash() -> None:
     assert parser.malformed_count == 1
 
 
+@pytest.mark.parametrize("event", ["response.output_text.delta", "response.refusal.delta"])
+def test_a_delta_with_a_huge_number_in_a_field_it_ignores_keeps_its_text(event: str) -> None:
+    # The JSON parser refuses a number of thousands of digits; the field is none the parser
+    # reads, so the delta is mended as every other event is (one decode-and-report path; the
+    # text delta's fast path used to skip it).
+    parser = ResponsesParser()
+    huge = "9" * 5000
+    data = f'{{"type":"{event}","sequence_number":{huge},"item_id":"m","delta":"Hi"}}'
+    (delta,) = parser.feed(ServerSentEvent(event, data))
+    assert (type(delta).__name__, delta.text) in {("TextDelta", "Hi"), ("RefusalDelta", "Hi")}
+    assert (parser.malformed_count, parser.unknown_count) == (0, 0)
+
+
 def test_function_call_with_deeply_nested_arguments_is_not_a_crash() -> None:
     parser = ResponsesParser()
     (event,) = feed(parser, item_done(function_item(arguments="[" * 100_000)))

@@ -1,26 +1,26 @@
-"""What the provider parsers share about bad input: decode leniently, skip or raise, never echo.
-
-A payload that cannot be decoded is skipped, logged and counted, or raises
-:class:`~spanstream.errors.MalformedEventError` in strict mode. The log line and the exception
-name the offending field but never include the payload (it may hold user content).
+"""The wire models' lenient building blocks: fields dropped alone, token counts, deferred
+validators, and the per-event-type decoders the parsers use.
 
 A field that is not essential to its event (usage, ids, details: declared :data:`Droppable` in
-the wire models) is dropped alone when its value is invalid, and the drop is counted the same
-way: a usage object that is a string, or a token count that is negative, fractional or beyond
+the wire models) is dropped alone when its value is invalid, and the drop is counted as a
+malformed event (by the parser, :mod:`spanstream.providers._parser`): a usage object that is a
+string, or a token count that is negative, fractional or beyond
 :data:`~spanstream.events.TOKEN_COUNT_MAX` (:data:`TokenCount`), must not cost the terminal event
 that carries the rest of the answer (issues #5 and #6).
+
+Only the wire modules import this module (it builds pydantic types), and a parser imports its
+wire module when its first parser is made.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import math
 import sys
-from collections.abc import Callable, Collection, Sequence
-from typing import Annotated, Any, TypeAlias, TypeVar, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, Union
 
 from pydantic import (
+    BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -30,58 +30,19 @@ from pydantic import (
 )
 from pydantic import WrapValidator as _WrapValidator
 
-from ..errors import MalformedEventError
-from ..events import TOKEN_COUNT_MAX, StreamEvent
-from ..sse import ServerSentEvent
+from ..events import TOKEN_COUNT_MAX
+from ._parser import Decoder, describe
 
 __all__ = [
-    "DONE",
-    "Data",
     "Droppable",
-    "ParserBase",
+    "LenientStr",
     "TokenCount",
     "WIRE_CONFIG",
-    "describe",
+    "Wire",
+    "built",
+    "decoders",
     "event_union",
-    "loads",
-    "text_of",
 ]
-
-_T = TypeVar("_T")
-
-Data: TypeAlias = str | bytes
-"""An event's data: ``bytes`` from the streams (UTF-8, already checked), ``str`` when a caller
-feeds :class:`~spanstream.sse.ServerSentEvent` objects."""
-
-
-DONE = (b"[DONE]", "[DONE]")
-"""The Chat Completions end-of-stream sentinel (also sent by some servers on other APIs), as
-``bytes`` (from the streams) or ``str``."""
-
-
-def text_of(data: Data) -> str:
-    """The data as ``str`` (for the rare paths that need text: unknown events, error logs)."""
-    return data.decode() if isinstance(data, bytes) else data
-
-
-def _integer(text: str) -> int | float:
-    # ``int()`` refuses more than 4,300 digits (CPython's int_max_str_digits); such a number is
-    # no count anyway: an infinity keeps the document decodable and fails every int field.
-    try:
-        return int(text)
-    except ValueError:
-        return -math.inf if text.startswith("-") else math.inf
-
-
-def loads(data: Data, *, huge_ints: bool = False) -> object:
-    """Decode JSON, or ``None`` if it is not (deep nesting included). With ``huge_ints`` an
-    integer too long for ``int()`` decodes as an infinity rather than failing the whole document
-    (for revalidating a payload, where no field that takes one keeps it); elsewhere (a tool's
-    arguments, say) such a document stays undecoded, as ``json.loads`` has it."""
-    try:
-        return json.loads(data, parse_int=_integer) if huge_ints else json.loads(data)
-    except (ValueError, RecursionError):
-        return None
 
 
 def _drop_invalid(
@@ -116,6 +77,21 @@ built when it first validates rather than at import (``defer_build``): a stream 
 the models, and building them all was most of what importing the wire modules cost."""
 
 
+class Wire(BaseModel):
+    """Base of the wire models (:data:`WIRE_CONFIG`)."""
+
+    model_config = WIRE_CONFIG
+
+
+def _as_text(value: object) -> object:
+    """Codes and params arrive as strings or numbers depending on the server: keep them text."""
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+LenientStr = Annotated[str | None, BeforeValidator(_as_text)]
+"""A code or param: text, whether the server sent a string or a number."""
+
+
 def event_union(module: str, members: Callable[[], Sequence[Any]]) -> Callable[[str], Any]:
     """A wire module's ``__getattr__`` (PEP 562) that builds its ``any_event_adapter``, the
     discriminated union over every event type (``members()``), on first use: the union's
@@ -133,105 +109,56 @@ def event_union(module: str, members: Callable[[], Sequence[Any]]) -> Callable[[
     return __getattr__
 
 
-def describe(exc: Exception) -> str:
-    """A one-line reason that names the offending field but never echoes the payload."""
-    if isinstance(exc, ValidationError):
-        first = exc.errors(include_input=False, include_url=False)[0]
-        location = ".".join(str(part) for part in first["loc"]) or "payload"
-        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        return f"{location}: {first['msg']}{more}"
-    return type(exc).__name__
+def _validate_json(member: Any) -> Decoder:
+    # The validator's own method: ``TypeAdapter.validate_json`` and ``model_validate_json`` wrap
+    # it in a Python call that costs a third of a delta's validation. A model's own validator
+    # (built now: the models are deferred) rather than a TypeAdapter's, which would build a
+    # second validator of the same schema.
+    if isinstance(member, type) and issubclass(member, BaseModel):
+        member.model_rebuild()
+        return member.__pydantic_validator__.validate_json
+    validate: Decoder = TypeAdapter(member).validator.validate_json
+    return validate
 
 
-class ParserBase:
-    """Base of the parsers: counts the events it skips, or raises on the first when strict.
+class _FirstUse:
+    """An event type's decoder until its first use, which builds the real one (the validator's
+    own method) and puts it in its table in its place: every later event of that type goes
+    straight to pydantic-core. Two threads may both build it; either result is right."""
 
-    Subclasses set :attr:`api` (named in messages) and :attr:`logger`.
-    """
+    __slots__ = ("make", "member", "name", "table")
 
-    api = "provider"
-    logger = logging.getLogger("spanstream.providers")
-
-    def __init__(self, *, strict: bool = False) -> None:
-        self.strict = strict
-        self.malformed_count = 0
-        """Events skipped because their payload could not be decoded, plus fields dropped from
-        events that were kept."""
-        self._dropped: list[str] = []
-        """The validation context of lenient decodes: :data:`Droppable` fields note here why they
-        were dropped (see :meth:`_report_dropped`)."""
-
-    def feed(self, sse: ServerSentEvent) -> list[StreamEvent]:
-        """Parse one server-sent event into zero or more normalized events."""
-        return self.feed_raw(sse.event, sse.data)
-
-    def feed_raw(self, event: str, data: Data) -> list[StreamEvent]:
-        """Parse one event given as its type and its data (``bytes`` as
-        :meth:`~spanstream.sse.SSEDecoder.feed_raw` returns it, or ``str``)."""
-        raise NotImplementedError
-
-    def _report_dropped(self, type_name: str | None, sequence_number: int | None = None) -> None:
-        """Count and log the fields dropped while decoding the last event (raise in strict
-        mode). Call after every decode that passed ``context=self._dropped``."""
-        dropped = self._dropped.copy()
-        self._dropped.clear()
-        for reason in dropped:
-            self._skip_malformed(type_name, reason, sequence_number)
-
-    def _revalidate(
-        self,
-        data: Data,
-        exc: ValidationError,
-        validate: Callable[[dict[str, object]], _T],
-        droppable: Collection[str] = (),
-    ) -> _T | None:
-        """Validate again a payload that failed as a whole, keeping what is good in it; ``None``
-        if it cannot be kept.
-
-        Two failures are mended: the JSON parser refused a number (one of thousands of digits:
-        ``number out of range``; the payload is decoded again with such numbers as a value no
-        count accepts), and a top-level field named in ``droppable`` is invalid (it is removed,
-        noted as dropped, and the rest validated again). Fields that come on every event are
-        kept plain for speed and named here, so that they cost nothing until one fails.
-        """
-        self._dropped.clear()
-        errors = exc.errors(include_url=False, include_input=False)
-        huge = errors[0]["type"] == "json_invalid"
-        if not huge and not droppable:
-            return None
-        decoded = loads(data, huge_ints=huge)
-        if not isinstance(decoded, dict):
-            return None
-        for _ in range(len(droppable) + 1):
-            try:
-                return validate(decoded)
-            except ValidationError as again:
-                errors = again.errors(include_url=False, include_input=False)
-            bad = {str(error["loc"][0]): error for error in errors if error["loc"]}
-            if not bad or not bad.keys() <= set(droppable):
-                break
-            for name, error in sorted(bad.items()):
-                del decoded[name]
-                where = ".".join(str(part) for part in error["loc"])
-                self._dropped.append(f"{name} dropped: {where}: {error['msg']}")
-        self._dropped.clear()
-        return None
-
-    def cursor(self, data: bytes) -> int | None:
-        """Where a stream could be resumed after this event: nowhere, unless the API says
-        (see :class:`~spanstream.providers.base.Parser`)."""
-        return None
-
-    def _skip_malformed(
-        self, type_name: str | None, reason: str, sequence_number: int | None = None
+    def __init__(
+        self, table: dict[str, Decoder], name: str, member: Any, make: Callable[[str], Any] | None
     ) -> None:
-        where = f" (sequence_number={sequence_number})" if sequence_number is not None else ""
-        message = f"malformed {self.api} event {type_name or '<untyped>'}{where}: {reason}"
-        if self.strict:
-            # Not chained: the pydantic error being handled quotes the payload, which a
-            # recorded exception's stack trace must not carry (content capture may be off).
-            raise MalformedEventError(
-                message, event_type=type_name, sequence_number=sequence_number
-            ) from None
-        self.malformed_count += 1
-        self.logger.warning("skipped %s", message)
+        self.table = table
+        self.name = name
+        self.member = member
+        self.make = make
+
+    def __call__(self, data: str | bytes, /, *, context: Any = None) -> Any:
+        return built(self.table, self.name)(data, context=context)
+
+    def model(self) -> Any:
+        if self.member is None and self.make is not None:
+            return self.make(self.name)
+        return self.member
+
+
+def decoders(
+    models: Mapping[str, Any], make: Callable[[str], Any] | None = None
+) -> dict[str, Decoder]:
+    """Event type name -> JSON decoder into its model (``None``: the model ``make(name)`` makes
+    when it is first needed): the parsers' fast path when the SSE ``event:`` field names the
+    type. Each decoder is built on first use."""
+    table: dict[str, Decoder] = {}
+    table.update({name: _FirstUse(table, name, model, make) for name, model in models.items()})
+    return table
+
+
+def built(table: dict[str, Decoder], name: str) -> Decoder:
+    """The built decoder of the event type ``name`` (built now if it was not yet)."""
+    decode = table[name]
+    if isinstance(decode, _FirstUse):
+        decode = table[name] = _validate_json(decode.model())
+    return decode

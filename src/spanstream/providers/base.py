@@ -7,6 +7,7 @@ provider module; it is re-exported here for the request builders.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -30,6 +31,7 @@ __all__ = [
     "RequestInfo",
     "conversation_id_of",
     "extra_body_of",
+    "first_use",
     "float_of",
     "int_of",
     "prepare_request",
@@ -250,3 +252,31 @@ class ParserFactory(Protocol):
     """Makes a fresh :class:`Parser` for one stream (a parser class is one)."""
 
     def __call__(self, *, strict: bool) -> Parser: ...
+
+
+class _FirstUse:
+    """A :class:`ParserFactory` that imports its parser class when it makes the first parser:
+    a parser module brings its API's event handling (and, at the first parser, its pydantic wire
+    models), which ``import spanstream`` does not need until a stream of that API starts."""
+
+    __slots__ = ("_class", "_module", "_name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module = module
+        self._name = name
+        self._class: ParserFactory | None = None
+
+    def __call__(self, *, strict: bool) -> Parser:
+        parser_class = self._class
+        if parser_class is None:
+            parser_class = self._class = getattr(importlib.import_module(self._module), self._name)
+        return parser_class(strict=strict)
+
+    def __repr__(self) -> str:
+        return f"<parser {self._module}.{self._name}, imported on first use>"
+
+
+def first_use(package: str, name: str) -> ParserFactory:
+    """The factory of the parser class ``name`` of the provider package ``package`` (in its
+    ``parser`` module), imported when the first parser is made."""
+    return _FirstUse(f"{package}.parser", name)

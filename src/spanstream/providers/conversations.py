@@ -58,14 +58,16 @@ class Conversation(Protocol):
         ...
 
 
-def _user_items(user_input: str | Sequence[Mapping[str, object]]) -> list[Item]:
-    if isinstance(user_input, str):
-        return [{"role": "user", "content": user_input}]
-    return [dict(item) for item in user_input]
+class _Conversation:
+    """What every API's conversation keeps: the history (:attr:`items`, sent as the request's
+    :attr:`history` field), the tools in the API's form (:meth:`_tool`), and the instructions,
+    sent with every turn as :attr:`instructions_field` (or, without one, as the history's first
+    message, a ``system`` message)."""
 
-
-class ResponsesConversation:
-    """OpenAI Responses API: ``input`` items."""
+    history = "messages"
+    """The request field that carries the history."""
+    instructions_field: str | None = None
+    """The request field that carries the instructions (``None``: a ``system`` message)."""
 
     def __init__(
         self,
@@ -73,26 +75,45 @@ class ResponsesConversation:
         tools: Sequence[ToolSpec],
         instructions: str | None,
     ) -> None:
-        self.items = _user_items(user_input)
-        self._tools: list[Item] = [
-            {
-                "type": "function",
-                "name": t.name,
-                "description": t.description,
-                "parameters": t.parameters,
-                "strict": t.strict,
-            }
-            for t in tools
-        ]
-        self._instructions = instructions
+        if isinstance(user_input, str):
+            self.items: list[Item] = [{"role": "user", "content": user_input}]
+        else:
+            self.items = [dict(item) for item in user_input]
+        self._tools = [self._tool(tool) for tool in tools]
+        self._fields: dict[str, object] = {}
+        if instructions is not None and self.instructions_field is not None:
+            self._fields[self.instructions_field] = instructions
+        elif instructions is not None:
+            self.items.insert(0, {"role": "system", "content": instructions})
+
+    @staticmethod
+    def _tool(tool: ToolSpec) -> Item:
+        """A tool as the API describes it to the model."""
+        raise NotImplementedError
 
     def request(self) -> dict[str, object]:
-        request: dict[str, object] = {"input": list(self.items)}
+        request: dict[str, object] = {self.history: list(self.items)}
         if self._tools:
             request["tools"] = self._tools
-        if self._instructions is not None:
-            request["instructions"] = self._instructions
+        request.update(self._fields)
         return request
+
+
+class ResponsesConversation(_Conversation):
+    """OpenAI Responses API: ``input`` items."""
+
+    history = "input"
+    instructions_field = "instructions"
+
+    @staticmethod
+    def _tool(tool: ToolSpec) -> Item:
+        return {
+            "type": "function",
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+            "strict": tool.strict,
+        }
 
     def add_assistant(self, response: Response) -> None:
         for reasoning in response.reasoning:
@@ -134,37 +155,20 @@ class ResponsesConversation:
             )
 
 
-class ChatConversation:
+class ChatConversation(_Conversation):
     """OpenAI Chat Completions (and compatible servers): ``messages``."""
 
-    def __init__(
-        self,
-        user_input: str | Sequence[Mapping[str, object]],
-        tools: Sequence[ToolSpec],
-        instructions: str | None,
-    ) -> None:
-        system: list[Item] = (
-            [{"role": "system", "content": instructions}] if instructions is not None else []
-        )
-        self.items = system + _user_items(user_input)
-        self._tools: list[Item] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": t.parameters,
-                    "strict": t.strict,
-                },
-            }
-            for t in tools
-        ]
-
-    def request(self) -> dict[str, object]:
-        request: dict[str, object] = {"messages": list(self.items)}
-        if self._tools:
-            request["tools"] = self._tools
-        return request
+    @staticmethod
+    def _tool(tool: ToolSpec) -> Item:
+        return {
+            "type": "function",
+            "function": {
+                "name": tool.name,
+                "description": tool.description,
+                "parameters": tool.parameters,
+                "strict": tool.strict,
+            },
+        }
 
     def add_assistant(self, response: Response) -> None:
         message: Item = {"role": "assistant", "content": response.text or None}
@@ -190,29 +194,18 @@ class ChatConversation:
             )
 
 
-class AnthropicConversation:
+class AnthropicConversation(_Conversation):
     """Anthropic Messages: ``messages`` of content blocks, ``system`` apart."""
 
-    def __init__(
-        self,
-        user_input: str | Sequence[Mapping[str, object]],
-        tools: Sequence[ToolSpec],
-        instructions: str | None,
-    ) -> None:
-        self.items = _user_items(user_input)
-        self._tools: list[Item] = [
-            {"name": t.name, "description": t.description or "", "input_schema": t.parameters}
-            for t in tools
-        ]
-        self._system = instructions
+    instructions_field = "system"
 
-    def request(self) -> dict[str, object]:
-        request: dict[str, object] = {"messages": list(self.items)}
-        if self._tools:
-            request["tools"] = self._tools
-        if self._system is not None:
-            request["system"] = self._system
-        return request
+    @staticmethod
+    def _tool(tool: ToolSpec) -> Item:
+        return {
+            "name": tool.name,
+            "description": tool.description or "",
+            "input_schema": tool.parameters,
+        }
 
     def add_assistant(self, response: Response) -> None:
         blocks: list[Item] = []

@@ -27,5 +27,5 @@ __all__ = [
 
 if not TYPE_CHECKING:
     __getattr__, __dir__ = lazy_attributes(
-        __name__, "spanstream.telemetry.setup", ("TelemetryHandle", "configure")
+        __name__, {"spanstream.telemetry.setup": ["TelemetryHandle", "configure"]}
     )

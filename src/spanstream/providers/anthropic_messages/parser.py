@@ -30,43 +30,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
+from ... import events
+from ...events import StreamEvent
+from .._parser import NOTHING, Data, ParserBase, loads, text_of, wire_module
 
-from ...accumulate import Accumulator
-from ...events import (
-    Citation,
-    CitationAdded,
-    ErrorReported,
-    FinishReason,
-    ItemDone,
-    ProviderError,
-    Reasoning,
-    ReasoningDelta,
-    ReasoningDone,
-    Response,
-    ResponseDone,
-    ResponseStarted,
-    ResponseStatus,
-    StreamEvent,
-    TextDelta,
-    ToolCallArgumentsDelta,
-    ToolCallStarted,
-    UnknownEvent,
-    Usage,
-    UsageReported,
-    is_token_count,
-)
-from .._lenient import Data, ParserBase, describe, loads, text_of
-from . import wire
+if TYPE_CHECKING:
+    from . import wire
+else:
+    wire = wire_module(__name__)
 
 __all__ = ["STOP_REASONS", "MessagesParser"]
 
-logger = logging.getLogger("spanstream.providers.anthropic_messages")
-
-_NOTHING: list[StreamEvent] = []
-
-STOP_REASONS: dict[str, FinishReason] = {
+STOP_REASONS: dict[str, events.FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
     "tool_use": "tool_call",
@@ -80,9 +57,6 @@ STOP_REASONS: dict[str, FinishReason] = {
 
 # Stop reasons that cut the answer short, by a limit or a filter: the response is incomplete.
 _INCOMPLETE = frozenset({"max_tokens", "model_context_window_exceeded", "refusal", "pause_turn"})
-
-# The defaults, without building the validator at import (the models are deferred).
-_NO_MESSAGE = wire.MessageObject.model_construct()
 
 _USAGE_FIELDS = (
     "input_tokens",
@@ -120,20 +94,14 @@ class MessagesParser(ParserBase):
     """
 
     api = "Anthropic Messages"
-    logger = logger
+    logger = logging.getLogger("spanstream.providers.anthropic_messages")
 
     def __init__(self, *, strict: bool = False) -> None:
         super().__init__(strict=strict)
-        self.unknown_count = 0
-        """Events of a type this parser does not know (passed on as ``UnknownEvent``)."""
-        self.done = False
-        """Whether the stream is complete (``message_stop``, or an error was reported)."""
-        self._acc = Accumulator()
         self._blocks: dict[int, _Block] = {}
         self._usage: dict[str, int] = {}
         self._stop_reason: str | None = None
-        self._error: ProviderError | None = None
-        self._data: Data = ""
+        self._decoders = wire.EVENT_DECODERS
         self._handlers = {
             "content_block_delta": self._on_block_delta,
             "content_block_start": self._on_block_start,
@@ -145,134 +113,105 @@ class MessagesParser(ParserBase):
             "error": self._on_error,
         }
 
-    @property
-    def response(self) -> Response:
-        """The response accumulated so far (final once :attr:`done`)."""
-        return self._acc.snapshot()
-
-    @property
-    def error(self) -> ProviderError | None:
-        """The provider error reported in the stream, if any."""
-        return self._error
-
     def feed_raw(self, event: str, data: Data) -> list[StreamEvent]:
         """Parse one event (its type and data) into zero or more normalized events."""
         if self.done:
-            return _NOTHING
-        name = event
-        model = wire.EVENT_MODELS.get(name)
-        dropped = self._dropped
-        try:
-            if model is not None:
-                payload: wire.WireEvent = model.model_validate_json(data, context=dropped)  # type: ignore[assignment]
-            elif name == "message":
-                payload = wire.any_event_adapter.validate_json(data, context=dropped)
-            else:
-                self.unknown_count += 1
-                return [UnknownEvent(name, text_of(data))]
-        except ValidationError as exc:
-            revalidated = self._revalidate(data, exc, self._validate_decoded)
-            if revalidated is None or (model is not None and revalidated.type != name):
-                return self._on_invalid(name, data, exc)
-            payload = revalidated
-        if dropped:
-            self._report_dropped(payload.type)
-        self._data = data
-        return self._handlers[payload.type](payload)
+            return NOTHING
+        decode = self._decoders.get(event)
+        if decode is not None:
+            return self._handle(event, data, decode)
+        if event == "message":
+            # A relay that drops the event: lines; the payload's type says which event it is.
+            return self._handle(event, data, wire.any_event_adapter.validate_json, typed=False)
+        self.unknown_count += 1
+        return [events.UnknownEvent(event, text_of(data))]
 
     def close(self) -> list[StreamEvent]:
         """End of the body: complete after a stop reason, failed after a reported error;
         otherwise nothing (the stream was cut)."""
         if self.done or (self._error is None and self._stop_reason is None):
-            return _NOTHING
+            return NOTHING
         return self._finish()
 
-    # -- bad input ------------------------------------------------------------------------------
-
-    def _validate_decoded(self, decoded: dict[str, object]) -> wire.WireEvent:
+    def _validate(self, decoded: dict[str, object]) -> wire.WireEvent:
         return wire.any_event_adapter.validate_python(decoded, context=self._dropped)
 
-    def _on_invalid(self, name: str, data: Data, exc: ValidationError) -> list[StreamEvent]:
-        decoded = loads(data)
-        type_name = decoded.get("type") if isinstance(decoded, dict) else None
-        if name == "message" and isinstance(type_name, str) and type_name not in wire.EVENT_MODELS:
-            self.unknown_count += 1
-            return [UnknownEvent(type_name, text_of(data))]
-        self._skip_malformed(name if name != "message" else type_name, describe(exc))
-        return _NOTHING
+    def _kind(self, payload: wire.WireEvent) -> str:
+        return payload.type
+
+    def _known(self, type_name: str) -> bool:
+        return type_name in self._decoders
 
     # -- handlers -------------------------------------------------------------------------------
 
-    def _emit(self, event: StreamEvent) -> list[StreamEvent]:
-        self._acc.add(event)
-        return [event]
-
-    def _on_block_delta(self, payload: wire.WireEvent) -> list[StreamEvent]:
+    def _on_block_delta(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire.ContentBlockDelta)
         block = self._blocks.get(payload.index)
         if block is None:
             self._skip_malformed(payload.type, f"block {payload.index} was never started")
-            return _NOTHING
+            return NOTHING
         delta = payload.delta
         kind = delta.type
         if kind == "text_delta":
-            return self._emit(TextDelta(delta.text, block.item_id)) if delta.text else _NOTHING
+            return (
+                self._emit(events.TextDelta(delta.text, block.item_id)) if delta.text else NOTHING
+            )
         if kind == "input_json_delta":
             if not delta.partial_json:
-                return _NOTHING
+                return NOTHING
             if block.call_id is None:
                 block.input.append(delta.partial_json)
-                return _NOTHING
+                return NOTHING
             return self._emit(
-                ToolCallArgumentsDelta(block.call_id, delta.partial_json, block.item_id)
+                events.ToolCallArgumentsDelta(block.call_id, delta.partial_json, block.item_id)
             )
         if kind == "thinking_delta":
             if not delta.thinking:
-                return _NOTHING
-            return self._emit(ReasoningDelta(delta.thinking, block.item_id, "text"))
+                return NOTHING
+            return self._emit(events.ReasoningDelta(delta.thinking, block.item_id, "text"))
         if kind == "signature_delta":
             block.signature = delta.signature
         elif kind == "compaction_delta":
             block.content.append(delta.content or "")
         elif kind == "citations_delta":
             if delta.citation is not None:
-                citation = Citation.from_raw(delta.citation, block.item_id)
-                return self._emit(CitationAdded(citation))
+                citation = events.Citation.from_raw(delta.citation, block.item_id)
+                return self._emit(events.CitationAdded(citation))
         else:
             self.unknown_count += 1
-            return [UnknownEvent(f"{payload.type}.{kind}", text_of(self._data))]
-        return _NOTHING
+            return [events.UnknownEvent(f"{payload.type}.{kind}", text_of(data))]
+        return NOTHING
 
-    def _on_block_start(self, payload: wire.WireEvent) -> list[StreamEvent]:
+    def _on_block_start(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire.ContentBlockStart)
         block = self._blocks[payload.index] = _Block(payload.index, payload.content_block)
-        data = block.data
+        content = block.data
         if block.kind == "text":
-            text = data.get("text")
+            text = content.get("text")
             return (
-                self._emit(TextDelta(text, block.item_id))
+                self._emit(events.TextDelta(text, block.item_id))
                 if isinstance(text, str) and text
-                else _NOTHING
+                else NOTHING
             )
         if block.kind == "thinking":
-            signature = data.get("signature")
+            signature = content.get("signature")
             block.signature = signature if isinstance(signature, str) and signature else None
-            thinking = data.get("thinking")
+            thinking = content.get("thinking")
             if isinstance(thinking, str) and thinking:
-                return self._emit(ReasoningDelta(thinking, block.item_id, "text"))
+                return self._emit(events.ReasoningDelta(thinking, block.item_id, "text"))
         elif block.kind == "tool_use":
-            call_id, name = data.get("id"), data.get("name")
+            call_id, name = content.get("id"), content.get("name")
             block.call_id = call_id if isinstance(call_id, str) else block.item_id
-            started = ToolCallStarted(
+            started = events.ToolCallStarted(
                 block.call_id, name if isinstance(name, str) else "", block.item_id
             )
             return self._emit(started)
-        return _NOTHING
+        return NOTHING
 
-    def _on_block_stop(self, payload: wire.WireEvent) -> list[StreamEvent]:
+    def _on_block_stop(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire.ContentBlockStop)
         block = self._blocks.pop(payload.index, None)
-        return self._close_block(block) if block is not None else _NOTHING
+        return self._close_block(block) if block is not None else NOTHING
 
     def _close_block(self, block: _Block) -> list[StreamEvent]:
         acc = self._acc
@@ -286,20 +225,20 @@ class MessagesParser(ParserBase):
             done = acc.tool_call_done(block.call_id or block.item_id)
         elif kind == "redacted_thinking":
             opaque = block.data.get("data")
-            reasoning = Reasoning(
+            reasoning = events.Reasoning(
                 block.item_id,
                 encrypted_content=opaque if isinstance(opaque, str) else None,
                 redacted=True,
             )
-            done = ReasoningDone(reasoning)
+            done = events.ReasoningDone(reasoning)
             acc.add(done)
         else:
             done = self._item_done(block)
             acc.add(done)
-        return [done] if done is not None else _NOTHING
+        return [done] if done is not None else NOTHING
 
     @staticmethod
-    def _item_done(block: _Block) -> ItemDone:
+    def _item_done(block: _Block) -> events.ItemDone:
         data = dict(block.data)
         if block.input:
             streamed = "".join(block.input)
@@ -308,23 +247,25 @@ class MessagesParser(ParserBase):
         if block.content:
             data["content"] = "".join(block.content)
         block_id = data.get("id")
-        return ItemDone(block.kind, block_id if isinstance(block_id, str) else block.item_id, data)
+        return events.ItemDone(
+            block.kind, block_id if isinstance(block_id, str) else block.item_id, data
+        )
 
-    def _on_message_start(self, payload: wire.WireEvent) -> list[StreamEvent]:
+    def _on_message_start(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire.MessageStart)
-        message = payload.message or _NO_MESSAGE
-        events = self._emit(ResponseStarted(message.id, message.model))
+        message = payload.message or wire.NO_MESSAGE
+        out = self._emit(events.ResponseStarted(message.id, message.model))
         if message.usage is not None:
             if message.usage.service_tier:
                 self._acc.service_tier = message.usage.service_tier
-            events += self._update_usage(message.usage)
-        return events
+            out += self._update_usage(message.usage)
+        return out
 
-    def _on_message_delta(self, payload: wire.WireEvent) -> list[StreamEvent]:
+    def _on_message_delta(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire.MessageDelta)
         if payload.delta is not None and payload.delta.stop_reason:
             self._stop_reason = payload.delta.stop_reason
-        return self._update_usage(payload.usage) if payload.usage is not None else _NOTHING
+        return self._update_usage(payload.usage) if payload.usage is not None else NOTHING
 
     def _update_usage(self, usage: wire.UsageObject) -> list[StreamEvent]:
         # Counts are cumulative: a later report replaces a field, an absent field keeps its value.
@@ -337,41 +278,45 @@ class MessagesParser(ParserBase):
         if details is not None and details.thinking_tokens is not None:
             fields["thinking_tokens"] = details.thinking_tokens
         normalized = _normalized(fields)
-        if normalized.input_tokens is not None and not is_token_count(normalized.input_tokens):
+        if normalized.input_tokens is not None and not events.is_token_count(
+            normalized.input_tokens
+        ):
             # Each part is a count, their sum is not (issue #6): no input total rather than one
             # that no exporter can encode.
             self._skip_malformed(
                 "message usage", "input tokens with cache reads and writes overflow"
             )
             normalized = replace(normalized, input_tokens=None, total_tokens=None)
-        elif normalized.total_tokens is not None and not is_token_count(normalized.total_tokens):
+        elif normalized.total_tokens is not None and not events.is_token_count(
+            normalized.total_tokens
+        ):
             normalized = replace(normalized, total_tokens=None)  # its parts stand
-        return self._emit(UsageReported(normalized))
+        return self._emit(events.UsageReported(normalized))
 
-    def _on_message_stop(self, payload: wire.WireEvent) -> list[StreamEvent]:
+    def _on_message_stop(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         return self._finish()
 
-    def _on_ping(self, payload: wire.WireEvent) -> list[StreamEvent]:
-        return _NOTHING
+    def _on_ping(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
+        return NOTHING
 
-    def _on_error(self, payload: wire.WireEvent) -> list[StreamEvent]:
+    def _on_error(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire.ErrorEvent)
         nested = payload.error or wire.ErrorObject()
         # Anthropic errors have no code: their type (``overloaded_error``) is the code.
         code = payload.code or nested.type
         message = payload.message or nested.message or "error event"
-        self._error = ProviderError(message=message, code=code, type=nested.type)
-        return [ErrorReported(self._error)]
+        self._error = events.ProviderError(message=message, code=code, type=nested.type)
+        return [events.ErrorReported(self._error)]
 
     def _finish(self) -> list[StreamEvent]:
         self.done = True
-        events: list[StreamEvent] = []
+        out: list[StreamEvent] = []
         if self._error is None:
             for index in sorted(self._blocks):  # blocks a relay never stopped
-                events += self._close_block(self._blocks.pop(index))
+                out += self._close_block(self._blocks.pop(index))
         raw = self._stop_reason
-        status: ResponseStatus = "completed"
-        reason: FinishReason | None = STOP_REASONS.get(raw, raw) if raw else None
+        status: events.ResponseStatus = "completed"
+        reason: events.FinishReason | None = STOP_REASONS.get(raw, raw) if raw else None
         if self._error is not None:
             status, reason = "failed", "error"
         elif raw in _INCOMPLETE:
@@ -382,11 +327,11 @@ class MessagesParser(ParserBase):
             error=self._error,
             incomplete_reason=raw if status == "incomplete" else None,
         )
-        events.append(ResponseDone(response))
-        return events
+        out.append(events.ResponseDone(response))
+        return out
 
 
-def _normalized(fields: dict[str, int]) -> Usage:
+def _normalized(fields: dict[str, int]) -> events.Usage:
     """Anthropic usage in the conventions' meaning: ``input_tokens`` excludes cache reads and
     writes, so they are added in (and also reported apart). Anthropic sends no total: it is
     input (with the cache reads and writes) plus output, as OpenAI's ``total_tokens`` is."""
@@ -394,7 +339,7 @@ def _normalized(fields: dict[str, int]) -> Usage:
     known = [value for value in parts if value is not None]
     inputs = sum(known) if known else None
     output = fields.get("output_tokens")
-    return Usage(
+    return events.Usage(
         input_tokens=inputs,
         output_tokens=output,
         total_tokens=inputs + output if inputs is not None and output is not None else None,

@@ -7,23 +7,15 @@ from functools import partial
 
 from typing_extensions import Required, Unpack
 
-from .._content import Part, generic_part, json_or_text, text_part, uri_or_generic
-from ..base import (
-    CommonParams,
-    PreparedRequest,
-    RequestContent,
-    RequestInfo,
-    float_of,
-    int_of,
-    prepare_request,
-    str_of,
-)
-from .parser import MessagesParser
+from .. import base
+from .._content import Part, generic_part, json_or_text, text_part, tool_definitions, uri_part
 
 __all__ = ["MessagesParams", "build_request", "request_content"]
 
+_PARSER = base.first_use(__package__, "MessagesParser")
 
-class MessagesParams(CommonParams, total=False):
+
+class MessagesParams(base.CommonParams, total=False):
     """The keyword arguments of ``client.messages.stream()``: Anthropic Messages body fields
     (any further keyword, such as ``output_config``, is sent as a body field as is; a type
     checker wants those in ``extra_body``), and ``conversation_id``, which is not sent."""
@@ -43,7 +35,7 @@ class MessagesParams(CommonParams, total=False):
     service_tier: str | None
 
 
-def build_request(**params: Unpack[MessagesParams]) -> PreparedRequest:
+def build_request(**params: Unpack[MessagesParams]) -> base.PreparedRequest:
     """Return the streaming request for Anthropic Messages (``params``: see
     :class:`MessagesParams`).
 
@@ -51,50 +43,48 @@ def build_request(**params: Unpack[MessagesParams]) -> PreparedRequest:
     accepts (``output_config``...) can be passed even if this version does not name it.
     ``conversation_id`` (not sent) names the conversation the caller tracks, for the telemetry.
     """
-    return prepare_request(
+    return base.prepare_request(
         "/messages",
         params,
         required=MessagesParams.__required_keys__,
         describe=_info,
-        parser=MessagesParser,
+        parser=_PARSER,
     )
 
 
-def _info(body: Mapping[str, object]) -> RequestInfo:
+def _info(body: Mapping[str, object]) -> base.RequestInfo:
     """Read the telemetry-relevant fields from the final body (after ``extra_body``)."""
     output_config = body.get("output_config")
     config = output_config if isinstance(output_config, Mapping) else {}
     stop = body.get("stop_sequences")
-    return RequestInfo(
+    return base.RequestInfo(
         provider="anthropic",
         operation="chat",
         model=str(body["model"]),
-        max_tokens=int_of(body.get("max_tokens")),
-        temperature=float_of(body.get("temperature")),
-        top_p=float_of(body.get("top_p")),
-        top_k=int_of(body.get("top_k")),
+        max_tokens=base.int_of(body.get("max_tokens")),
+        temperature=base.float_of(body.get("temperature")),
+        top_p=base.float_of(body.get("top_p")),
+        top_k=base.int_of(body.get("top_k")),
         stop_sequences=tuple(s for s in stop if isinstance(s, str)) or None
         if isinstance(stop, Sequence) and not isinstance(stop, str)
         else None,
-        reasoning_level=str_of(config.get("effort")),
+        reasoning_level=base.str_of(config.get("effort")),
         output_type="json" if isinstance(config.get("format"), Mapping) else None,
         content=partial(request_content, body),
     )
 
 
-def request_content(body: Mapping[str, object]) -> RequestContent:
+def request_content(body: Mapping[str, object]) -> base.RequestContent:
     """The request's messages, ``system`` and tools in the GenAI conventions' shapes."""
     messages = body.get("messages")
     system = body.get("system")
     tools = body.get("tools")
-    return RequestContent(
+    return base.RequestContent(
         input_messages=[_message(m) for m in messages if isinstance(m, Mapping)]
         if isinstance(messages, Sequence)
         else [],
         system_instructions=_parts(system) if system else None,
-        tool_definitions=[_tool_definition(t) for t in tools if isinstance(t, Mapping)]
-        if isinstance(tools, Sequence)
-        else None,
+        tool_definitions=tool_definitions(tools, _tool_kind, "input_schema"),
     )
 
 
@@ -125,19 +115,12 @@ def _parts(content: object) -> list[Part]:
         elif kind in ("image", "document"):
             source = block.get("source")
             url = source.get("url") if isinstance(source, Mapping) else None
-            parts.append(uri_or_generic(url, str(kind), str(kind)))
+            parts.append(uri_part(url, str(kind), str(kind)))
         else:
             parts.append(generic_part(kind))
     return parts
 
 
-def _tool_definition(tool: Mapping[str, object]) -> Part:
+def _tool_kind(tool: Mapping[str, object]) -> tuple[Mapping[str, object] | None, str]:
     kind = tool.get("type", "custom")
-    if kind == "custom" or "input_schema" in tool:
-        definition: Part = {"type": "function", "name": tool.get("name")}
-        if "description" in tool:
-            definition["description"] = tool["description"]
-        if "input_schema" in tool:
-            definition["parameters"] = tool["input_schema"]
-        return definition
-    return {"type": str(kind), "name": tool.get("name", str(kind))}
+    return (tool if kind == "custom" or "input_schema" in tool else None), str(kind)

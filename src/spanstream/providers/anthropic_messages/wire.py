@@ -15,32 +15,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal, Union, get_args
 
-from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
-from .._lenient import WIRE_CONFIG, Droppable, TokenCount, event_union
+from .._lenient import Droppable, LenientStr, TokenCount, Wire, decoders, event_union
 
-__all__ = ["EVENT_MODELS", "ContentBlock", "WireEvent", "any_event_adapter"]
-
-
-class _Wire(BaseModel):
-    model_config = WIRE_CONFIG
-
-
-def _as_text(value: object) -> object:
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-
-
-LenientStr = Annotated[str | None, BeforeValidator(_as_text)]
+__all__ = ["EVENT_DECODERS", "NO_MESSAGE", "ContentBlock", "WireEvent", "any_event_adapter"]
 
 ContentBlock = dict[str, object]
 """A content block as decoded JSON (``text``, ``thinking``, ``tool_use``, server tool blocks...)."""
 
 
-class OutputTokensDetails(_Wire):
+class OutputTokensDetails(Wire):
     thinking_tokens: TokenCount = None
 
 
-class UsageObject(_Wire):
+class UsageObject(Wire):
     """Token counts. Anthropic's ``input_tokens`` excludes the cached tokens."""
 
     input_tokens: TokenCount = None
@@ -51,7 +40,7 @@ class UsageObject(_Wire):
     service_tier: Annotated[str | None, Droppable] = None
 
 
-class MessageObject(_Wire):
+class MessageObject(Wire):
     """The message of ``message_start``: every field :data:`Droppable` (none is essential)."""
 
     id: Annotated[str | None, Droppable] = None
@@ -59,7 +48,7 @@ class MessageObject(_Wire):
     usage: Annotated[UsageObject | None, Droppable] = None
 
 
-class Delta(_Wire):
+class Delta(Wire):
     """Any content block delta: ``text_delta``, ``input_json_delta``, ``thinking_delta``,
     ``signature_delta``, ``citations_delta``, ``compaction_delta``..."""
 
@@ -72,17 +61,17 @@ class Delta(_Wire):
     citation: dict[str, object] | None = None
 
 
-class MessageDeltaBody(_Wire):
+class MessageDeltaBody(Wire):
     stop_reason: str | None = None
     stop_sequence: Annotated[str | None, Droppable] = None
 
 
-class ErrorObject(_Wire):
+class ErrorObject(Wire):
     type: LenientStr = None
     message: str | None = None
 
 
-class _Event(_Wire):
+class _Event(Wire):
     type: str
 
 
@@ -146,17 +135,23 @@ WireEvent = Union[
     ErrorEvent,
 ]
 
-EVENT_MODELS: dict[str, type[_Event]] = {
-    "message_start": MessageStart,
-    "content_block_start": ContentBlockStart,
-    "content_block_delta": ContentBlockDelta,
-    "content_block_stop": ContentBlockStop,
-    "message_delta": MessageDelta,
-    "message_stop": MessageStop,
-    "ping": Ping,
-    "error": ErrorEvent,
-}
-"""Event name -> model: the fast path, since every Anthropic frame has an ``event:`` line."""
+EVENT_DECODERS = decoders(
+    {
+        "message_start": MessageStart,
+        "content_block_start": ContentBlockStart,
+        "content_block_delta": ContentBlockDelta,
+        "content_block_stop": ContentBlockStop,
+        "message_delta": MessageDelta,
+        "message_stop": MessageStop,
+        "ping": Ping,
+        "error": ErrorEvent,
+    }
+)
+"""Event name -> JSON decoder into its model: the fast path, since every Anthropic frame has an
+``event:`` line. Each is built on first use."""
+
+NO_MESSAGE = MessageObject.model_construct()
+"""A message with every field at its default (built without building the model's validator)."""
 
 if TYPE_CHECKING:
     any_event_adapter: TypeAdapter[WireEvent]

@@ -28,40 +28,26 @@ reason expected but not received, to keep the list one per choice.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
+from ... import events
 from ...accumulate import Accumulator
-from ...events import (
-    ErrorReported,
-    FinishReason,
-    ProviderError,
-    ReasoningDelta,
-    RefusalDelta,
-    Response,
-    ResponseDone,
-    ResponseStarted,
-    StreamEvent,
-    TextDelta,
-    ToolCallArgumentsDelta,
-    ToolCallStarted,
-    UnknownEvent,
-    Usage,
-    UsageReported,
-)
-from .._lenient import DONE, Data, ParserBase, describe, text_of
-from . import wire
+from ...events import StreamEvent
+from .._openai import usage as openai_usage
+from .._parser import DONE, NOTHING, Data, ParserBase, describe, text_of, wire_module
+
+if TYPE_CHECKING:
+    from . import wire
+else:
+    wire = wire_module(__name__)
 
 __all__ = ["FINISH_REASONS", "ChatCompletionsParser"]
 
-logger = logging.getLogger("spanstream.providers.openai_chat")
-
-_NOTHING: list[StreamEvent] = []
-# The defaults, without building the validator at import (the models are deferred).
-_NO_DELTA = wire.Delta.model_construct()
 _CHUNK = "chat.completion.chunk"
 
-FINISH_REASONS: dict[str, FinishReason] = {
+FINISH_REASONS: dict[str, events.FinishReason] = {
     "stop": "stop",
     "length": "length",
     "tool_calls": "tool_call",
@@ -97,88 +83,79 @@ class ChatCompletionsParser(ParserBase):
     """
 
     api = "Chat Completions"
-    logger = logger
+    logger = logging.getLogger("spanstream.providers.openai_chat")
 
     def __init__(self, *, strict: bool = False) -> None:
         super().__init__(strict=strict)
-        self.unknown_count = 0
-        """Events of a type this parser does not know (passed on as ``UnknownEvent``)."""
-        self.done = False
-        """Whether the response ended (``[DONE]``; or the end of the body after every choice
-        finished, or after an error was reported)."""
-        self._acc = Accumulator()  # choice 0: the final Response
-        self._choices: dict[int, _Choice] = {}
+        # self.done: [DONE]; or the end of the body after every choice finished, or after an
+        # error was reported.
+        self._choices: dict[int, _Choice] = {}  # choice 0's accumulator: the final Response
         self._started = False
-        self._error: ProviderError | None = None
-
-    @property
-    def response(self) -> Response:
-        """The response accumulated so far (final once :attr:`done`)."""
-        return self._acc.snapshot()
-
-    @property
-    def error(self) -> ProviderError | None:
-        """The provider error reported in the stream, if any."""
-        return self._error
+        self._decode_chunk = wire.built(wire.EVENT_DECODERS, "message")
+        self._handlers = {"message": self._on_chunk}
+        self.droppable = wire.DROPPABLE
 
     def feed_raw(self, event: str, data: Data) -> list[StreamEvent]:
         """Parse one event (its type and data) into zero or more normalized events."""
         if self.done:
-            return _NOTHING
+            return NOTHING
         if data[:6] in DONE:
             return self._finish()
+        if event == "message":
+            return self._handle(event, data, self._decode_chunk)
         if event == "error":
             return self._on_error_event(data)
-        if event != "message":
-            self.unknown_count += 1
-            return [UnknownEvent(event, text_of(data))]
-        try:
-            chunk = wire.ChatCompletionChunk.model_validate_json(data, context=self._dropped)
-        except ValidationError as exc:
-            revalidated = self._revalidate(data, exc, self._validate_decoded, wire.DROPPABLE)
-            if revalidated is None:
-                self._skip_malformed(_CHUNK, describe(exc))
-                return _NOTHING
-            chunk = revalidated
-        if self._dropped:
-            self._report_dropped(_CHUNK)
-        events: list[StreamEvent] = []
-        if not self._started and (chunk.id or chunk.model):
-            # Azure's first chunk (prompt filter results) has an empty id and model.
-            self._started = True
-            started = ResponseStarted(chunk.id or None, chunk.model or None)
-            events.append(self._emit(self._acc, started))
-        if chunk.service_tier:
-            self._acc.service_tier = chunk.service_tier
-        if chunk.system_fingerprint:
-            self._acc.system_fingerprint = chunk.system_fingerprint
-        for choice in chunk.choices or ():
-            self._on_choice(choice, events)
-        usage = chunk.usage or (chunk.x_groq.usage if chunk.x_groq else None)
-        if usage is not None:
-            events.append(self._emit(self._acc, UsageReported(_usage(usage))))
-        if chunk.error is not None:
-            events.append(self._report(chunk.error))
-        return events
+        self.unknown_count += 1
+        return [events.UnknownEvent(event, text_of(data))]
 
     def close(self) -> list[StreamEvent]:
         """End of the body: complete if every choice finished, failed after a reported error;
         otherwise nothing (the stream was cut)."""
         if self.done:
-            return _NOTHING
+            return NOTHING
         choices = self._choices.values()
         finished = bool(choices) and all(c.finish_reason is not None for c in choices)
         if self._error is not None or finished:
             return self._finish()
-        return _NOTHING
+        return NOTHING
 
-    def _validate_decoded(self, decoded: dict[str, object]) -> wire.ChatCompletionChunk:
+    def _validate(self, decoded: dict[str, object]) -> wire.ChatCompletionChunk:
         return wire.ChatCompletionChunk.model_validate(decoded, context=self._dropped)
+
+    def _kind(self, payload: wire.ChatCompletionChunk) -> str:
+        return "message"  # every chunk is a data-only frame
+
+    def _on_invalid(self, event: str, data: Data, exc: ValidationError) -> list[StreamEvent]:
+        self._skip_malformed(_CHUNK, describe(exc))
+        return NOTHING
+
+    def _report_dropped(self, type_name: str | None, sequence_number: int | None = None) -> None:
+        super()._report_dropped(_CHUNK, sequence_number)
+
+    def _on_chunk(self, chunk: wire.ChatCompletionChunk, data: Data) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        if not self._started and (chunk.id or chunk.model):
+            # Azure's first chunk (prompt filter results) has an empty id and model.
+            self._started = True
+            started = events.ResponseStarted(chunk.id or None, chunk.model or None)
+            out.append(self._add(self._acc, started))
+        if chunk.service_tier:
+            self._acc.service_tier = chunk.service_tier
+        if chunk.system_fingerprint:
+            self._acc.system_fingerprint = chunk.system_fingerprint
+        for choice in chunk.choices or ():
+            self._on_choice(choice, out)
+        usage = chunk.usage or (chunk.x_groq.usage if chunk.x_groq else None)
+        if usage is not None:
+            out.append(self._add(self._acc, events.UsageReported(_usage(usage))))
+        if chunk.error is not None:
+            out.append(self._report(chunk.error))
+        return out
 
     # -- chunks ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _emit(acc: Accumulator, event: StreamEvent) -> StreamEvent:
+    def _add(acc: Accumulator, event: StreamEvent) -> StreamEvent:
         acc.add(event)
         return event
 
@@ -189,35 +166,35 @@ class ChatCompletionsParser(ParserBase):
             choice = self._choices[index] = _Choice(index, acc)
         return choice
 
-    def _on_choice(self, payload: wire.Choice, events: list[StreamEvent]) -> None:
+    def _on_choice(self, payload: wire.Choice, out: list[StreamEvent]) -> None:
         choice = self._choice(payload.index or 0)
         acc = choice.acc
-        delta = payload.delta or _NO_DELTA
+        delta = payload.delta or wire.NO_DELTA
         content = delta.content
         if isinstance(content, list):
-            content = self._on_content_parts(choice, content, events)
+            content = self._on_content_parts(choice, content, out)
         reasoning = delta.reasoning_content or delta.reasoning
         if reasoning:
-            events.append(self._emit(acc, ReasoningDelta(reasoning, choice.item_id, "text")))
+            out.append(self._add(acc, events.ReasoningDelta(reasoning, choice.item_id, "text")))
         if content:
-            events.append(self._emit(acc, TextDelta(content, choice.item_id)))
+            out.append(self._add(acc, events.TextDelta(content, choice.item_id)))
         if delta.refusal:
-            events.append(self._emit(acc, RefusalDelta(delta.refusal, choice.item_id)))
+            out.append(self._add(acc, events.RefusalDelta(delta.refusal, choice.item_id)))
         for call in delta.tool_calls or ():
-            self._on_tool_call(choice, call, events)
+            self._on_tool_call(choice, call, out)
         if delta.function_call is not None:
             # The deprecated ``functions`` API: the choice's one call, as tool call 0.
             self._on_tool_call(
-                choice, wire.ToolCallDelta(index=0, function=delta.function_call), events
+                choice, wire.ToolCallDelta(index=0, function=delta.function_call), out
             )
         if payload.finish_reason:
             # Together sends a finish reason after each tool call, then the next call: the first
             # reason counts, and each one closes what is open so far.
             choice.finish_reason = choice.finish_reason or payload.finish_reason
-            self._close_choice(choice, events)
+            self._close_choice(choice, out)
 
     def _on_content_parts(
-        self, choice: _Choice, parts: list[wire.ContentPart], events: list[StreamEvent]
+        self, choice: _Choice, parts: list[wire.ContentPart], out: list[StreamEvent]
     ) -> str:
         """Emit the reasoning of ``thinking`` parts; return the text of ``text`` parts."""
         texts: list[str] = []
@@ -225,14 +202,14 @@ class ChatCompletionsParser(ParserBase):
             if part.type == "thinking":
                 thinking = "".join(p.text or "" for p in part.thinking or ())
                 if thinking:
-                    event = ReasoningDelta(thinking, choice.item_id, "text")
-                    events.append(self._emit(choice.acc, event))
+                    event = events.ReasoningDelta(thinking, choice.item_id, "text")
+                    out.append(self._add(choice.acc, event))
             elif part.text:
                 texts.append(part.text)
         return "".join(texts)
 
     def _on_tool_call(
-        self, choice: _Choice, call: wire.ToolCallDelta, events: list[StreamEvent]
+        self, choice: _Choice, call: wire.ToolCallDelta, out: list[StreamEvent]
     ) -> None:
         index = call.index
         if index is None:
@@ -245,40 +222,40 @@ class ChatCompletionsParser(ParserBase):
             for earlier in [i for i in choice.open_calls if i < index]:
                 done = choice.acc.tool_call_done(choice.open_calls.pop(earlier))
                 if done is not None:
-                    events.append(done)
+                    out.append(done)
             call_id = call.id or f"{choice.item_id}-call-{index}"
             choice.calls[index] = choice.open_calls[index] = call_id
             name = (function.name if function else None) or ""
-            events.append(self._emit(choice.acc, ToolCallStarted(call_id, name, choice.item_id)))
+            out.append(self._add(choice.acc, events.ToolCallStarted(call_id, name, choice.item_id)))
         elif index not in choice.open_calls:
             self._skip_malformed(_CHUNK, f"tool call {index} after it was done")
             return
         arguments = function.arguments if function else None
         if arguments:
-            delta = ToolCallArgumentsDelta(call_id, arguments, choice.item_id)
-            events.append(self._emit(choice.acc, delta))
+            delta = events.ToolCallArgumentsDelta(call_id, arguments, choice.item_id)
+            out.append(self._add(choice.acc, delta))
 
     @staticmethod
-    def _close_choice(choice: _Choice, events: list[StreamEvent]) -> None:
+    def _close_choice(choice: _Choice, out: list[StreamEvent]) -> None:
         """The choice finished: its reasoning, message and remaining calls are done."""
         acc = choice.acc
         for done in (acc.reasoning_done(choice.item_id), acc.message_done(choice.item_id)):
             if done is not None:
-                events.append(done)
+                out.append(done)
         for index in sorted(choice.open_calls):
             call = acc.tool_call_done(choice.open_calls[index])
             if call is not None:
-                events.append(call)
+                out.append(call)
         choice.open_calls.clear()
 
     # -- errors and the end ---------------------------------------------------------------------
 
     def _on_error_event(self, data: Data) -> list[StreamEvent]:
         try:
-            payload = wire.ErrorPayload.model_validate_json(data)
+            payload: wire.ErrorPayload = wire.EVENT_DECODERS["error"](data)
         except ValidationError as exc:
             self._skip_malformed("error", describe(exc))
-            return _NOTHING
+            return NOTHING
         nested = payload.error or wire.ErrorObject()
         error = wire.ErrorObject(
             message=payload.message or nested.message,
@@ -288,27 +265,27 @@ class ChatCompletionsParser(ParserBase):
         )
         return [self._report(error)]
 
-    def _report(self, error: wire.ErrorObject) -> ErrorReported:
+    def _report(self, error: wire.ErrorObject) -> events.ErrorReported:
         # Without a code (OpenAI sends none on server errors) the type is the best low-cardinality
         # name for ``error.type``.
-        self._error = ProviderError(
+        self._error = events.ProviderError(
             message=error.message or "error event",
             code=error.code or error.type,
             type=error.type,
             param=error.param,
         )
-        return ErrorReported(self._error)
+        return events.ErrorReported(self._error)
 
     def _finish(self) -> list[StreamEvent]:
         self.done = True
-        events: list[StreamEvent] = []
+        out: list[StreamEvent] = []
         error = self._error
         if error is not None:  # a failed response's items stay unfinished
-            reasons: tuple[FinishReason, ...] = ("error",) * max(1, len(self._choices))
+            reasons: tuple[events.FinishReason, ...] = ("error",) * max(1, len(self._choices))
             response = self._acc.finish("failed", "error", error=error, finish_reasons=reasons)
         else:
             for choice in self._choices.values():
-                self._close_choice(choice, events)
+                self._close_choice(choice, out)
             first = self._choices.get(0)
             raw = first.finish_reason if first is not None else None
             incomplete = raw in _INCOMPLETE
@@ -320,24 +297,15 @@ class ChatCompletionsParser(ParserBase):
                 # None given: none invented (module docstring); some: aligned, "error" for the rest.
                 finish_reasons=tuple(map(_finish_reason, given)) if any(given) else (),
             )
-        events.append(ResponseDone(response))
-        return events
+        out.append(events.ResponseDone(response))
+        return out
 
 
-def _finish_reason(raw: str | None) -> FinishReason:
+def _finish_reason(raw: str | None) -> events.FinishReason:
     # The conventions ask for "error" where a finish reason was expected but never came.
     return FINISH_REASONS.get(raw, raw) if raw else "error"
 
 
-def _usage(usage: wire.UsageObject) -> Usage:
-    """Chat usage in the conventions' meaning: ``prompt_tokens`` already includes the cached
-    tokens and ``completion_tokens`` the reasoning tokens."""
-    prompt = usage.prompt_tokens_details
-    completion = usage.completion_tokens_details
-    return Usage(
-        input_tokens=usage.prompt_tokens,
-        output_tokens=usage.completion_tokens,
-        total_tokens=usage.total_tokens,
-        cache_read_input_tokens=prompt.cached_tokens if prompt else None,
-        reasoning_output_tokens=completion.reasoning_tokens if completion else None,
-    )
+def _usage(usage: wire.UsageObject) -> events.Usage:
+    details = usage.prompt_tokens_details, usage.completion_tokens_details
+    return openai_usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, *details)

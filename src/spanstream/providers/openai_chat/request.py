@@ -7,24 +7,16 @@ from functools import partial
 
 from typing_extensions import Required, Unpack
 
-from .._content import Part, generic_part, json_or_text, text_part, uri_or_generic
+from .. import base
+from .._content import Part, generic_part, json_or_text, text_part, tool_definitions, uri_part
 from .._openai import PROVIDER, openai_attributes, output_type
-from ..base import (
-    CommonParams,
-    PreparedRequest,
-    RequestContent,
-    RequestInfo,
-    float_of,
-    int_of,
-    prepare_request,
-    str_of,
-)
-from .parser import ChatCompletionsParser
 
 __all__ = ["ChatParams", "build_request", "request_content"]
 
+_PARSER = base.first_use(__package__, "ChatCompletionsParser")
 
-class ChatParams(CommonParams, total=False):
+
+class ChatParams(base.CommonParams, total=False):
     """The keyword arguments of ``client.chat.completions.stream()``: Chat Completions body
     fields (any further keyword is sent as a body field as is; a type checker wants those in
     ``extra_body``); ``include_usage`` and ``conversation_id`` are not sent as such."""
@@ -51,7 +43,7 @@ class ChatParams(CommonParams, total=False):
     stream_options: Mapping[str, object] | None
 
 
-def build_request(**params: Unpack[ChatParams]) -> PreparedRequest:
+def build_request(**params: Unpack[ChatParams]) -> base.PreparedRequest:
     """Return the streaming request for Chat Completions (``params``: see :class:`ChatParams`).
 
     Usage is requested (``stream_options.include_usage``) unless ``include_usage=False``: without
@@ -66,50 +58,49 @@ def build_request(**params: Unpack[ChatParams]) -> PreparedRequest:
     stream_options = params.get("stream_options")
     if isinstance(stream_options, Mapping):
         options.update(stream_options)
-    return prepare_request(
+    return base.prepare_request(
         "/chat/completions",
         params,
         required=ChatParams.__required_keys__,
         describe=_info,
-        parser=ChatCompletionsParser,
+        parser=_PARSER,
         local=("include_usage", "stream_options"),
         derived={"stream_options": options} if options else None,
     )
 
 
-def _info(body: Mapping[str, object]) -> RequestInfo:
+def _info(body: Mapping[str, object]) -> base.RequestInfo:
     """Read the telemetry-relevant fields from the final body (after ``extra_body``)."""
-    return RequestInfo(
+    return base.RequestInfo(
         provider=PROVIDER,
         operation="chat",
         model=str(body["model"]),
-        max_tokens=int_of(body.get("max_completion_tokens")) or int_of(body.get("max_tokens")),
-        temperature=float_of(body.get("temperature")),
-        top_p=float_of(body.get("top_p")),
-        seed=int_of(body.get("seed")),
-        frequency_penalty=float_of(body.get("frequency_penalty")),
-        presence_penalty=float_of(body.get("presence_penalty")),
+        max_tokens=base.int_of(body.get("max_completion_tokens"))
+        or base.int_of(body.get("max_tokens")),
+        temperature=base.float_of(body.get("temperature")),
+        top_p=base.float_of(body.get("top_p")),
+        seed=base.int_of(body.get("seed")),
+        frequency_penalty=base.float_of(body.get("frequency_penalty")),
+        presence_penalty=base.float_of(body.get("presence_penalty")),
         stop_sequences=_stop_sequences(body.get("stop")),
-        choice_count=int_of(body.get("n")),
-        reasoning_level=str_of(body.get("reasoning_effort")),
+        choice_count=base.int_of(body.get("n")),
+        reasoning_level=base.str_of(body.get("reasoning_effort")),
         output_type=output_type(body.get("response_format")),
         provider_attributes=openai_attributes("chat_completions", body.get("service_tier")),
         content=partial(request_content, body),
     )
 
 
-def request_content(body: Mapping[str, object]) -> RequestContent:
+def request_content(body: Mapping[str, object]) -> base.RequestContent:
     """The request's messages and tools in the GenAI conventions' shapes. System and developer
     messages stay in the history (``input_messages``), as the conventions ask."""
     messages = body.get("messages")
     tools = body.get("tools")
-    return RequestContent(
+    return base.RequestContent(
         input_messages=[_message(m) for m in messages if isinstance(m, Mapping)]
         if isinstance(messages, Sequence)
         else [],
-        tool_definitions=[_tool_definition(t) for t in tools if isinstance(t, Mapping)]
-        if isinstance(tools, Sequence)
-        else None,
+        tool_definitions=tool_definitions(tools, _tool_kind, "parameters"),
     )
 
 
@@ -148,22 +139,17 @@ def _parts(content: object) -> list[Part]:
         elif kind == "image_url":
             image = part.get("image_url")
             url = image.get("url") if isinstance(image, Mapping) else image
-            parts.append(uri_or_generic(url, "image", "image_url"))
+            parts.append(uri_part(url, "image", "image_url"))
         else:
             parts.append(generic_part(kind))
     return parts
 
 
-def _tool_definition(tool: Mapping[str, object]) -> Part:
+def _tool_kind(tool: Mapping[str, object]) -> tuple[Mapping[str, object] | None, str]:
     function = tool.get("function")
     if tool.get("type", "function") == "function" and isinstance(function, Mapping):
-        definition: Part = {"type": "function", "name": function.get("name")}
-        for key in ("description", "parameters"):
-            if key in function:
-                definition[key] = function[key]
-        return definition
-    kind = str(tool.get("type"))
-    return {"type": kind, "name": tool.get("name", kind)}
+        return function, "function"
+    return None, str(tool.get("type"))
 
 
 def _stop_sequences(stop: object) -> tuple[str, ...] | None:

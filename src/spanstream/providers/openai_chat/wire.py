@@ -15,33 +15,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator
+from .._lenient import Droppable, LenientStr, TokenCount, Wire, built, decoders
 
-from .._lenient import WIRE_CONFIG, Droppable, TokenCount
-
-__all__ = ["ChatCompletionChunk", "ErrorObject", "ErrorPayload", "UsageObject"]
-
-
-class _Wire(BaseModel):
-    model_config = WIRE_CONFIG
-
-
-def _as_text(value: object) -> object:
-    """Codes arrive as strings or numbers depending on the server: keep them text."""
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+__all__ = [
+    "DROPPABLE",
+    "EVENT_DECODERS",
+    "NO_DELTA",
+    "ChatCompletionChunk",
+    "ErrorObject",
+    "ErrorPayload",
+    "UsageObject",
+    "built",
+]
 
 
-LenientStr = Annotated[str | None, BeforeValidator(_as_text)]
-
-
-class ErrorObject(_Wire):
+class ErrorObject(Wire):
     message: str | None = None
     code: LenientStr = None
     type: LenientStr = None
     param: LenientStr = None
 
 
-class ErrorPayload(_Wire):
+class ErrorPayload(Wire):
     """An in-stream error: ``{"error": {...}}`` (OpenAI, Groq) or the error's fields at the top
     level (``{"type": "error", "code": ..., "message": ...}``)."""
 
@@ -52,15 +47,15 @@ class ErrorPayload(_Wire):
     param: LenientStr = None
 
 
-class PromptTokensDetails(_Wire):
+class PromptTokensDetails(Wire):
     cached_tokens: TokenCount = None
 
 
-class CompletionTokensDetails(_Wire):
+class CompletionTokensDetails(Wire):
     reasoning_tokens: TokenCount = None
 
 
-class UsageObject(_Wire):
+class UsageObject(Wire):
     prompt_tokens: TokenCount = None
     completion_tokens: TokenCount = None
     total_tokens: TokenCount = None
@@ -68,25 +63,25 @@ class UsageObject(_Wire):
     completion_tokens_details: Annotated[CompletionTokensDetails | None, Droppable] = None
 
 
-class GroqExtension(_Wire):
+class GroqExtension(Wire):
     """Groq's ``x_groq`` object, which carried the usage before ``stream_options`` existed."""
 
     usage: Annotated[UsageObject | None, Droppable] = None
 
 
-class FunctionDelta(_Wire):
+class FunctionDelta(Wire):
     name: str | None = None
     arguments: str | None = None
 
 
-class ToolCallDelta(_Wire):
+class ToolCallDelta(Wire):
     index: int | None = None
     id: str | None = None
     type: str | None = None
     function: FunctionDelta | None = None
 
 
-class ContentPart(_Wire):
+class ContentPart(Wire):
     """Mistral streams ``content`` as a list of parts: ``text``, or ``thinking`` with text parts."""
 
     type: str | None = None
@@ -94,7 +89,7 @@ class ContentPart(_Wire):
     thinking: list[ContentPart] | None = None
 
 
-class Delta(_Wire):
+class Delta(Wire):
     content: str | list[ContentPart] | None = None
     refusal: str | None = None
     reasoning_content: str | None = None
@@ -106,13 +101,13 @@ class Delta(_Wire):
     """The deprecated ``functions`` API: one call per choice, with neither id nor index."""
 
 
-class Choice(_Wire):
+class Choice(Wire):
     index: int | None = None
     delta: Delta | None = None
     finish_reason: str | None = None
 
 
-class ChatCompletionChunk(_Wire):
+class ChatCompletionChunk(Wire):
     """One chunk. The fields around the choices (:data:`DROPPABLE`) are dropped alone when
     invalid, by the parser's revalidation: the last chunks carry the usage and finish reasons,
     and a bad usage must not cost the end of the answer. They are plain fields here because
@@ -132,3 +127,10 @@ class ChatCompletionChunk(_Wire):
 
 DROPPABLE = ("id", "model", "usage", "service_tier", "system_fingerprint", "x_groq")
 """The chunk's fields dropped alone when invalid (see :class:`ChatCompletionChunk`)."""
+
+EVENT_DECODERS = decoders({"message": ChatCompletionChunk, "error": ErrorPayload})
+"""Event type -> JSON decoder: every chunk is a data-only frame (``message``); some servers send
+an ``error`` event. Each is built on first use."""
+
+NO_DELTA = Delta.model_construct()
+"""A delta with every field at its default (built without building the model's validator)."""

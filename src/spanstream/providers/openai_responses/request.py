@@ -9,26 +9,16 @@ from urllib.parse import quote
 
 from typing_extensions import Required, Unpack
 
-from .._content import json_or_text
+from .. import base
+from .._content import json_or_text, tool_definitions
 from .._openai import PROVIDER, openai_attributes, output_type
-from ..base import (
-    FETCH_RESPONSE,
-    CommonParams,
-    PreparedRequest,
-    RequestContent,
-    RequestInfo,
-    conversation_id_of,
-    float_of,
-    int_of,
-    prepare_request,
-    str_of,
-)
-from .parser import ResponsesParser
 
 __all__ = ["ResponsesParams", "build_fetch_request", "build_request"]
 
+_PARSER = base.first_use(__package__, "ResponsesParser")
 
-class ResponsesParams(CommonParams, total=False):
+
+class ResponsesParams(base.CommonParams, total=False):
     """The keyword arguments of ``client.responses.stream()``: the Responses API's body fields
     (any further keyword is sent as a body field as is; a type checker wants those in
     ``extra_body``), and ``conversation_id``, which is recorded and never sent."""
@@ -55,7 +45,7 @@ class ResponsesParams(CommonParams, total=False):
     user: str | None
 
 
-def build_request(**params: Unpack[ResponsesParams]) -> PreparedRequest:
+def build_request(**params: Unpack[ResponsesParams]) -> base.PreparedRequest:
     """Return the streaming request for the Responses API (``params``: see
     :class:`ResponsesParams`).
 
@@ -64,16 +54,18 @@ def build_request(**params: Unpack[ResponsesParams]) -> PreparedRequest:
     conversation ``conversation_id`` if given (it is not sent), else the one the body's
     ``conversation`` parameter names.
     """
-    return prepare_request(
+    return base.prepare_request(
         "/responses",
         params,
         required=ResponsesParams.__required_keys__,
         describe=_info,
-        parser=ResponsesParser,
+        parser=_PARSER,
     )
 
 
-def build_fetch_request(response_id: str, *, starting_after: int | None = None) -> PreparedRequest:
+def build_fetch_request(
+    response_id: str, *, starting_after: int | None = None
+) -> base.PreparedRequest:
     """Return the request that streams the stored response ``response_id`` from its first event,
     or from the event after sequence number ``starting_after`` (a background response, resumed
     after a dropped connection)."""
@@ -88,39 +80,41 @@ def build_fetch_request(response_id: str, *, starting_after: int | None = None) 
     query = [("stream", "true")]
     if starting_after is not None:
         query.append(("starting_after", str(starting_after)))
-    info = RequestInfo(
+    info = base.RequestInfo(
         provider=PROVIDER,
-        operation=FETCH_RESPONSE,
+        operation=base.FETCH_RESPONSE,
         model=None,
         response_id=response_id,
         stream_cursor=starting_after,
         provider_attributes=openai_attributes("responses"),
     )
-    return PreparedRequest(
+    return base.PreparedRequest(
         path=f"/responses/{quote(response_id, safe='')}",
         body=None,
         info=info,
-        parser=ResponsesParser,
+        parser=_PARSER,
         method="GET",
         query=tuple(query),
     )
 
 
-def _info(body: Mapping[str, object]) -> RequestInfo:
+def _info(body: Mapping[str, object]) -> base.RequestInfo:
     """Read the telemetry-relevant fields from the final body (after ``extra_body``)."""
     reasoning = body.get("reasoning")
     text = body.get("text")
-    return RequestInfo(
+    return base.RequestInfo(
         provider=PROVIDER,
         operation="chat",
         model=str(body["model"]),
-        max_tokens=int_of(body.get("max_output_tokens")),
-        temperature=float_of(body.get("temperature")),
-        top_p=float_of(body.get("top_p")),
-        reasoning_level=str_of(reasoning.get("effort")) if isinstance(reasoning, Mapping) else None,
-        previous_response_id=str_of(body.get("previous_response_id")),
+        max_tokens=base.int_of(body.get("max_output_tokens")),
+        temperature=base.float_of(body.get("temperature")),
+        top_p=base.float_of(body.get("top_p")),
+        reasoning_level=base.str_of(reasoning.get("effort"))
+        if isinstance(reasoning, Mapping)
+        else None,
+        previous_response_id=base.str_of(body.get("previous_response_id")),
         output_type=output_type(text.get("format")) if isinstance(text, Mapping) else None,
-        conversation_id=conversation_id_of(body.get("conversation")),
+        conversation_id=base.conversation_id_of(body.get("conversation")),
         provider_attributes=openai_attributes("responses", body.get("service_tier")),
         content=partial(request_content, body),
     )
@@ -129,18 +123,16 @@ def _info(body: Mapping[str, object]) -> RequestInfo:
 Message = dict[str, object]
 
 
-def request_content(body: Mapping[str, object]) -> RequestContent:
+def request_content(body: Mapping[str, object]) -> base.RequestContent:
     """The request's input, instructions and tools in the GenAI conventions' shapes."""
     instructions = body.get("instructions")
     tools = body.get("tools")
-    return RequestContent(
+    return base.RequestContent(
         input_messages=_input_messages(body.get("input")),
         system_instructions=[{"type": "text", "content": instructions}]
         if isinstance(instructions, str)
         else None,
-        tool_definitions=[_tool_definition(t) for t in tools if isinstance(t, Mapping)]
-        if isinstance(tools, Sequence)
-        else None,
+        tool_definitions=tool_definitions(tools, _tool_kind, "parameters"),
     )
 
 
@@ -213,13 +205,6 @@ def _parts(content: object) -> list[Message]:
     return parts
 
 
-def _tool_definition(tool: Mapping[str, object]) -> Message:
+def _tool_kind(tool: Mapping[str, object]) -> tuple[Mapping[str, object] | None, str]:
     kind = tool.get("type", "function")
-    if kind == "function":
-        definition: Message = {"type": "function", "name": tool.get("name")}
-        if "description" in tool:
-            definition["description"] = tool["description"]
-        if "parameters" in tool:
-            definition["parameters"] = tool["parameters"]
-        return definition
-    return {"type": str(kind), "name": tool.get("name", str(kind))}
+    return (tool if kind == "function" else None), str(kind)

@@ -15,7 +15,8 @@ These models never leave the provider package: the parser turns them into
 :mod:`spanstream.events`.
 
 Each model's validator is built when it first validates (``defer_build``), and each event
-type's decoder on first use (:data:`EVENT_DECODERS`): importing spanstream builds none of them.
+type's decoder on first use (:data:`EVENT_DECODERS`); the parser imports this module when its
+first parser is made, so importing spanstream defines none of them.
 
 The deltas the parser reads (text, refusal, function arguments, reasoning) are typed dicts
 (``TypedDict``), still validated by pydantic, that declare only the fields read: nearly every
@@ -26,68 +27,57 @@ model instance (see ``benchmarks/``).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, Union, get_args, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_type_hints
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    create_model,
-    with_config,
-)
+from pydantic import ConfigDict, Field, TypeAdapter, create_model, with_config
 from typing_extensions import NotRequired, TypedDict
 
-from .._lenient import WIRE_CONFIG, Droppable, TokenCount, event_union
+from .._lenient import Droppable, LenientStr, TokenCount, Wire, built, decoders, event_union
 
 __all__ = [
     "EVENT_DECODERS",
     "ITEM_MODELS",
-    "Decoder",
+    "Wire",
+    "NO_RESPONSE",
     "WireEvent",
     "any_event_adapter",
-    "decoder",
+    "built",
     "type_of",
 ]
 
 
-class _Wire(BaseModel):
-    model_config = WIRE_CONFIG
-
-
 _DELTA = ConfigDict(extra="ignore")
+
+
+class _ItemDelta(TypedDict):
+    """The fields of an item's delta events that the parser reads (each event adds its type)."""
+
+    item_id: NotRequired[str | None]
+    output_index: NotRequired[int | None]
+    delta: NotRequired[str]
 
 
 # ---------------------------------------------------------------------------------------------
 # Nested objects
 
 
-def _as_text(value: object) -> object:
-    """Codes and params arrive as strings or numbers depending on the server: keep them text."""
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-
-
-LenientStr = Annotated[str | None, BeforeValidator(_as_text)]
-
-
-class ErrorObject(_Wire):
+class ErrorObject(Wire):
     message: str = ""
     code: LenientStr = None
     type: LenientStr = None
     param: LenientStr = None
 
 
-class InputTokensDetails(_Wire):
+class InputTokensDetails(Wire):
     cached_tokens: TokenCount = None
     cache_write_tokens: TokenCount = None
 
 
-class OutputTokensDetails(_Wire):
+class OutputTokensDetails(Wire):
     reasoning_tokens: TokenCount = None
 
 
-class UsageObject(_Wire):
+class UsageObject(Wire):
     input_tokens: TokenCount = None
     output_tokens: TokenCount = None
     total_tokens: TokenCount = None
@@ -95,11 +85,11 @@ class UsageObject(_Wire):
     output_tokens_details: Annotated[OutputTokensDetails | None, Droppable] = None
 
 
-class IncompleteDetails(_Wire):
+class IncompleteDetails(Wire):
     reason: str | None = None
 
 
-class ContentPart(_Wire):
+class ContentPart(Wire):
     """A part of a message (``output_text`` / ``refusal``) or of a reasoning item
     (``summary_text`` / ``reasoning_text``)."""
 
@@ -114,40 +104,40 @@ validates the few it reads (:class:`MessageItem`, :class:`FunctionCallItem`,
 :class:`ReasoningItem`) and passes every other type through by name."""
 
 
-class MessageItem(_Wire):
+class MessageItem(Wire):
     id: str | None = None
     content: list[ContentPart] = Field(default_factory=list)
 
 
-class FunctionCallItem(_Wire):
+class FunctionCallItem(Wire):
     id: str | None = None
     call_id: str | None = None
     name: str = ""
     arguments: str = ""
 
 
-class ReasoningItem(_Wire):
+class ReasoningItem(Wire):
     id: str | None = None
     summary: list[ContentPart] = Field(default_factory=list)
     content: list[ContentPart] | None = None
     encrypted_content: str | None = None
 
 
-ITEM_MODELS: dict[str, type[_Wire]] = {
+ITEM_MODELS: dict[str, type[Wire]] = {
     "message": MessageItem,
     "function_call": FunctionCallItem,
     "reasoning": ReasoningItem,
 }
 
 
-class ItemRef(_Wire):
+class ItemRef(Wire):
     """An output item's identity, without its content."""
 
     type: object = None
     id: object = None
 
 
-class ResponseObject(_Wire):
+class ResponseObject(Wire):
     """The response of a lifecycle or terminal event. Every field is :data:`Droppable`: the
     terminal event is what says the answer is complete, so a bad field must not cost it."""
 
@@ -168,7 +158,7 @@ class ResponseObject(_Wire):
 # Event bases
 
 
-class _Event(_Wire):
+class _Event(Wire):
     type: str
     sequence_number: int | None = None
 
@@ -203,6 +193,22 @@ class _SummaryEvent(_ItemEvent):
 class _ShellCommandEvent(_Event):
     output_index: int | None = None
     command_index: int | None = None
+
+
+class _ShellCommandText(_ShellCommandEvent):
+    command: str = ""
+
+
+class _ShellCommandDelta(_ShellCommandEvent):
+    delta: str = ""
+
+
+class _ShellOutputContent(_ShellCommandEvent):
+    item_id: str | None = None
+
+
+class _DeltaEvent(_Event):
+    delta: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,11 +262,8 @@ class OutputItemDone(_OutputItemEvent):
 
 
 @with_config(_DELTA)
-class OutputTextDelta(TypedDict):
+class OutputTextDelta(_ItemDelta):
     type: Literal["response.output_text.delta"]
-    item_id: NotRequired[str | None]
-    output_index: NotRequired[int | None]
-    delta: NotRequired[str]
 
 
 class OutputTextAnnotationAdded(_ContentEvent):
@@ -271,11 +274,8 @@ class OutputTextAnnotationAdded(_ContentEvent):
 
 
 @with_config(_DELTA)
-class RefusalDelta(TypedDict):
+class RefusalDelta(_ItemDelta):
     type: Literal["response.refusal.delta"]
-    item_id: NotRequired[str | None]
-    output_index: NotRequired[int | None]
-    delta: NotRequired[str]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,11 +283,8 @@ class RefusalDelta(TypedDict):
 
 
 @with_config(_DELTA)
-class FunctionCallArgumentsDelta(TypedDict):
+class FunctionCallArgumentsDelta(_ItemDelta):
     type: Literal["response.function_call_arguments.delta"]
-    item_id: NotRequired[str | None]
-    output_index: NotRequired[int | None]
-    delta: NotRequired[str]
 
 
 class CustomToolCallInputDone(_ItemEvent):
@@ -305,21 +302,15 @@ class McpCallArgumentsDone(_ItemEvent):
 
 
 @with_config(_DELTA)
-class ReasoningSummaryTextDelta(TypedDict):
+class ReasoningSummaryTextDelta(_ItemDelta):
     type: Literal["response.reasoning_summary_text.delta"]
-    item_id: NotRequired[str | None]
-    output_index: NotRequired[int | None]
     summary_index: NotRequired[int | None]
-    delta: NotRequired[str]
 
 
 @with_config(_DELTA)
-class ReasoningTextDelta(TypedDict):
+class ReasoningTextDelta(_ItemDelta):
     type: Literal["response.reasoning_text.delta"]
-    item_id: NotRequired[str | None]
-    output_index: NotRequired[int | None]
     content_index: NotRequired[int | None]
-    delta: NotRequired[str]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,45 +326,6 @@ class ImageGenerationCallPartialImage(_ItemEvent):
     type: Literal["response.image_generation_call.partial_image"]
     partial_image_index: int | None = None
     partial_image_b64: str = ""
-
-
-class ShellCallCommandAdded(_ShellCommandEvent):
-    type: Literal["response.shell_call_command.added"]
-    command: str = ""
-
-
-class ShellCallCommandDelta(_ShellCommandEvent):
-    type: Literal["response.shell_call_command.delta"]
-    delta: str = ""
-
-
-class ShellCallCommandDone(_ShellCommandEvent):
-    type: Literal["response.shell_call_command.done"]
-    command: str = ""
-
-
-class ShellCallOutputContentDelta(_ShellCommandEvent):
-    type: Literal["response.shell_call_output_content.delta"]
-    item_id: str | None = None
-
-
-class ShellCallOutputContentDone(_ShellCommandEvent):
-    type: Literal["response.shell_call_output_content.done"]
-    item_id: str | None = None
-
-
-# ---------------------------------------------------------------------------------------------
-# Audio
-
-
-class AudioDelta(_Event):
-    type: Literal["response.audio.delta"]
-    delta: str = ""
-
-
-class AudioTranscriptDelta(_Event):
-    type: Literal["response.audio.transcript.delta"]
-    delta: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,10 +369,17 @@ _SHAPED_EVENTS: dict[str, type[_Event]] = {
     "response.image_generation_call.generating": _ItemEvent,
     "response.image_generation_call.completed": _ItemEvent,
     "response.compaction.compacting": _ItemEvent,
+    "response.shell_call_command.added": _ShellCommandText,
+    "response.shell_call_command.delta": _ShellCommandDelta,
+    "response.shell_call_command.done": _ShellCommandText,
+    "response.shell_call_output_content.delta": _ShellOutputContent,
+    "response.shell_call_output_content.done": _ShellOutputContent,
     # Recorded from the API but not (yet) in the SDK's event union.
     "response.apply_patch_call_operation_diff.delta": _ItemDeltaEvent,
     "response.apply_patch_call_operation_diff.done": _ItemEvent,
     # Audio
+    "response.audio.delta": _DeltaEvent,
+    "response.audio.transcript.delta": _DeltaEvent,
     "response.audio.done": _Event,
     "response.audio.transcript.done": _Event,
 }
@@ -472,13 +431,6 @@ WireEvent = Union[
     ReasoningTextDelta,
     CodeInterpreterCallCodeDone,
     ImageGenerationCallPartialImage,
-    ShellCallCommandAdded,
-    ShellCallCommandDelta,
-    ShellCallCommandDone,
-    ShellCallOutputContentDelta,
-    ShellCallOutputContentDone,
-    AudioDelta,
-    AudioTranscriptDelta,
     _Event,  # the events of _SHAPED_EVENTS (their models are made on first use)
 ]
 
@@ -491,58 +443,15 @@ def _type_name(member: type) -> str:
     return str(name)
 
 
-class Decoder(Protocol):
-    """Decodes an event's JSON data; ``context`` is the parser's list of dropped fields."""
-
-    def __call__(self, data: str | bytes, /, *, context: Any = None) -> WireEvent: ...
-
-
-def _decoder(member: Any) -> Decoder:
-    # The validator's own method: ``TypeAdapter.validate_json`` and ``model_validate_json`` wrap
-    # it in a Python call that costs a third of a delta's validation. A model's own validator
-    # (built now: the models are deferred) rather than a TypeAdapter's, which would build a
-    # second validator of the same schema.
-    validate: Decoder
-    if isinstance(member, type) and issubclass(member, BaseModel):
-        member.model_rebuild()
-        validate = member.__pydantic_validator__.validate_json
-    else:
-        validate = TypeAdapter(member).validator.validate_json
-    return validate
-
-
-class _FirstUse:
-    """An event type's decoder until its first use, which builds the real one (the validator's
-    own method) and puts it in :data:`EVENT_DECODERS` in its place: every later event of that
-    type goes straight to pydantic-core. Two threads may both build it; either result is right."""
-
-    __slots__ = ("member", "name")
-
-    def __init__(self, name: str, member: Any) -> None:
-        self.name = name
-        self.member = member
-
-    def __call__(self, data: str | bytes, /, *, context: Any = None) -> WireEvent:
-        return decoder(self.name)(data, context=context)
-
-
 _DECLARED = [member for member in get_args(WireEvent) if member is not _Event]
 """The events with a class of their own (each with its ``type`` literal)."""
 
-EVENT_DECODERS: dict[str, Decoder] = {
-    **{name: _FirstUse(name, member) for member in _DECLARED for name in [_type_name(member)]},
-    **{name: _FirstUse(name, None) for name in _SHAPED_EVENTS},
-}
+EVENT_DECODERS = decoders(
+    {**{_type_name(member): member for member in _DECLARED}, **dict.fromkeys(_SHAPED_EVENTS)},
+    make=_shaped_model,
+)
 """Event type name -> JSON decoder into its model: the fast path when the SSE ``event:`` field
-names the type. Each is built on first use (:class:`_FirstUse`)."""
-
-
-def decoder(name: str) -> Decoder:
-    """The built decoder of the event type ``name`` (built now if it was not yet)."""
-    decode = EVENT_DECODERS[name]
-    if isinstance(decode, _FirstUse):
-        decode = EVENT_DECODERS[name] = _decoder(decode.member or _shaped_model(name))
-    return decode
+names the type. Each is built on first use."""
 
 
 def _every_event() -> tuple[Any, ...]:
@@ -554,6 +463,10 @@ def type_of(event: WireEvent) -> str:
     """The ``type`` of a decoded event (a model, or a delta's dict)."""
     return event["type"] if isinstance(event, dict) else event.type
 
+
+NO_RESPONSE = ResponseObject.model_construct()
+"""A response with every field at its default, for events without one (built without building
+the model's validator)."""
 
 if TYPE_CHECKING:
     any_event_adapter: TypeAdapter[WireEvent]

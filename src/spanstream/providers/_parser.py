@@ -1,0 +1,303 @@
+"""What the provider parsers share: one decode-and-report path, bad input skipped and counted or
+raised, never echoed, and the accumulated response.
+
+A payload that cannot be decoded is skipped, logged and counted, or raises
+:class:`~spanstream.errors.MalformedEventError` in strict mode. The log line and the exception
+name the offending field but never include the payload (it may hold user content). A field the
+event can do without (declared :data:`~spanstream.providers._lenient.Droppable` in the wire
+models, or named in the parser's :attr:`ParserBase.droppable`) is dropped alone and counted the
+same way, and the event is kept (issues #5 and #6).
+
+This module needs no pydantic model: a parser module imports it at once and its wire models
+(:mod:`spanstream.providers._lenient`) when its first parser is made (:func:`wire_module`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import math
+import sys
+from collections.abc import Callable, Collection
+from typing import Any, TypeAlias, TypeVar
+
+from pydantic_core import ValidationError
+
+from ..accumulate import Accumulator
+from ..errors import MalformedEventError
+from ..events import ProviderError, Response, StreamEvent, UnknownEvent
+from ..sse import ServerSentEvent
+
+__all__ = [
+    "DONE",
+    "NOTHING",
+    "Data",
+    "Decoder",
+    "Handler",
+    "ParserBase",
+    "describe",
+    "loads",
+    "text_of",
+    "wire_module",
+]
+
+_T = TypeVar("_T")
+
+Data: TypeAlias = str | bytes
+"""An event's data: ``bytes`` from the streams (UTF-8, already checked), ``str`` when a caller
+feeds :class:`~spanstream.sse.ServerSentEvent` objects."""
+
+Decoder: TypeAlias = Callable[..., Any]
+"""Decodes an event's JSON data: ``decode(data, context=dropped)`` (the validator's own
+``validate_json``; ``context`` is the parser's list of dropped fields)."""
+
+Handler: TypeAlias = Callable[[Any, Data], list[StreamEvent]]
+"""Turns a decoded payload (and its data as received) into normalized events."""
+
+NOTHING: list[StreamEvent] = []
+"""No events (shared: never appended to)."""
+
+DONE = (b"[DONE]", "[DONE]")
+"""The Chat Completions end-of-stream sentinel (also sent by some servers on other APIs), as
+``bytes`` (from the streams) or ``str``."""
+
+
+def text_of(data: Data) -> str:
+    """The data as ``str`` (for the rare paths that need text: unknown events, error logs)."""
+    return data.decode() if isinstance(data, bytes) else data
+
+
+def _integer(text: str) -> int | float:
+    # ``int()`` refuses more than 4,300 digits (CPython's int_max_str_digits); such a number is
+    # no count anyway: an infinity keeps the document decodable and fails every int field.
+    try:
+        return int(text)
+    except ValueError:
+        return -math.inf if text.startswith("-") else math.inf
+
+
+def loads(data: Data, *, huge_ints: bool = False) -> object:
+    """Decode JSON, or ``None`` if it is not (deep nesting included). With ``huge_ints`` an
+    integer too long for ``int()`` decodes as an infinity rather than failing the whole document
+    (for revalidating a payload, where no field that takes one keeps it); elsewhere (a tool's
+    arguments, say) such a document stays undecoded, as ``json.loads`` has it."""
+    try:
+        return json.loads(data, parse_int=_integer) if huge_ints else json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+
+
+def describe(exc: Exception) -> str:
+    """A one-line reason that names the offending field but never echoes the payload."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_input=False, include_url=False)[0]
+        location = ".".join(str(part) for part in first["loc"]) or "payload"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return f"{location}: {first['msg']}{more}"
+    return type(exc).__name__
+
+
+class _FirstUse:
+    """A module a parser module names but imports when it is first used: the first attribute
+    read imports it and puts it in this stand-in's place among the parser module's globals, so
+    that every later read (``wire.X`` in a method) is a plain module attribute."""
+
+    __slots__ = ("_name", "_owner")
+
+    def __init__(self, owner: str, name: str) -> None:
+        self._owner = owner
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        module = importlib.import_module(self._name)
+        setattr(sys.modules[self._owner], self._name.rpartition(".")[2], module)
+        return getattr(module, attribute)
+
+
+def wire_module(owner: str) -> Any:
+    """The ``wire`` module of the provider package of the parser module ``owner``, imported on
+    first use: it builds pydantic models, which ``import spanstream`` never needs (assign it
+    under ``if not TYPE_CHECKING:`` and import the module itself under ``if TYPE_CHECKING:``)."""
+    return _FirstUse(owner, f"{owner.rpartition('.')[0]}.wire")
+
+
+class ParserBase:
+    """Base of the parsers: the accumulated response, the in-stream error, the counts, and the
+    one path from an event's data to its handler (:meth:`_handle`).
+
+    A subclass sets :attr:`api` (named in messages) and :attr:`logger`, fills
+    :attr:`_handlers` (event type -> handler), and says how a payload that failed is validated
+    again (:meth:`_validate`) and which event types it knows (:meth:`_known`).
+    """
+
+    api = "provider"
+    logger = logging.getLogger("spanstream.providers")
+    droppable: Collection[str] = ()
+    """Top-level fields revalidation drops alone when invalid (fields that come on every event,
+    kept plain in the wire model for speed)."""
+
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
+        self.malformed_count = 0
+        """Events skipped because their payload could not be decoded, plus fields dropped from
+        events that were kept."""
+        self.unknown_count = 0
+        """Events of a type this parser does not know (passed on as ``UnknownEvent``)."""
+        self.done = False
+        """Whether the response ended (the API's terminal event; see each parser)."""
+        self._acc = Accumulator()
+        self._error: ProviderError | None = None
+        self._dropped: list[str] = []
+        """The validation context of lenient decodes: :data:`Droppable` fields note here why they
+        were dropped (see :meth:`_report_dropped`)."""
+        self._handlers: dict[str, Handler] = {}
+
+    @property
+    def response(self) -> Response:
+        """The response accumulated so far (final once :attr:`done`)."""
+        return self._acc.snapshot()
+
+    @property
+    def error(self) -> ProviderError | None:
+        """The provider error reported in the stream, if any."""
+        return self._error
+
+    def feed(self, sse: ServerSentEvent) -> list[StreamEvent]:
+        """Parse one server-sent event into zero or more normalized events."""
+        return self.feed_raw(sse.event, sse.data)
+
+    def feed_raw(self, event: str, data: Data) -> list[StreamEvent]:
+        """Parse one event given as its type and its data (``bytes`` as
+        :meth:`~spanstream.sse.SSEDecoder.feed_raw` returns it, or ``str``)."""
+        raise NotImplementedError
+
+    def cursor(self, data: bytes) -> int | None:
+        """Where a stream could be resumed after this event: nowhere, unless the API says
+        (see :class:`~spanstream.providers.base.Parser`)."""
+        return None
+
+    def _emit(self, event: StreamEvent) -> list[StreamEvent]:
+        self._acc.add(event)
+        return [event]
+
+    # -- decoding ---------------------------------------------------------------------------------
+
+    def _handle(
+        self, event: str, data: Data, decode: Decoder, typed: bool = True
+    ) -> list[StreamEvent]:
+        """Decode ``data`` and pass it to its handler: the one path of every event.
+
+        ``typed``: ``decode`` reads only events of type ``event`` (its SSE ``event:`` field
+        named it); otherwise it reads any (a union over every event type) and the payload says
+        its type. Fields dropped on the way are reported; a payload that fails is mended if it
+        can be (:meth:`_revalidate`), else skipped or passed on as unknown (:meth:`_on_invalid`).
+        """
+        try:
+            payload = decode(data, context=self._dropped)
+        except ValidationError as exc:
+            # Off the hot path: only a payload that failed comes here.
+            payload = self._revalidate(data, exc, self._validate, self.droppable)
+            if payload is None or (typed and self._kind(payload) != event):
+                return self._on_invalid(event, data, exc)
+        kind = event if typed else self._kind(payload)
+        if self._dropped:
+            self._report_dropped(kind, self._sequence_number(payload))
+        handler = self._handlers.get(kind)
+        return handler(payload, data) if handler is not None else NOTHING
+
+    def _validate(self, decoded: dict[str, object]) -> Any:
+        """Validate a decoded payload (for :meth:`_revalidate`), with the lenient context."""
+        raise NotImplementedError
+
+    def _kind(self, payload: Any) -> str:
+        """The event type a decoded payload is: its handler's key."""
+        raise NotImplementedError
+
+    def _known(self, type_name: str) -> bool:
+        """Whether ``type_name`` is an event type of the API (one that fails is malformed, not
+        unknown)."""
+        raise NotImplementedError
+
+    def _sequence_number(self, payload: Any) -> int | None:
+        """The sequence number of a decoded payload, in the APIs that have one."""
+        return None
+
+    def _revalidate(
+        self,
+        data: Data,
+        exc: ValidationError,
+        validate: Callable[[dict[str, object]], _T],
+        droppable: Collection[str] = (),
+    ) -> _T | None:
+        """Validate again a payload that failed as a whole, keeping what is good in it; ``None``
+        if it cannot be kept.
+
+        Two failures are mended: the JSON parser refused a number (one of thousands of digits:
+        ``number out of range``; the payload is decoded again with such numbers as a value no
+        count accepts), and a top-level field named in ``droppable`` is invalid (it is removed,
+        noted as dropped, and the rest validated again). Fields that come on every event are
+        kept plain for speed and named here, so that they cost nothing until one fails.
+        """
+        self._dropped.clear()
+        errors = exc.errors(include_url=False, include_input=False)
+        huge = errors[0]["type"] == "json_invalid"
+        if not huge and not droppable:
+            return None
+        decoded = loads(data, huge_ints=huge)
+        if not isinstance(decoded, dict):
+            return None
+        for _ in range(len(droppable) + 1):
+            try:
+                return validate(decoded)
+            except ValidationError as again:
+                errors = again.errors(include_url=False, include_input=False)
+            bad = {str(error["loc"][0]): error for error in errors if error["loc"]}
+            if not bad or not bad.keys() <= set(droppable):
+                break
+            for name, error in sorted(bad.items()):
+                del decoded[name]
+                where = ".".join(str(part) for part in error["loc"])
+                self._dropped.append(f"{name} dropped: {where}: {error['msg']}")
+        self._dropped.clear()
+        return None
+
+    # -- bad input --------------------------------------------------------------------------------
+
+    def _on_invalid(self, event: str, data: Data, exc: ValidationError) -> list[StreamEvent]:
+        """A payload that could not be kept. A data-only frame (``event`` ``message``, or any
+        type the parser has no decoder of) whose ``type`` the API does not know is passed on as
+        :class:`~spanstream.events.UnknownEvent`; anything else is malformed."""
+        decoded = loads(data)
+        payload_type = decoded.get("type") if isinstance(decoded, dict) else None
+        type_name = event if event != "message" else payload_type
+        if isinstance(decoded, dict) and isinstance(type_name, str) and not self._known(type_name):
+            self.unknown_count += 1
+            self.logger.debug("unknown %s event type %r passed through", self.api, type_name)
+            return [UnknownEvent(type_name, text_of(data))]
+        sequence_number = self.cursor(data if isinstance(data, bytes) else data.encode())
+        name = type_name if isinstance(type_name, str) else None
+        self._skip_malformed(name, describe(exc), sequence_number)
+        return NOTHING
+
+    def _report_dropped(self, type_name: str | None, sequence_number: int | None = None) -> None:
+        """Count and log the fields dropped while decoding the last event (raise in strict
+        mode). Call after every decode that passed ``context=self._dropped``."""
+        dropped = self._dropped.copy()
+        self._dropped.clear()
+        for reason in dropped:
+            self._skip_malformed(type_name, reason, sequence_number)
+
+    def _skip_malformed(
+        self, type_name: str | None, reason: str, sequence_number: int | None = None
+    ) -> None:
+        where = f" (sequence_number={sequence_number})" if sequence_number is not None else ""
+        message = f"malformed {self.api} event {type_name or '<untyped>'}{where}: {reason}"
+        if self.strict:
+            # Not chained: the pydantic error being handled quotes the payload, which a
+            # recorded exception's stack trace must not carry (content capture may be off).
+            raise MalformedEventError(
+                message, event_type=type_name, sequence_number=sequence_number
+            ) from None
+        self.malformed_count += 1
+        self.logger.warning("skipped %s", message)
