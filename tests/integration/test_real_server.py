@@ -23,6 +23,7 @@ installs them as ``.ci/run`` does. Without them the tests skip, except under CI 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import os
@@ -31,7 +32,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,9 @@ MODEL = "gemma-3-270m"
 _READY = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 _START_TIMEOUT = 120.0  # loading the model from a cold disk on a busy 2-core machine
 SLOTS = 3
-READ_TIMEOUT = 300.0
+# A prompt takes seconds to read on a busy machine: httpx's own 5 s read timeout (that of a
+# client passed in) is too short; this one only bounds a hang.
+TIMEOUT = httpx.Timeout(300.0, connect=5.0)
 MAX_TOKENS = 8
 PROMPT = "Name three colours."
 WEATHER_PROMPT = "Weather in Paris?"
@@ -116,18 +119,9 @@ def _server_command() -> list[str]:
     ]
 
 
-def _wait_until_listening(process: subprocess.Popen[str]) -> str:
-    """Read the server's log until it says where it listens (it does once the model is
-    loaded); a reader thread feeds a queue, so a silent server cannot block the test."""
-    assert process.stderr is not None
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def read(stream: Any) -> None:
-        for line in stream:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=read, args=(process.stderr,), daemon=True).start()
+def _wait_until_listening(process: subprocess.Popen[str], lines: queue.Queue[str | None]) -> str:
+    """Read the server's log (fed to ``lines`` by a reader thread, so a silent server cannot
+    block the test) until it says where it listens: it does once the model is loaded."""
     deadline = time.monotonic() + _START_TIMEOUT
     log: list[str] = []
     while True:
@@ -148,20 +142,30 @@ def llama_server() -> Iterator[str]:
     """The base URL (``http://127.0.0.1:PORT/v1``) of a llama.cpp server started for this
     module, stopped after it."""
     command = _server_command()
-    process = subprocess.Popen(
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read(stream: Any) -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    with subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"
-    )
-    try:
-        root = _wait_until_listening(process)
-        assert httpx.get(f"{root}/health").json() == {"status": "ok"}
-        yield f"{root}/v1"
-    finally:
-        process.terminate()
+    ) as process:
+        reader = threading.Thread(target=read, args=(process.stderr,), daemon=True)
+        reader.start()
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            root = _wait_until_listening(process, lines)
+            assert httpx.get(f"{root}/health").json() == {"status": "ok"}
+            yield f"{root}/v1"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            reader.join(10)  # the log ends with the server: then its pipe can be closed
 
 
 # -- clients, requests and their spans ------------------------------------------------------------
@@ -175,17 +179,7 @@ class Setup:
     telemetry: GenAITelemetry
     wire: Wire
 
-    def client(self, api: str, kind: str) -> Any:
-        """A client of ``api`` and ``kind`` whose exchanges land in ``wire`` (the caller
-        closes it: ``with`` / ``async with``)."""
-        # A prompt takes seconds to read on a busy machine: httpx's own 5 s read timeout (that of
-        # a client passed in) is too short.
-        timeout = httpx.Timeout(READ_TIMEOUT, connect=5.0)
-        if kind == "sync":
-            http: Any = httpx.Client(transport=RecordingTransport(self.wire), timeout=timeout)
-        else:
-            transport = AsyncRecordingTransport(self.wire)
-            http = httpx.AsyncClient(transport=transport, timeout=timeout)
+    def _client(self, api: str, kind: str, http: httpx.Client | httpx.AsyncClient) -> Any:
         options = {
             "api_key": "sk-local",
             "base_url": self.url,
@@ -196,6 +190,20 @@ class Setup:
         if api == "anthropic":
             return (AnthropicClient if kind == "sync" else AsyncAnthropicClient)(**options)
         return (Client if kind == "sync" else AsyncClient)(**options)
+
+    @contextlib.contextmanager
+    def client(self, api: str) -> Iterator[Any]:
+        """A sync client of ``api`` whose exchanges land in ``wire``."""
+        http = httpx.Client(transport=RecordingTransport(self.wire), timeout=TIMEOUT)
+        with http, self._client(api, "sync", http) as client:
+            yield client
+
+    @contextlib.asynccontextmanager
+    async def aclient(self, api: str) -> AsyncIterator[Any]:
+        """An async client of ``api`` whose exchanges land in ``wire``."""
+        http = httpx.AsyncClient(transport=AsyncRecordingTransport(self.wire), timeout=TIMEOUT)
+        async with http, self._client(api, "async", http) as client:
+            yield client
 
     def exchange_of(self, span: ReadableSpan, api: str) -> Exchange:
         """The exchange whose response the span describes (by response id)."""
@@ -302,11 +310,11 @@ def _run(
             return await stream.final_response()  # type: ignore[no-any-return]
 
     if kind == "sync":
-        with setup.client(api, kind) as client, ThreadPoolExecutor(len(requests)) as pool:
+        with setup.client(api) as client, ThreadPoolExecutor(len(requests)) as pool:
             return list(pool.map(lambda request: one(client, request), requests))
 
     async def main() -> list[Response | None]:
-        async with setup.client(api, kind) as client:
+        async with setup.aclient(api) as client:
             return list(await asyncio.gather(*(aone(client, r) for r in requests)))
 
     return asyncio.run(main())
@@ -414,7 +422,7 @@ def _run_agent(
         return _agent(client, api, tool, tokens, one_call).stream(user_input, max_turns=2)
 
     def sync_run() -> Response | AgentRunError:
-        with setup.client(api, kind) as client:
+        with setup.client(api) as client:
             try:
                 with agent(client) as run:
                     return run.final_response()  # type: ignore[no-any-return]
@@ -422,7 +430,7 @@ def _run_agent(
                 return exc
 
     async def async_run() -> Response | AgentRunError:
-        async with setup.client(api, kind) as client:
+        async with setup.aclient(api) as client:
             try:
                 async with agent(client) as run:
                     return await run.final_response()  # type: ignore[no-any-return]
