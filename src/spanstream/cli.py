@@ -1,15 +1,20 @@
-"""The ``spanstream`` command: ``demo`` (offline, no key) and ``chat`` (a real endpoint)."""
+"""The ``spanstream`` command: ``demo`` (offline, no key), ``chat`` (a real endpoint, on any of
+the three APIs) and ``replay`` (a recorded stream file, offline)."""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import json
 import logging
 import os
 import sys
 from collections.abc import Iterable, Sequence
 from importlib import resources
-from typing import TextIO
+from pathlib import Path
+from typing import Literal, TextIO, get_args
 
+import httpx
 from opentelemetry import _logs, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -19,8 +24,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from . import __version__
 from .agent import AgentEvent
-from .client import Client
-from .errors import ConfigurationError, SpanstreamError
+from .client import AnthropicClient, Client
+from .errors import ConfigurationError, SpanstreamError, SSEDecodeError
 from .events import (
     CitationAdded,
     ReasoningDelta,
@@ -30,6 +35,9 @@ from .events import (
     ToolResult,
     TurnStarted,
 )
+from .providers.services import ANTHROPIC, OPENAI
+from .sse import ServerSentEvent, SSEDecoder
+from .stream import Stream
 from .telemetry._environment import SIGNALS, check_environment
 from .telemetry.setup import Exporters, TelemetryHandle, build_exporters
 from .testing.replay import ReplayServer, Reply
@@ -43,12 +51,21 @@ DEMO_AGENT_RECORDINGS = ("demo-agent-turn-1.sse", "demo-agent-turn-2.sse")
 DEMO_AGENT_MODEL = "deepseek-v4-flash"
 DEMO_AGENT_PROMPT = "What is the temperature in Tokyo?"
 
+ApiName = Literal["responses", "chat", "anthropic"]
+APIS: tuple[ApiName, ...] = get_args(ApiName)
+ANTHROPIC_MAX_TOKENS = 4096
+"""``max_tokens`` sent to Anthropic Messages (which requires one) without --max-output-tokens;
+the default of ``AnthropicClient.agent`` too."""
+LOCAL_API_KEY = "sk-local"
+"""Sent to a server on this machine when no key is set: local servers (llama.cpp, vLLM,
+Ollama) usually need none, and the clients require one."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spanstream`` console script."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command not in ("demo", "chat"):
+    if args.command not in ("demo", "chat", "replay"):
         parser.print_help()
         return 2
     telemetry = {"otlp_endpoint": args.otlp_endpoint, "verbose": args.verbose}
@@ -56,12 +73,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             run = demo_agent if args.agent else demo
             return run(drip=args.drip, **telemetry)
+        if args.command == "replay":
+            return replay(args.file, api=args.api, model=args.model, drip=args.drip, **telemetry)
         return chat(
             args.prompt,
             model=args.model,
+            api=args.api,
             base_url=args.base_url,
             instructions=args.instructions,
             max_output_tokens=args.max_output_tokens,
+            temperature=args.temperature,
             **telemetry,
         )
     except ConfigurationError as exc:
@@ -91,30 +112,85 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replay a recorded two-turn tool call through the agent loop instead",
     )
-    demo_cmd.add_argument(
-        "--drip",
-        type=float,
-        default=0.004,
-        metavar="SECONDS",
-        help="pause between replayed events, so the stream is visible (default: 0.004)",
-    )
+    _drip_option(demo_cmd, 0.004)
     chat_cmd = commands.add_parser(
         "chat",
-        help="stream one answer from a real endpoint (needs OPENAI_API_KEY)",
+        help="stream one answer from a real endpoint and print its span",
         description=(
-            "Stream one answer from the OpenAI Responses API, or any compatible server given by "
-            "--base-url / OPENAI_BASE_URL, and print its span. Needs OPENAI_API_KEY."
+            "Stream one answer from a real endpoint and print its span: OpenAI Responses (the "
+            "default), Chat Completions or Anthropic Messages (--api), at OpenAI, Anthropic or "
+            "any compatible server (--base-url). The key is OPENAI_API_KEY (ANTHROPIC_API_KEY "
+            "for --api anthropic); a server on this machine (localhost, 127.0.0.1, ::1) needs "
+            "none."
         ),
     )
     chat_cmd.add_argument("prompt", help="what to ask")
     chat_cmd.add_argument("-m", "--model", required=True, help="model name, e.g. gpt-4.1-mini")
+    _api_option(chat_cmd, "responses")
     chat_cmd.add_argument(
-        "--base-url", default=None, help="API base URL (default: OPENAI_BASE_URL or OpenAI)"
+        "--base-url",
+        default=None,
+        metavar="URL",
+        help="API base URL, with /v1 (default: OPENAI_BASE_URL, or ANTHROPIC_BASE_URL for "
+        "--api anthropic, else the provider's)",
     )
     chat_cmd.add_argument("--instructions", default=None, help="system instructions")
-    chat_cmd.add_argument("--max-output-tokens", type=int, default=None, help="output token limit")
+    chat_cmd.add_argument(
+        "--max-output-tokens",
+        type=int,
+        default=None,
+        metavar="N",
+        help="output token limit: Responses max_output_tokens, Chat max_completion_tokens, "
+        f"Anthropic max_tokens (default: the server's; {ANTHROPIC_MAX_TOKENS} for Anthropic, "
+        "which requires one)",
+    )
+    chat_cmd.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="sampling temperature (default: the server's)",
+    )
     _telemetry_options(chat_cmd)
+    replay_cmd = commands.add_parser(
+        "replay",
+        help="replay a recorded SSE file through the client and print its span (no key)",
+        description=(
+            "Serve a recorded event stream (a .sse file: the response body as the server sent "
+            "it) from a loopback server, stream it through the real client, print the text as "
+            "it arrives, then the spans. No API key, no network."
+        ),
+    )
+    replay_cmd.add_argument("file", type=Path, help="the recorded stream")
+    _api_option(replay_cmd, None)
+    replay_cmd.add_argument(
+        "-m",
+        "--model",
+        default=None,
+        help="the request's model (default: the model the recording names)",
+    )
+    _drip_option(replay_cmd, 0.0)
+    _telemetry_options(replay_cmd)
     return parser
+
+
+def _api_option(command: argparse.ArgumentParser, default: ApiName | None) -> None:
+    told = f"default: {default}" if default else "default: told by the recording's events"
+    command.add_argument(
+        "--api",
+        choices=APIS,
+        default=default,
+        help=f"OpenAI Responses, OpenAI Chat Completions or Anthropic Messages ({told})",
+    )
+
+
+def _drip_option(command: argparse.ArgumentParser, default: float) -> None:
+    command.add_argument(
+        "--drip",
+        type=float,
+        default=default,
+        metavar="SECONDS",
+        help=f"pause between replayed events, so the stream is visible (default: {default})",
+    )
 
 
 def _telemetry_options(command: argparse.ArgumentParser) -> None:
@@ -185,8 +261,11 @@ class _CliTelemetry:
         )
         self.errors = None if verbose else _ExportErrors()
 
-    def client(self, base_url: str | None, api_key: str | None = None) -> Client:
-        return Client(
+    def client(
+        self, base_url: str | None, api_key: str | None = None, *, api: ApiName = "responses"
+    ) -> Client | AnthropicClient:
+        kind = AnthropicClient if api == "anthropic" else Client
+        return kind(
             api_key=api_key,
             base_url=base_url,
             tracer_provider=self.tracer_provider,
@@ -247,6 +326,7 @@ def demo(
         out.write(f"Replaying a recorded {DEMO_MODEL} stream from {server.base_url}\n")
         out.write(f"> {DEMO_PROMPT}\n\n")
         client = telemetry.client(server.base_url, "demo-key")
+        assert isinstance(client, Client)
         # The application's own span: the inference span nests under it.
         with client, tracer.start_as_current_span("handle_question"):
             stream = client.responses.stream(
@@ -280,6 +360,7 @@ def demo_agent(
         out.write(f"Replaying a recorded two-turn tool call from {server.base_url}\n")
         out.write(f"> {DEMO_AGENT_PROMPT}\n")
         client = telemetry.client(server.base_url, "demo-key")
+        assert isinstance(client, Client)
         agent = client.agent(model=DEMO_AGENT_MODEL, tools=[get_temperature], name="weather")
         with client, agent.stream(DEMO_AGENT_PROMPT) as run:
             _print_stream(run, out)
@@ -291,40 +372,182 @@ def chat(
     prompt: str,
     *,
     model: str,
+    api: ApiName = "responses",
     base_url: str | None = None,
     instructions: str | None = None,
     max_output_tokens: int | None = None,
+    temperature: float | None = None,
     out: TextIO | None = None,
     otlp_endpoint: str | None = None,
     verbose: bool = False,
 ) -> int:
-    """Stream one answer from a real endpoint and print its span."""
+    """Stream one answer from a real endpoint on ``api`` and print its span. The key comes from
+    the provider's variable; a server on this machine gets :data:`LOCAL_API_KEY` without one."""
     out = out or sys.stdout
-    if not os.environ.get("OPENAI_API_KEY"):
+    provider = ANTHROPIC if api == "anthropic" else OPENAI
+    url = base_url or os.environ.get(provider.base_url_env) or provider.default_base_url or ""
+    api_key = os.environ.get(provider.api_key_env) or (LOCAL_API_KEY if is_local(url) else None)
+    if not api_key:
         sys.stderr.write(
-            "spanstream chat: OPENAI_API_KEY is not set. Export your key (and OPENAI_BASE_URL "
-            "for an OpenAI-compatible server), or run `spanstream demo` to see a recorded "
-            "stream without one.\n"
+            f"spanstream chat: {provider.api_key_env} is not set. Export your key (and "
+            f"{provider.base_url_env} for a compatible server; a server on this machine needs "
+            "no key), or run `spanstream demo` to see a recorded stream without one.\n"
         )
         return 2
     telemetry = _CliTelemetry("chat", otlp_endpoint, verbose)
+    request = _Request(prompt, model, instructions, max_output_tokens, temperature)
+    return _stream_and_print(telemetry, telemetry.client(url, api_key, api=api), api, request, out)
+
+
+def replay(
+    file: str | os.PathLike[str],
+    *,
+    api: ApiName | None = None,
+    model: str | None = None,
+    drip: float = 0.0,
+    out: TextIO | None = None,
+    otlp_endpoint: str | None = None,
+    verbose: bool = False,
+) -> int:
+    """Replay a recorded SSE file through the real client over loopback and print its span.
+    ``api`` and ``model`` default to what the recording's events say."""
+    out = out or sys.stdout
     try:
-        with (
-            telemetry.client(base_url) as client,
-            client.responses.stream(
-                model=model,
-                input=prompt,
-                instructions=instructions,
-                max_output_tokens=max_output_tokens,
-            ) as stream,
-        ):
+        body = Path(file).read_bytes()
+    except OSError as exc:
+        sys.stderr.write(f"spanstream replay: cannot read {file}: {exc.strerror or exc}\n")
+        return 2
+    found_api, found_model = recorded_api_and_model(body)
+    api = api or found_api
+    if api is None:
+        sys.stderr.write(
+            f"spanstream replay: {file} has no Responses, Chat Completions or Anthropic "
+            "Messages event; name its API with --api\n"
+        )
+        return 2
+    model = model or found_model or "unknown"
+    telemetry = _CliTelemetry("replay", otlp_endpoint, verbose)
+    with ReplayServer(default=Reply.sse(body, drip_interval=drip)) as server:
+        out.write(f"Replaying {file} ({api}, {model}) from {server.base_url}\n\n")
+        client = telemetry.client(server.base_url, "replay-key", api=api)
+        return _stream_and_print(telemetry, client, api, _Request("(replayed)", model), out)
+
+
+class _Request:
+    """What ``chat`` asks, in each API's own request form (:meth:`stream`)."""
+
+    def __init__(
+        self,
+        prompt: str,
+        model: str,
+        instructions: str | None = None,
+        max_output_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> None:
+        self.prompt = prompt
+        self.model = model
+        self.instructions = instructions
+        self.max_output_tokens = max_output_tokens
+        self.temperature = temperature
+
+    def stream(self, client: Client | AnthropicClient, api: ApiName) -> Stream:
+        messages: list[dict[str, object]] = [{"role": "user", "content": self.prompt}]
+        if isinstance(client, AnthropicClient):
+            return client.messages.stream(
+                model=self.model,
+                messages=messages,
+                system=self.instructions,
+                max_tokens=self.max_output_tokens or ANTHROPIC_MAX_TOKENS,
+                temperature=self.temperature,
+            )
+        if api == "chat":
+            if self.instructions:
+                messages.insert(0, {"role": "system", "content": self.instructions})
+            return client.chat.completions.stream(
+                model=self.model,
+                messages=messages,
+                max_completion_tokens=self.max_output_tokens,
+                temperature=self.temperature,
+            )
+        return client.responses.stream(
+            model=self.model,
+            input=self.prompt,
+            instructions=self.instructions,
+            max_output_tokens=self.max_output_tokens,
+            temperature=self.temperature,
+        )
+
+
+def _stream_and_print(
+    telemetry: _CliTelemetry,
+    client: Client | AnthropicClient,
+    api: ApiName,
+    request: _Request,
+    out: TextIO,
+) -> int:
+    """Stream ``request``, print it as it arrives, then the spans; 1 if the stream failed."""
+    try:
+        with client, request.stream(client, api) as stream:
             _print_stream(stream, out)
     except SpanstreamError as exc:
-        sys.stderr.write(f"\nspanstream chat: {type(exc).__name__}: {exc}\n")
+        sys.stderr.write(f"\nspanstream {telemetry.command}: {type(exc).__name__}: {exc}\n")
         telemetry.finish(out, heading=False)
         return 1
     telemetry.finish(out)
     return 0
+
+
+def is_local(base_url: str) -> bool:
+    """Whether ``base_url`` names this machine: ``localhost`` or a loopback address."""
+    try:
+        host = httpx.URL(base_url).host
+    except httpx.InvalidURL:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_ANTHROPIC_EVENTS = frozenset(
+    {"message_start", "content_block_start", "content_block_delta", "message_delta", "ping"}
+)
+
+
+def recorded_api_and_model(body: bytes) -> tuple[ApiName | None, str | None]:
+    """The API a recorded stream speaks and the model it names, read off its events: a
+    ``response.*`` type is Responses, a ``message_start`` (or another Messages event)
+    Anthropic, a ``chat.completion.chunk`` (or ``choices``) Chat Completions."""
+    try:
+        events = SSEDecoder(max_event_size=None).feed(body + b"\n\n")
+    except SSEDecodeError as exc:
+        events = [event for event in exc.events if isinstance(event, ServerSentEvent)]
+    api: ApiName | None = None
+    model: str | None = None
+    for event in events:
+        try:
+            data = json.loads(event.data)
+        except ValueError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        kind = data.get("type")
+        if api is None:
+            if isinstance(kind, str) and kind.startswith("response."):
+                api = "responses"
+            elif kind in _ANTHROPIC_EVENTS:
+                api = "anthropic"
+            elif data.get("object") == "chat.completion.chunk" or "choices" in data:
+                api = "chat"
+        if model is None:
+            holder = data.get("response") or data.get("message") or data
+            found = holder.get("model") if isinstance(holder, dict) else None
+            model = found if isinstance(found, str) and found else None
+        if api is not None and model is not None:
+            break
+    return api, model
 
 
 def _print_stream(events: Iterable[AgentEvent], out: TextIO) -> None:

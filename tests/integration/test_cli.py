@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from spanstream.cli import demo, main
+from spanstream.cli import demo, is_local, main
 from spanstream.testing import ReplayServer
 
-from ..conftest import RESPONSES
+from ..conftest import FIXTURES, RESPONSES
 
 
 def test_demo_streams_the_recording_and_prints_the_span_tree() -> None:
@@ -80,8 +81,8 @@ def test_console_script_help_lists_the_commands() -> None:
         text=True,
         check=True,
     )
-    assert "demo" in result.stdout
-    assert "chat" in result.stdout
+    for command in ("demo", "chat", "replay"):
+        assert command in result.stdout
 
 
 def test_demo_agent_replays_a_two_turn_tool_call() -> None:
@@ -97,3 +98,164 @@ def test_demo_agent_replays_a_two_turn_tool_call() -> None:
     assert "  - execute_tool get_temperature  [INTERNAL" in text
     assert text.count("  - chat deepseek-v4-flash  [CLIENT") == 2
     assert "spanstream.agent.turns = 2" in text
+
+
+CHAT = FIXTURES / "openai-chat"
+ANTHROPIC = FIXTURES / "anthropic-messages"
+
+
+def test_chat_speaks_chat_completions_with_temperature_and_instructions(
+    sse_replay_server: ReplayServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sse_replay_server.reply_with_file(CHAT / "gpt-4.1-cached-tokens.sse")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    argv = ["chat", "-m", "gpt-4.1", "--api", "chat", "--base-url", sse_replay_server.base_url]
+    options = ["--instructions", "Be brief.", "--temperature", "0.25", "--max-output-tokens", "9"]
+    assert main([*argv, *options, "Hi"]) == 0
+    request = sse_replay_server.last_request
+    assert request.path == "/v1/chat/completions"
+    body = request.json()
+    assert body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+    ]
+    assert (body["temperature"], body["max_completion_tokens"]) == (0.25, 9)
+    out = capsys.readouterr().out
+    assert "[answer] Hello!" in out
+    assert "openai.api.type = chat_completions" in out
+    assert "gen_ai.request.temperature = 0.25" in out
+
+
+def test_chat_speaks_anthropic_messages_with_its_own_key(
+    sse_replay_server: ReplayServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sse_replay_server.reply_with_file(ANTHROPIC / "claude-haiku-4-5-text.sse")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", sse_replay_server.base_url)
+    argv = ["chat", "-m", "claude-haiku-4-5", "--api", "anthropic", "--instructions", "Brief."]
+    assert main([*argv, "--temperature", "0", "Hi"]) == 0
+    request = sse_replay_server.last_request
+    assert request.path == "/v1/messages"
+    assert request.headers["x-api-key"] == "sk-ant-test"
+    body = request.json()
+    # Anthropic requires max_tokens: the CLI's default when none is given.
+    assert (body["system"], body["temperature"], body["max_tokens"]) == ("Brief.", 0, 4096)
+    out = capsys.readouterr().out
+    assert "[answer] Hello" in out
+    assert "gen_ai.provider.name = anthropic" in out
+
+
+@pytest.mark.parametrize("api", ["responses", "chat", "anthropic"])
+def test_chat_needs_no_key_for_a_server_on_this_machine(
+    api: str,
+    sse_replay_server: ReplayServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    recording = {
+        "responses": RESPONSES / "gpt-4.1-plain-text.sse",
+        "chat": CHAT / "gpt-4.1-cached-tokens.sse",
+        "anthropic": ANTHROPIC / "claude-haiku-4-5-text.sse",
+    }[api]
+    sse_replay_server.reply_with_file(recording)
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    local = sse_replay_server.base_url.replace("127.0.0.1", "localhost")
+    assert main(["chat", "-m", "m", "--api", api, "--base-url", local, "Hi"]) == 0
+    headers = sse_replay_server.last_request.headers
+    key = headers["x-api-key"] if api == "anthropic" else headers["authorization"]
+    assert key.endswith("sk-local")
+    assert "spanstream.outcome = completed" in capsys.readouterr().out
+
+
+def test_chat_still_needs_a_key_for_a_remote_server(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    argv = ["chat", "-m", "claude-haiku-4-5", "--api", "anthropic", "Hi"]
+    assert main([*argv, "--base-url", "https://gateway.example/v1"]) == 2
+    assert "ANTHROPIC_API_KEY is not set" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://localhost:8080/v1", True),
+        ("http://LOCALHOST/v1", True),
+        ("http://127.0.0.1:8080/v1", True),
+        ("http://127.8.9.10/v1", True),
+        ("http://[::1]:8080/v1", True),
+        ("https://api.openai.com/v1", False),
+        ("http://10.0.0.2/v1", False),
+        ("http://localhost.example/v1", False),
+        ("not a url", False),
+    ],
+)
+def test_is_local(url: str, local: bool) -> None:
+    assert is_local(url) is local
+
+
+@pytest.mark.parametrize(
+    ("recording", "api", "model", "text"),
+    [
+        (RESPONSES / "gpt-4.1-plain-text.sse", "responses", "gpt-4.1-2025-04-14", "**nine**"),
+        (CHAT / "gpt-4.1-cached-tokens.sse", "chat", "gpt-4.1-2025-04-14", "Hello!"),
+        (
+            ANTHROPIC / "claude-haiku-4-5-text.sse",
+            "anthropic",
+            "claude-haiku-4-5-20251001",
+            "Hello",
+        ),
+    ],
+    ids=["responses", "chat", "anthropic"],
+)
+def test_replay_streams_a_recorded_file_through_the_client(
+    recording: Path, api: str, model: str, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["replay", str(recording)]) == 0
+    out = capsys.readouterr().out
+    assert f"({api}, {model})" in out
+    assert "[answer] " in out
+    assert text in out.split("Spans:")[0]
+    assert f"- chat {model}  [CLIENT" in out
+    assert "spanstream.outcome = completed" in out
+
+
+def test_replay_prints_a_recorded_failure_and_its_span(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A recorded in-stream error: the command fails (1) and still prints the span.
+    failed = RESPONSES / "gpt-5-error-event-then-response-failed.sse"
+    assert main(["replay", str(failed)]) == 1
+    captured = capsys.readouterr()
+    assert "ResponseFailedError" in captured.err
+    assert "spanstream.outcome = failed" in captured.out
+
+
+def test_replay_names_what_it_cannot_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["replay", str(tmp_path / "missing.sse")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    unknown = tmp_path / "unknown.sse"
+    unknown.write_text('data: {"hello": 1}\n\n')
+    assert main(["replay", str(unknown)]) == 2
+    assert "--api" in capsys.readouterr().err
+
+
+def test_help_names_every_command_and_chat_option() -> None:
+    parser_help = subprocess.run(
+        [sys.executable, "-m", "spanstream.cli", "chat", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for option in ("--api {responses,chat,anthropic}", "--temperature", "--max-output-tokens"):
+        assert option in parser_help
+    assert "needs none" in parser_help  # no key for a server on this machine
