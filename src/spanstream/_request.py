@@ -88,6 +88,8 @@ class RequestInfo:
     """The response a fetch streams (:data:`FETCH_RESPONSE`)."""
     stream_cursor: int | None = None
     """Where a fetch resumes: the sequence number of the last event already received."""
+    stream: bool = True
+    """Whether the reply is streamed (``gen_ai.request.stream``); ``False`` for a ``create()``."""
     conversation_id: str | None = None
     """The conversation the request belongs to (``gen_ai.conversation.id``): as the request
     names it (the Responses ``conversation`` parameter) or as the caller tracks it."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, ClassVar, Generic, TypedDict, TypeVar, overload
@@ -28,11 +28,12 @@ from opentelemetry.metrics import MeterProvider
 from typing_extensions import Self, Unpack
 
 from . import __version__
+from ._body import is_json
 from ._pool import DEFAULT_LIMITS, AsyncShardedTransport, ShardedTransport, environment_proxies
 from ._resources import AGENT_APIS, Chat, Messages, Resource, Responses
 from ._retry import RetryPolicy
 from ._secrets import Scrubber, protect_logs
-from ._send import adrive, drive, is_json, send_flow
+from ._send import adrive, drive, send_flow
 from .agent import Agent, AsyncAgent
 from .errors import (
     APIConnectionError,
@@ -42,6 +43,7 @@ from .errors import (
     UnexpectedContentTypeError,
     UsageError,
 )
+from .events import Response
 from .providers.base import PreparedRequest, Provider, RequestInfo
 from .providers.conversations import Api
 from .providers.services import ANTHROPIC, OPENAI
@@ -204,7 +206,7 @@ class _ClientConfig:
         url: httpx.URL | None = None,
     ) -> httpx.Request:
         headers = {
-            "Accept": "text/event-stream",
+            "Accept": "text/event-stream" if prepared.stream else "application/json",
             "User-Agent": f"spanstream/{__version__}",
             **self.default_headers,
             **prepared.headers,
@@ -238,16 +240,22 @@ class _ClientConfig:
         details = _error_details(body, response.reason_phrase)
         return self._http_error(APIStatusError, response, details)
 
-    def content_type_error(self, response: httpx.Response, body: str) -> UnexpectedContentTypeError:
-        """The error for a success status whose body is no event stream, from (the start of)
-        its body."""
+    def content_type_error(
+        self, response: httpx.Response, body: str, *, stream: bool = True
+    ) -> UnexpectedContentTypeError:
+        """The error for a success status whose body is not the reply asked for (an event
+        stream, or JSON when ``stream`` is false), from (the start of) its body."""
         content_type = response.headers.get("content-type", "")
         if is_json(content_type):
             details = _error_details(body, response.reason_phrase)
         else:
             details = (" ".join(body.split())[:300] or "empty body", None, None, None)
         return self._http_error(
-            UnexpectedContentTypeError, response, details, content_type=self.scrub(content_type)
+            UnexpectedContentTypeError,
+            response,
+            details,
+            content_type=self.scrub(content_type),
+            expected="an event stream" if stream else "JSON",
         )
 
     def _http_error(
@@ -372,7 +380,7 @@ class _BaseClient(Generic[_H, _S, _AG]):
     differ only in how they send and close."""
 
     _provider: ClassVar[Provider]
-    _apis: ClassVar[tuple[type[Resource[Any]], ...]]
+    _apis: ClassVar[tuple[type[Resource[Any, Any]], ...]]
     _flavour: _Flavour[_H, _S, _AG]
 
     def __init__(self, *, http_client: _H | None = None, **options: Unpack[ClientOptions]) -> None:
@@ -393,6 +401,9 @@ class _BaseClient(Generic[_H, _S, _AG]):
         )
 
     def _send(self, prepared: PreparedRequest) -> Any:
+        raise NotImplementedError
+
+    def _create(self, prepared: PreparedRequest) -> Any:
         raise NotImplementedError
 
     def agent(
@@ -441,6 +452,10 @@ class _SyncClient(_BaseClient[httpx.Client, Stream, Agent]):
     def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
         return drive(send_flow(self._config, self._http, prepared), self._http)
 
+    def _create(self, prepared: PreparedRequest) -> Response:
+        with self._stream(prepared) as stream:
+            return stream.final_response()
+
     def close(self) -> None:
         """Close the HTTP client if spanstream created it."""
         if self._owns_http:
@@ -460,6 +475,10 @@ class _AsyncClient(_BaseClient[httpx.AsyncClient, AsyncStream, AsyncAgent]):
 
     async def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
         return await adrive(send_flow(self._config, self._http, prepared), self._http)
+
+    async def _create(self, prepared: PreparedRequest) -> Response:
+        async with self._stream(prepared) as stream:
+            return await stream.final_response()
 
     async def aclose(self) -> None:
         """Close the HTTP client if spanstream created it."""
@@ -499,8 +518,8 @@ class Client(_SyncClient):
 
     _provider = OPENAI
     _apis = (Responses, Chat)
-    responses: Responses[Stream]
-    chat: Chat[Stream]
+    responses: Responses[Stream, Response]
+    chat: Chat[Stream, Response]
 
 
 class AsyncClient(_AsyncClient):
@@ -508,8 +527,8 @@ class AsyncClient(_AsyncClient):
 
     _provider = OPENAI
     _apis = (Responses, Chat)
-    responses: Responses[AsyncStream]
-    chat: Chat[AsyncStream]
+    responses: Responses[AsyncStream, Coroutine[Any, Any, Response]]
+    chat: Chat[AsyncStream, Coroutine[Any, Any, Response]]
 
 
 class AnthropicClient(_SyncClient):
@@ -527,7 +546,7 @@ class AnthropicClient(_SyncClient):
 
     _provider = ANTHROPIC
     _apis = (Messages,)
-    messages: Messages[Stream]
+    messages: Messages[Stream, Response]
 
 
 class AsyncAnthropicClient(_AsyncClient):
@@ -536,4 +555,4 @@ class AsyncAnthropicClient(_AsyncClient):
 
     _provider = ANTHROPIC
     _apis = (Messages,)
-    messages: Messages[AsyncStream]
+    messages: Messages[AsyncStream, Coroutine[Any, Any, Response]]

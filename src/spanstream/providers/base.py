@@ -8,7 +8,7 @@ provider module; it is re-exported here for the request builders.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from typing_extensions import TypedDict
@@ -51,16 +51,22 @@ _COMMON_LOCAL = ("conversation_id", "extra_body")
 
 
 def request_body(
-    params: Mapping[str, object], required: Collection[str], local: Collection[str] = ()
+    params: Mapping[str, object],
+    required: Collection[str],
+    local: Collection[str] = (),
+    *,
+    stream: bool = True,
 ) -> dict[str, object]:
-    """The JSON body of a streaming request from the keyword arguments of its ``stream()``: the
+    """The JSON body of a request from the keyword arguments of its ``stream()`` (or
+    ``create()``, ``stream=False``: then ``stream`` is not sent, as the APIs' default): the
     API's parameters as its provider names them (each API's ``TypedDict``) and any further body
     field, as given. ``None`` means "not sent"; mappings and sequences (not strings) are sent as
     JSON objects and arrays; ``local`` names the arguments that are not body fields."""
     missing = [name for name in required if name not in params]
     if missing:
-        raise TypeError(f"stream() missing required keyword argument(s): {', '.join(missing)}")
-    body: dict[str, object] = {"stream": True}
+        call = "stream()" if stream else "create()"
+        raise TypeError(f"{call} missing required keyword argument(s): {', '.join(missing)}")
+    body: dict[str, object] = {"stream": True} if stream else {}
     for name, value in params.items():
         if value is None or name in local:
             continue
@@ -91,20 +97,24 @@ def prepare_request(
     parser: ParserFactory,
     local: Collection[str] = (),
     derived: Mapping[str, object] | None = None,
+    stream: bool = True,
 ) -> PreparedRequest:
-    """The streaming ``POST`` to ``path`` from the keyword arguments of an API's ``stream()``.
+    """The ``POST`` to ``path`` from the keyword arguments of an API's ``stream()`` (or, with
+    ``stream=False``, its ``create()``: the reply is one JSON document).
 
     The body is :func:`request_body` of ``params`` (``local`` names the API's own arguments that
     are not body fields), then the ``derived`` fields the API made of those, then ``extra_body``;
     ``describe`` reads the final body into the request's :class:`RequestInfo`, which names the
     caller's ``conversation_id`` when one is given.
     """
-    body = request_body(params, required, (*_COMMON_LOCAL, *local))
+    body = request_body(params, required, (*_COMMON_LOCAL, *local), stream=stream)
     if derived:
         body.update(derived)
     body.update(extra_body_of(params))
     info = describe(body).in_conversation(params.get("conversation_id"))
-    return PreparedRequest(path=path, body=body, info=info, parser=parser)
+    if not stream:
+        info = replace(info, stream=False)
+    return PreparedRequest(path=path, body=body, info=info, parser=parser, stream=stream)
 
 
 def int_of(value: object) -> int | None:
@@ -145,6 +155,9 @@ class PreparedRequest:
     headers: dict[str, str] = field(default_factory=dict)
     method: str = "POST"
     query: tuple[tuple[str, str], ...] = ()
+    stream: bool = True
+    """Whether the reply is an event stream; else one JSON document (a ``create()``), which the
+    parser reads with ``feed_body``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +204,12 @@ class Parser(Protocol):
 
     def close(self) -> list[StreamEvent]:
         """Signal the end of the stream; returns any events that the end implies."""
+        ...
+
+    def feed_body(self, data: bytes) -> list[StreamEvent]:
+        """Parse a reply that was not streamed: the API's whole response as one JSON document,
+        folded into the same :attr:`response` as a stream's events are (``done`` afterwards).
+        Raises :class:`~spanstream.errors.MalformedEventError` if it cannot be read."""
         ...
 
     def cursor(self, data: bytes) -> int | None:

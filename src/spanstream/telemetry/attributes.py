@@ -69,7 +69,7 @@ def start_attributes(
     attributes: dict[str, AttributeValue] = {
         gen_ai.GEN_AI_OPERATION_NAME: info.operation,
         gen_ai.GEN_AI_PROVIDER_NAME: info.provider,
-        gen_ai.GEN_AI_REQUEST_STREAM: True,
+        gen_ai.GEN_AI_REQUEST_STREAM: info.stream,
     }
     if info.model is not None:
         attributes[gen_ai.GEN_AI_REQUEST_MODEL] = info.model

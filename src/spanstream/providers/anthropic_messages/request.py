@@ -43,9 +43,9 @@ class MessagesParams(CommonParams, total=False):
     service_tier: str | None
 
 
-def build_request(**params: Unpack[MessagesParams]) -> PreparedRequest:
+def build_request(*, stream: bool = True, **params: Unpack[MessagesParams]) -> PreparedRequest:
     """Return the streaming request for Anthropic Messages (``params``: see
-    :class:`MessagesParams`).
+    :class:`MessagesParams`). ``stream=False``: the request of ``create()``.
 
     Parameters left ``None`` are not sent. ``extra_body`` is merged last, so any field the API
     accepts (``output_config``...) can be passed even if this version does not name it.
@@ -57,6 +57,7 @@ def build_request(**params: Unpack[MessagesParams]) -> PreparedRequest:
         required=MessagesParams.__required_keys__,
         describe=_info,
         parser=MessagesParser,
+        stream=stream,
     )
 
 

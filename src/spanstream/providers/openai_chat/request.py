@@ -51,14 +51,17 @@ class ChatParams(CommonParams, total=False):
     stream_options: Mapping[str, object] | None
 
 
-def build_request(**params: Unpack[ChatParams]) -> PreparedRequest:
-    """Return the streaming request for Chat Completions (``params``: see :class:`ChatParams`).
+def build_request(*, stream: bool = True, **params: Unpack[ChatParams]) -> PreparedRequest:
+    """Return the streaming request for Chat Completions (``params``: see :class:`ChatParams`),
+    or with ``stream=False`` the request of ``create()``.
 
     Usage is requested (``stream_options.include_usage``) unless ``include_usage=False``: without
-    it the stream carries no token counts. Keys given in ``stream_options`` win. Parameters left
-    ``None`` are not sent; ``extra_body`` is merged last, so any field a server accepts can be
-    passed even if this version does not name it. ``conversation_id`` (not sent) names the
-    conversation the caller tracks, for the telemetry.
+    it the stream carries no token counts. Keys given in ``stream_options`` win. A reply that is
+    not streamed always has its usage, and ``stream_options`` is not sent with it (the API
+    refuses it without ``stream``). Parameters left ``None`` are not sent; ``extra_body`` is
+    merged last, so any field a server accepts can be passed even if this version does not name
+    it. ``conversation_id`` (not sent) names the conversation the caller tracks, for the
+    telemetry.
     """
     options: dict[str, object] = (
         {"include_usage": True} if params.get("include_usage", True) else {}
@@ -73,7 +76,8 @@ def build_request(**params: Unpack[ChatParams]) -> PreparedRequest:
         describe=_info,
         parser=ChatCompletionsParser,
         local=("include_usage", "stream_options"),
-        derived={"stream_options": options} if options else None,
+        derived={"stream_options": options} if options and stream else None,
+        stream=stream,
     )
 
 

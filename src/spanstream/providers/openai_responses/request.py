@@ -55,9 +55,9 @@ class ResponsesParams(CommonParams, total=False):
     user: str | None
 
 
-def build_request(**params: Unpack[ResponsesParams]) -> PreparedRequest:
+def build_request(*, stream: bool = True, **params: Unpack[ResponsesParams]) -> PreparedRequest:
     """Return the streaming request for the Responses API (``params``: see
-    :class:`ResponsesParams`).
+    :class:`ResponsesParams`). ``stream=False``: the request of ``create()``.
 
     Parameters left ``None`` are not sent. ``extra_body`` is merged last, so any field the API
     accepts can be passed even if this version does not name it. The telemetry names the
@@ -70,6 +70,7 @@ def build_request(**params: Unpack[ResponsesParams]) -> PreparedRequest:
         required=ResponsesParams.__required_keys__,
         describe=_info,
         parser=ResponsesParser,
+        stream=stream,
     )
 
 
