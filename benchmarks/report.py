@@ -455,7 +455,7 @@ def _loopback(results: dict[str, Any]) -> list[str]:
         " Client CPU = this process's user+sys time (`time.process_time`) per event; server CPU"
         " from the server's own `getrusage`. The HTTP pool keeps one connection per stream"
         " alive, so no sample measures TCP set-up. spanstream's rows use the HTTP client it"
-        " creates itself, whose pool is split into shards (`spanstream._pool`: httpcore's pool"
+        " creates itself, whose pool is split into shards (`spanstream.transports`: httpcore's pool"
         " examines all its connections whenever a request starts or ends); the `one pool` row"
         " gives spanstream a plain `httpx.AsyncClient`, as the httpx rows use.",
         "",

@@ -5,6 +5,13 @@
 ...     for event in stream:
 ...         if isinstance(event, TextDelta):
 ...             print(event.text, end="")
+
+The root holds what the README's examples type: the clients and their streams, the final
+:class:`Response`, the event most loops test for (:class:`TextDelta`), ``configure``, ``tool``,
+``RetryPolicy`` and the errors an ``except`` clause names. The rest lives in its module:
+every event in :mod:`spanstream.events`, agent runs in :mod:`spanstream.agent`, outcomes in
+:mod:`spanstream.results`, content capture in :mod:`spanstream.telemetry`, the sharded pool in
+:mod:`spanstream.transports`, test helpers in :mod:`spanstream.testing`.
 """
 
 from __future__ import annotations
@@ -13,18 +20,16 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-
 from ._lazy import lazy_attributes
-from ._pool import AsyncShardedTransport, ShardedTransport
-from ._retry import RetryPolicy
-from .agent import Agent, AgentEvent, AgentRun, AsyncAgent, AsyncAgentRun
 from .client import AnthropicClient, AsyncAnthropicClient, AsyncClient, Client
 from .errors import (
+    AgentRunError,
     APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
     ConfigurationError,
+    IncompleteToolCallsError,
     MalformedEventError,
     MaxTurnsExceededError,
     ResponseFailedError,
@@ -36,35 +41,9 @@ from .errors import (
     UnknownToolError,
     UsageError,
 )
-from .events import (
-    Citation,
-    CitationAdded,
-    ErrorReported,
-    ItemDone,
-    MessageDone,
-    ProviderError,
-    Reasoning,
-    ReasoningDelta,
-    ReasoningDone,
-    RefusalDelta,
-    Response,
-    ResponseDone,
-    ResponseStarted,
-    StreamEvent,
-    TextDelta,
-    ToolCall,
-    ToolCallArgumentsDelta,
-    ToolCallDone,
-    ToolCallStarted,
-    ToolResult,
-    TurnStarted,
-    UnknownEvent,
-    Usage,
-    UsageReported,
-)
-from .results import Outcome, StreamResult
+from .events import Response, StreamEvent, TextDelta, Usage
+from .retry import RetryPolicy
 from .stream import AsyncStream, Stream
-from .telemetry import CaptureMode, ContentCapture
 from .tools import Tool, tool
 
 if TYPE_CHECKING:
@@ -73,71 +52,80 @@ if TYPE_CHECKING:
     from .telemetry.setup import TelemetryHandle, configure
 
 __all__ = [
-    "Agent",
-    "AgentEvent",
-    "AgentRun",
-    "AsyncAgent",
-    "AsyncAgentRun",
-    "MaxTurnsExceededError",
-    "Tool",
-    "ToolArgumentsError",
-    "ToolResult",
-    "TurnStarted",
-    "UnknownToolError",
-    "tool",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentRunError",
     "AnthropicClient",
     "AsyncAnthropicClient",
     "AsyncClient",
-    "AsyncShardedTransport",
     "AsyncStream",
-    "CaptureMode",
-    "Citation",
-    "CitationAdded",
     "Client",
     "ConfigurationError",
-    "ContentCapture",
-    "ErrorReported",
-    "ItemDone",
+    "IncompleteToolCallsError",
     "MalformedEventError",
-    "MessageDone",
-    "Outcome",
-    "ProviderError",
-    "Reasoning",
-    "ReasoningDelta",
-    "ReasoningDone",
-    "RefusalDelta",
+    "MaxTurnsExceededError",
     "Response",
-    "ResponseDone",
     "ResponseFailedError",
-    "ResponseStarted",
     "RetryPolicy",
     "SSEDecodeError",
-    "ShardedTransport",
     "SpanstreamError",
     "Stream",
     "StreamError",
-    "UnexpectedContentTypeError",
-    "UsageError",
     "StreamEvent",
-    "StreamResult",
     "TelemetryHandle",
     "TextDelta",
-    "ToolCall",
-    "ToolCallArgumentsDelta",
-    "ToolCallDone",
-    "ToolCallStarted",
-    "UnknownEvent",
+    "Tool",
+    "ToolArgumentsError",
+    "UnexpectedContentTypeError",
+    "UnknownToolError",
     "Usage",
-    "UsageReported",
+    "UsageError",
     "__version__",
     "configure",
+    "tool",
 ]
+
+
+_MOVED = {
+    **dict.fromkeys(
+        (
+            "Citation",
+            "CitationAdded",
+            "ErrorReported",
+            "ItemDone",
+            "MessageDone",
+            "ProviderError",
+            "Reasoning",
+            "ReasoningDelta",
+            "ReasoningDone",
+            "RefusalDelta",
+            "ResponseDone",
+            "ResponseStarted",
+            "ToolCall",
+            "ToolCallArgumentsDelta",
+            "ToolCallDone",
+            "ToolCallStarted",
+            "ToolResult",
+            "TurnStarted",
+            "UnknownEvent",
+            "UsageReported",
+        ),
+        "spanstream.events",
+    ),
+    **dict.fromkeys(
+        ("Agent", "AgentEvent", "AgentRun", "AsyncAgent", "AsyncAgentRun"), "spanstream.agent"
+    ),
+    **dict.fromkeys(("Outcome", "StreamResult"), "spanstream.results"),
+    **dict.fromkeys(("CaptureMode", "ContentCapture"), "spanstream.telemetry"),
+    **dict.fromkeys(("AsyncShardedTransport", "ShardedTransport"), "spanstream.transports"),
+}
+"""Names the root exported in 0.1.0, now in their modules: still found here, with a
+``DeprecationWarning`` that says where (removed in the next minor release)."""
+
 
 if not TYPE_CHECKING:
     __getattr__, __dir__ = lazy_attributes(
-        __name__, "spanstream.telemetry.setup", ("TelemetryHandle", "configure")
+        __name__, "spanstream.telemetry.setup", ("TelemetryHandle", "configure"), moved=_MOVED
     )

@@ -8,8 +8,10 @@ places that differ.
 
 The rules the flow applies, in order, to each response:
 
-* a connection that could not be made is retried (``ConnectError``, ``ConnectTimeout``); any
-  other transport error is raised at once, wrapped (a request may have reached the server);
+* a connection that could not be made (``ConnectError``, ``ConnectTimeout``), or that the
+  server closed without sending a response, is retried
+  (:meth:`~spanstream.RetryPolicy.should_retry_error`); any other transport error is raised at
+  once, wrapped (the server may be answering the request);
 * a success status is the stream, unless its body is certainly no event stream (an HTML page,
   JSON): then the start of the body is read and :class:`~spanstream.UnexpectedContentTypeError`
   raised;
@@ -101,14 +103,12 @@ def send_flow(
         request = config.http_request(client, prepared, url)
         try:
             response = yield Send(request)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            if attempt >= policy.max_retries:
+        except httpx.TransportError as exc:
+            if attempt >= policy.max_retries or not policy.should_retry_error(exc):
                 raise wrap_transport_error(exc) from exc
             yield Sleep(policy.delay(attempt))
             attempt += 1
             continue
-        except httpx.TransportError as exc:
-            raise wrap_transport_error(exc) from exc
         assert isinstance(response, httpx.Response)
         status = response.status_code
         if status < 300:

@@ -12,7 +12,9 @@ Each run is traced as an ``invoke_agent`` span holding one inference span per tu
 raises, or whose arguments do not validate, does not stop the run: the error text goes back to
 the model as the tool's result and the tool span records ``error.type``. When the model still
 asks for tools after ``max_turns`` turns, :class:`~spanstream.errors.MaxTurnsExceededError` carries
-the history so far.
+the history so far. A turn cut by a token limit or a filter ends the run: its text as the final
+response (the run's outcome is then ``incomplete``), or, when it asked for tools, whose arguments
+may be truncated, :class:`~spanstream.errors.IncompleteToolCallsError` without running any.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import Union
 
 from opentelemetry import context as otel_context
 
-from .errors import MaxTurnsExceededError, UnknownToolError
+from .errors import IncompleteToolCallsError, MaxTurnsExceededError, UnknownToolError
 from .events import Response, StreamEvent, ToolCall, ToolResult, TurnStarted, Usage
 from .providers.base import conversation_id_of
 from .providers.conversations import CONVERSATIONS, Api, Conversation
@@ -149,6 +151,13 @@ def _agent_flow(agent: _AgentBase, state: _RunState, span: AgentSpan) -> _AgentF
             )
         response = yield _StreamTurn(stream)
         assert isinstance(response, Response)
+        if response.tool_calls and response.status == "incomplete":
+            # A turn cut by a token limit or a filter: its last call's arguments are cut short
+            # ('{"city":'), any call may be, and running it would act on a guess. The history
+            # the error carries stops before this turn, whose calls can have no results.
+            history = state.history
+            state.responses.append(response)
+            raise IncompleteToolCallsError(response, history, list(state.responses))
         state.record(response)
         if not response.tool_calls:
             return
@@ -161,8 +170,9 @@ def _agent_flow(agent: _AgentBase, state: _RunState, span: AgentSpan) -> _AgentF
 
 class _RunEnd:
     """Ends a run's span once, with the outcome of how the run's loop left: ``completed`` when
-    the model asked for no more tools, ``error`` on an exception, ``cancelled`` when its task
-    was cancelled, ``abandoned`` when the consumer stopped early."""
+    the model asked for no more tools, ``incomplete`` when it did so in a turn cut by a token
+    limit or a filter (its response's ``status``), ``error`` on an exception, ``cancelled`` when
+    its task was cancelled, ``abandoned`` when the consumer stopped early."""
 
     def __init__(self, span: AgentSpan, state: _RunState) -> None:
         self.span = span
@@ -179,15 +189,18 @@ class _RunEnd:
         tb: TracebackType | None,
     ) -> None:
         error: BaseException | None = None
+        state = self.state
         if exc is None:
-            outcome = "completed" if self.completed else "abandoned"
+            outcome = "abandoned"
+            if self.completed:
+                last = state.responses[-1] if state.responses else None
+                outcome = "incomplete" if last and last.status == "incomplete" else "completed"
         elif isinstance(exc, asyncio.CancelledError):
             outcome, error = "cancelled", exc
         elif isinstance(exc, Exception):
             outcome, error = "error", exc
         else:  # GeneratorExit: the consumer closed the run
             outcome = "abandoned"
-        state = self.state
         self.span.end(outcome, state.turns, summed_usage(state.responses), error)
 
 

@@ -29,9 +29,7 @@ from typing_extensions import Self, Unpack
 
 from . import __version__
 from ._body import is_json
-from ._pool import DEFAULT_LIMITS, AsyncShardedTransport, ShardedTransport, environment_proxies
 from ._resources import AGENT_APIS, Chat, Messages, Resource, Responses
-from ._retry import RetryPolicy
 from ._secrets import Scrubber, protect_logs
 from ._send import adrive, drive, send_flow
 from .agent import Agent, AsyncAgent
@@ -47,12 +45,14 @@ from .events import Response
 from .providers.base import PreparedRequest, Provider, RequestInfo
 from .providers.conversations import Api
 from .providers.services import ANTHROPIC, OPENAI
+from .retry import RetryPolicy
 from .sse import DEFAULT_MAX_EVENT_SIZE
 from .stream import DEFAULT_DRAIN_TIMEOUT, AsyncStream, Stream, StreamSettings, _StreamCore
 from .telemetry.content import CaptureMode, ContentCapture
 from .telemetry.identity import provider_name
 from .telemetry.span_observer import Instrumentation
 from .tools import Tool
+from .transports import DEFAULT_LIMITS, AsyncShardedTransport, ShardedTransport, environment_proxies
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -89,7 +89,7 @@ class _Flavour(Generic[_H, _S, _AG]):
 
     def owned_http_client(self, timeout: httpx.Timeout) -> _H:
         """The HTTP client spanstream creates when none is given: httpx's, with its pool split
-        into shards (see :mod:`spanstream._pool`) unless the environment names a proxy."""
+        into shards (see :mod:`spanstream.transports`) unless the environment names a proxy."""
         if environment_proxies():
             return self.http(timeout=timeout, limits=DEFAULT_LIMITS)
         return self.http(timeout=timeout, transport=self.sharded())  # type: ignore[arg-type]

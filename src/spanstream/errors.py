@@ -10,14 +10,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .events import ProviderError, Response
+    from .events import ProviderError, Response, ToolCall
 
 __all__ = [
+    "AgentRunError",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
     "ConfigurationError",
+    "IncompleteToolCallsError",
     "MalformedEventError",
     "MaxTurnsExceededError",
     "ResponseFailedError",
@@ -131,20 +133,57 @@ class MalformedEventError(StreamError):
         super().__init__(message)
 
 
-class MaxTurnsExceededError(SpanstreamError):
-    """An agent run used all its turns and the model still asked for tools.
+class AgentRunError(SpanstreamError):
+    """An agent run stopped before the model gave its answer.
 
     ``history`` is the conversation so far in the provider's own message form (ready to send
     again), ``responses`` the response of every turn.
     """
 
     def __init__(
+        self, message: str, history: list[dict[str, object]], responses: list[Response]
+    ) -> None:
+        self.history = history
+        self.responses = responses
+        super().__init__(message)
+
+
+class MaxTurnsExceededError(AgentRunError):
+    """An agent run used all its turns and the model still asked for tools (``history`` and
+    ``responses`` as on :class:`AgentRunError`)."""
+
+    def __init__(
         self, max_turns: int, history: list[dict[str, object]], responses: list[Response]
     ) -> None:
         self.max_turns = max_turns
-        self.history = history
-        self.responses = responses
-        super().__init__(f"the model still asked for tools after {max_turns} turns")
+        super().__init__(
+            f"the model still asked for tools after {max_turns} turns", history, responses
+        )
+
+
+class IncompleteToolCallsError(AgentRunError):
+    """An agent turn asked for tools but ended incomplete: cut by a token limit
+    (``max_output_tokens``, ``max_tokens``) or a content filter. Its calls' arguments may be
+    truncated (``'{"city":'``), so none of them was run.
+
+    ``reason`` is the provider's (``Response.incomplete_reason``, e.g. ``max_output_tokens``,
+    ``length``, ``max_tokens``), ``tool_calls`` the calls not run. ``responses`` ends with the
+    cut turn; ``history`` is the conversation before it, ready to send again (with a higher
+    limit, say): a cut turn's calls have no results to send back.
+    """
+
+    def __init__(
+        self, response: Response, history: list[dict[str, object]], responses: list[Response]
+    ) -> None:
+        self.reason = response.incomplete_reason
+        self.tool_calls: tuple[ToolCall, ...] = response.tool_calls
+        names = ", ".join(call.name for call in self.tool_calls)
+        super().__init__(
+            f"the turn was cut ({self.reason or 'incomplete'}) while it asked for tools "
+            f"({names}): their arguments may be truncated, none was run",
+            history,
+            responses,
+        )
 
 
 class ResponseFailedError(APIError):

@@ -93,7 +93,8 @@ def is_token_count(value: object) -> TypeGuard[int]:
 class Usage:
     """Token usage in the GenAI conventions' meaning.
 
-    ``input_tokens`` includes cached input tokens; ``output_tokens`` includes reasoning tokens.
+    ``input_tokens`` includes cached input tokens; ``output_tokens`` includes reasoning tokens;
+    ``total_tokens`` is their sum (as OpenAI sends it; computed for Anthropic, which sends none).
     A field is ``None`` when the provider did not report it, or reported something that is not a
     count in ``0..TOKEN_COUNT_MAX`` (the parser drops such a field and counts it as malformed).
     """

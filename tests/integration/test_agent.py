@@ -14,15 +14,8 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-from spanstream import (
-    AnthropicClient,
-    AsyncClient,
-    Client,
-    MaxTurnsExceededError,
-    TextDelta,
-    ToolResult,
-    TurnStarted,
-)
+from spanstream import AnthropicClient, AsyncClient, Client, MaxTurnsExceededError, TextDelta
+from spanstream.events import ToolResult, TurnStarted
 from spanstream.testing import GenAITelemetry, ReplayServer, Reply
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

@@ -1,4 +1,4 @@
-"""The HTTP client spanstream creates itself (its sharded pool, ``spanstream._pool``): many
+"""The HTTP client spanstream creates itself (its sharded pool, ``spanstream.transports``): many
 streams at once, streams one after another, and a proxy named in the environment; and the same
 pool in a client the user brings (``spanstream.ShardedTransport``), here through a proxy.
 
@@ -16,9 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from spanstream import APIStatusError, AsyncClient, AsyncShardedTransport, ShardedTransport
+from spanstream import APIStatusError, AsyncClient
 from spanstream.client import DEFAULT_LIMITS
 from spanstream.testing import GenAITelemetry, ReplayServer, Reply, recording
+from spanstream.transports import AsyncShardedTransport, ShardedTransport
 
 PLAIN = "openai-responses/gpt-4.1-plain-text"
 STREAMS = 120  # more than httpx's default of 100 connections per pool

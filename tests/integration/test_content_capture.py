@@ -13,7 +13,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from spanstream import AnthropicClient, CaptureMode, Client, ContentCapture, SpanstreamError
+from spanstream import AnthropicClient, Client, SpanstreamError
+from spanstream.telemetry import CaptureMode, ContentCapture
 from spanstream.telemetry.content import CapturedContent
 from spanstream.testing import ReplayServer, Reply
 

@@ -32,7 +32,7 @@ from spanstream import (
     ResponseFailedError,
     RetryPolicy,
     SSEDecodeError,
-    _pool,
+    transports,
 )
 from spanstream.testing import GenAITelemetry, ReplayServer, Reply, assert_inference_span
 
@@ -48,14 +48,14 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 def every_connection_handed_back(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """After each path, the HTTP client spanstream created counts no response as still open
     (a count left behind would steer later requests away from a shard's idle connections)."""
-    made: list[_pool._Shards[Any]] = []
+    made: list[transports._Shards[Any]] = []
 
-    class Recorded(_pool._Shards[Any]):
+    class Recorded(transports._Shards[Any]):
         def __init__(self, *args: Any) -> None:
             super().__init__(*args)
             made.append(self)
 
-    monkeypatch.setattr(_pool, "_Shards", Recorded)
+    monkeypatch.setattr(transports, "_Shards", Recorded)
     yield
     assert made, "the clients of these tests create their own HTTP client"
     assert [shards.open for shards in made if any(shards.open)] == []

@@ -11,8 +11,8 @@ import time
 import httpx
 
 import spanstream
-from spanstream import AsyncShardedTransport, ShardedTransport
 from spanstream.testing import ReplayServer, Reply, recording
+from spanstream.transports import AsyncShardedTransport, ShardedTransport
 
 BURST = 50
 # Short enough for a test; the default is httpx's 5 s.

@@ -119,14 +119,17 @@ def _sdk_message(path: Path) -> Message:
 
 
 def _expected_usage(message: Message) -> Usage:
-    """The conventions' rule for Anthropic: input = input + cache read + cache creation."""
+    """The conventions' rule for Anthropic: input = input + cache read + cache creation; the
+    total (which Anthropic does not send) is that input plus output, as OpenAI's is."""
     usage = message.usage
     cache_read = usage.cache_read_input_tokens
     cache_write = usage.cache_creation_input_tokens
     details = getattr(usage, "output_tokens_details", None)
+    input_tokens = usage.input_tokens + (cache_read or 0) + (cache_write or 0)
     return Usage(
-        input_tokens=usage.input_tokens + (cache_read or 0) + (cache_write or 0),
+        input_tokens=input_tokens,
         output_tokens=usage.output_tokens,
+        total_tokens=input_tokens + usage.output_tokens,
         cache_read_input_tokens=cache_read,
         cache_write_input_tokens=cache_write,
         reasoning_output_tokens=getattr(details, "thinking_tokens", None),
@@ -255,8 +258,8 @@ def test_usage_split_across_start_and_delta_is_not_double_counted() -> None:
     path = _anthropic("claude-sonnet-4-web-search-cache-create-and-read.sse")
     decoded = decode_anthropic(path)
     first, *_, last = decoded.of_type(UsageReported)
-    assert first.usage == Usage(3 + 0 + 2399, 1, None, 0, 2399)
-    assert last.usage == Usage(17 + 16242 + 23258, 515, None, 16242, 23258)
+    assert first.usage == Usage(3 + 0 + 2399, 1, 3 + 0 + 2399 + 1, 0, 2399)
+    assert last.usage == Usage(17 + 16242 + 23258, 515, 17 + 16242 + 23258 + 515, 16242, 23258)
     assert decoded.parser.response.usage == last.usage
 
 
@@ -266,14 +269,14 @@ def test_usage_field_absent_from_message_delta_keeps_message_start_value() -> No
     events = dict(anthropic_sdk_events(path.read_bytes()))
     assert set(events["message_delta"]["usage"]) == {"output_tokens"}
     usage = decode_anthropic(path).parser.response.usage
-    assert usage == Usage(17, 158, None, 0, 0)
+    assert usage == Usage(17, 158, 175, 0, 0)
 
 
 def test_compaction_reports_the_final_iteration_usage() -> None:
     # message_delta's cache read (0) replaces message_start's (55096): latest value wins.
     path = _anthropic("pydantic-ai__test_anthropic_compaction_usage_with_cache_streaming.sse")
     decoded = decode_anthropic(path)
-    assert decoded.parser.response.usage == Usage(181, 8, None, 0, 0)
+    assert decoded.parser.response.usage == Usage(181, 8, 189, 0, 0)
     (item,) = decoded.of_type(ItemDone)
     assert item.type == "compaction"
     assert isinstance(item.data["content"], str)

@@ -14,7 +14,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from spanstream import CaptureMode, Client, RetryPolicy, SpanstreamError
+from spanstream import Client, RetryPolicy, SpanstreamError
+from spanstream.telemetry import CaptureMode
 from spanstream.testing import ReplayServer, Reply
 
 from ..conftest import RESPONSES

@@ -14,6 +14,7 @@ import pytest
 
 from spanstream.errors import MalformedEventError
 from spanstream.events import (
+    TOKEN_COUNT_MAX,
     ErrorReported,
     ItemDone,
     MessageDone,
@@ -94,7 +95,7 @@ def test_usage_is_normalized_with_cache_tokens_added_to_input() -> None:
         message_delta(output_tokens=7),
     )
     usages = [e.usage for e in events if isinstance(e, UsageReported)]
-    assert usages == [Usage(123, None, None, 100, 20), Usage(123, 7, None, 100, 20)]
+    assert usages == [Usage(123, None, None, 100, 20), Usage(123, 7, 130, 100, 20)]
 
 
 def test_message_delta_usage_replaces_start_values_without_adding() -> None:
@@ -110,7 +111,9 @@ def test_message_delta_usage_replaces_start_values_without_adding() -> None:
         ),
         STOP,
     )
-    assert parser.response.usage == Usage(17 + 16242 + 23258, 515, None, 16242, 23258)
+    assert parser.response.usage == Usage(
+        17 + 16242 + 23258, 515, 17 + 16242 + 23258 + 515, 16242, 23258
+    )
 
 
 def test_usage_only_in_message_delta_is_reported() -> None:
@@ -122,7 +125,28 @@ def test_usage_only_in_message_delta_is_reported() -> None:
         message_delta(input_tokens=10, cache_read_input_tokens=5, output_tokens=2),
         STOP,
     )
-    assert parser.response.usage == Usage(15, 2, None, 5, None)
+    assert parser.response.usage == Usage(15, 2, 17, 5, None)
+
+
+@pytest.mark.parametrize(
+    ("usage", "expected"),
+    [
+        # Each part a count, the total not: no total, the parts stand.
+        ({"input_tokens": TOKEN_COUNT_MAX}, Usage(TOKEN_COUNT_MAX, 1, None)),
+        # The input with its cache reads is no count: neither it nor the total is reported.
+        (
+            {"input_tokens": TOKEN_COUNT_MAX, "cache_read_input_tokens": 1},
+            Usage(None, 1, None, 1, None),
+        ),
+    ],
+    ids=["total-overflows", "input-overflows"],
+)
+def test_a_total_that_is_no_token_count_is_not_reported(
+    usage: dict[str, int], expected: Usage
+) -> None:
+    parser = MessagesParser()
+    feed(parser, start(**usage), message_delta(output_tokens=1), STOP)
+    assert parser.response.usage == expected
 
 
 def test_thinking_tokens_are_reasoning_output_tokens() -> None:
@@ -135,7 +159,7 @@ def test_thinking_tokens_are_reasoning_output_tokens() -> None:
             "message_delta", delta={}, usage={"output_tokens": 92, "output_tokens_details": details}
         ),
     )
-    assert parser.response.usage == Usage(5, 92, None, None, None, 53)
+    assert parser.response.usage == Usage(5, 92, 97, None, None, 53)
 
 
 def test_redacted_thinking_is_reasoning_with_its_opaque_data() -> None:

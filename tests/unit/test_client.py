@@ -24,15 +24,17 @@ from spanstream import (
     AsyncClient,
     Client,
     ConfigurationError,
-    ErrorReported,
     MalformedEventError,
-    MessageDone,
-    ResponseDone,
     ResponseFailedError,
-    ResponseStarted,
     RetryPolicy,
     StreamEvent,
     TextDelta,
+)
+from spanstream.events import (
+    ErrorReported,
+    MessageDone,
+    ResponseDone,
+    ResponseStarted,
     UsageReported,
 )
 

@@ -9,15 +9,15 @@ import inspect
 
 import pytest
 
-from spanstream import (
+from spanstream import TextDelta
+from spanstream.accumulate import Accumulator
+from spanstream.events import (
     Citation,
     CitationAdded,
     ReasoningDelta,
     RefusalDelta,
-    TextDelta,
     ToolCallArgumentsDelta,
 )
-from spanstream.accumulate import Accumulator
 
 
 @pytest.mark.parametrize("cls", [TextDelta, RefusalDelta, ReasoningDelta, ToolCallArgumentsDelta])

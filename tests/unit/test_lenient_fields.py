@@ -94,11 +94,13 @@ COUNT_CASES = [
         ("usage", "completion_tokens_details", "reasoning_tokens"),
         {"reasoning_output_tokens": None},
     ),
-    # Anthropic input_tokens exclude cache reads and writes, which are added in (3 + 1217).
-    _anthropic(("usage", "input_tokens"), {"input_tokens": 1217}),
-    _anthropic(("usage", "output_tokens"), {"output_tokens": None}),
+    # Anthropic input_tokens exclude cache reads and writes, which are added in (3 + 1217);
+    # the total is that input plus the 4 output tokens.
+    _anthropic(("usage", "input_tokens"), {"input_tokens": 1217, "total_tokens": 1221}),
+    _anthropic(("usage", "output_tokens"), {"output_tokens": None, "total_tokens": None}),
     _anthropic(
-        ("usage", "cache_read_input_tokens"), {"input_tokens": 3, "cache_read_input_tokens": None}
+        ("usage", "cache_read_input_tokens"),
+        {"input_tokens": 3, "total_tokens": 7, "cache_read_input_tokens": None},
     ),
     _anthropic(("usage", "cache_creation_input_tokens"), {"cache_write_input_tokens": None}),
 ]

@@ -1,4 +1,4 @@
-"""The sharded connection pool of the HTTP client spanstream creates (``spanstream._pool``)."""
+"""The sharded connection pool of the HTTP client spanstream creates (``spanstream.transports``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import httpcore
 import httpx
 import pytest
 
-import spanstream
-from spanstream._pool import (
+import spanstream.transports
+from spanstream.transports import (
     DEFAULT_LIMITS,
     AsyncShardedTransport,
     ShardedTransport,
@@ -256,14 +256,20 @@ def test_one_ssl_context_is_built_for_all_shards() -> None:
 
 
 def test_the_transports_are_public_with_the_default_limits() -> None:
-    assert spanstream.ShardedTransport is ShardedTransport
-    assert spanstream.AsyncShardedTransport is AsyncShardedTransport
+    assert spanstream.transports.__all__[:4] == [
+        "DEFAULT_LIMITS",
+        "SHARDS",
+        "AsyncShardedTransport",
+        "ShardedTransport",
+    ]
+    with pytest.warns(DeprecationWarning, match="import it from spanstream.transports"):
+        assert spanstream.ShardedTransport is ShardedTransport  # type: ignore[attr-defined]
     shard = _made_shards(ShardedTransport(shards=10), 1)[0]
     assert shard._pool._max_connections == DEFAULT_LIMITS.max_connections // 10
 
 
 class _Clock:
-    """Stands in for ``time.monotonic`` in ``spanstream._pool``."""
+    """Stands in for ``time.monotonic`` in ``spanstream.transports``."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -276,7 +282,7 @@ def test_shards_idle_longer_than_the_expiry_are_taken_and_made_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = _Clock()
-    monkeypatch.setattr("spanstream._pool.time", clock)
+    monkeypatch.setattr("spanstream.transports.time", clock)
     made: list[str] = []
 
     def make() -> str:
@@ -309,7 +315,7 @@ def test_a_shard_released_while_the_shards_are_walked_is_still_taken_later(
 ) -> None:
     # A stream's finalizer can release its shard in the middle of take_expired().
     clock = _Clock()
-    monkeypatch.setattr("spanstream._pool.time", clock)
+    monkeypatch.setattr("spanstream.transports.time", clock)
     shards = _Shards(2, object, expiry=1.0)
     shards.pick()
     shards.pick()

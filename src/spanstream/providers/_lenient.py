@@ -170,6 +170,10 @@ class ParserBase:
         :meth:`~spanstream.sse.SSEDecoder.feed_raw` returns it, or ``str``)."""
         raise NotImplementedError
 
+    def feed_body(self, data: bytes) -> list[StreamEvent]:
+        """Parse a reply that was not streamed (see :meth:`~.base.Parser.feed_body`)."""
+        raise NotImplementedError  # WIP: each parser's own, next
+
     def _report_dropped(self, type_name: str | None, sequence_number: int | None = None) -> None:
         """Count and log the fields dropped while decoding the last event (raise in strict
         mode). Call after every decode that passed ``context=self._dropped``."""

@@ -343,7 +343,9 @@ class MessagesParser(ParserBase):
             self._skip_malformed(
                 "message usage", "input tokens with cache reads and writes overflow"
             )
-            normalized = replace(normalized, input_tokens=None)
+            normalized = replace(normalized, input_tokens=None, total_tokens=None)
+        elif normalized.total_tokens is not None and not is_token_count(normalized.total_tokens):
+            normalized = replace(normalized, total_tokens=None)  # its parts stand
         return self._emit(UsageReported(normalized))
 
     def _on_message_stop(self, payload: wire.WireEvent) -> list[StreamEvent]:
@@ -386,12 +388,16 @@ class MessagesParser(ParserBase):
 
 def _normalized(fields: dict[str, int]) -> Usage:
     """Anthropic usage in the conventions' meaning: ``input_tokens`` excludes cache reads and
-    writes, so they are added in (and also reported apart)."""
+    writes, so they are added in (and also reported apart). Anthropic sends no total: it is
+    input (with the cache reads and writes) plus output, as OpenAI's ``total_tokens`` is."""
     parts = [fields.get(name) for name in _USAGE_FIELDS if name != "output_tokens"]
     known = [value for value in parts if value is not None]
+    inputs = sum(known) if known else None
+    output = fields.get("output_tokens")
     return Usage(
-        input_tokens=sum(known) if known else None,
-        output_tokens=fields.get("output_tokens"),
+        input_tokens=inputs,
+        output_tokens=output,
+        total_tokens=inputs + output if inputs is not None and output is not None else None,
         cache_read_input_tokens=fields.get("cache_read_input_tokens"),
         cache_write_input_tokens=fields.get("cache_creation_input_tokens"),
         reasoning_output_tokens=fields.get("thinking_tokens"),

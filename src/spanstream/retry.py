@@ -16,15 +16,17 @@ RETRYABLE_STATUS = frozenset({408, 409, 429})
 """Statuses retried besides every 5xx."""
 
 _MAX_RETRY_AFTER = 60.0
+_DISCONNECTED_WITHOUT_RESPONSE = "Server disconnected without sending a response"
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Retries with exponential backoff and jitter, before the first byte of a response only.
 
-    Retried: connection failures (connect errors and connect timeouts), HTTP 408, 409, 429 and
-    5xx. A ``Retry-After`` (or ``retry-after-ms``) header of up to 60 seconds is honoured
-    instead of the computed delay. Once a response has started streaming nothing is retried:
+    Retried: connection failures (connect errors and connect timeouts), a connection the server
+    closed without answering (see :meth:`should_retry_error`), HTTP 408, 409, 429 and 5xx. A
+    ``Retry-After`` (or ``retry-after-ms``) header of up to 60 seconds is honoured instead of
+    the computed delay. Once a response has started streaming nothing is retried:
     the caller has already seen events.
     """
 
@@ -37,6 +39,22 @@ class RetryPolicy:
     def should_retry_status(self, status_code: int) -> bool:
         """Whether an HTTP status is worth another attempt."""
         return status_code in RETRYABLE_STATUS or status_code >= 500
+
+    def should_retry_error(self, error: httpx.TransportError) -> bool:
+        """Whether a transport error raised while sending (before any response) is worth
+        another attempt: a connection that could not be made, or one the server closed without
+        sending a response. The second is what a keep-alive connection the server closed as
+        idle gives when the request was already on its way; the official OpenAI and Anthropic
+        SDKs retry it too. Any other error (a read timeout, a malformed response) is not
+        retried: the server may be generating an answer to the request."""
+        if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
+            return True
+        # httpcore's message (http11.py, ``_receive_event``) for EOF while the server's state
+        # is still SEND_RESPONSE: no response head has been received. The message is the only
+        # thing that tells it from other protocol errors.
+        return isinstance(error, httpx.RemoteProtocolError) and str(error).startswith(
+            _DISCONNECTED_WITHOUT_RESPONSE
+        )
 
     def delay(
         self,
