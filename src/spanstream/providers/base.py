@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from functools import cache
+from typing import Protocol, get_origin
 
-from typing_extensions import TypedDict
+from typing_extensions import Required, TypedDict, get_type_hints
 
 from .._request import FETCH_RESPONSE, ProviderAttributes, RequestContent, RequestInfo
 from ..events import ProviderError, Response, StreamEvent
@@ -33,6 +34,7 @@ __all__ = [
     "int_of",
     "prepare_request",
     "request_body",
+    "required_keys",
     "str_of",
 ]
 
@@ -48,6 +50,19 @@ class CommonParams(TypedDict, total=False):
 
 
 _COMMON_LOCAL = ("conversation_id", "extra_body")
+
+
+_REQUIRED: object = Required
+
+
+@cache
+def required_keys(params: type) -> frozenset[str]:
+    """The ``Required`` keys of an API's parameter ``TypedDict``. Its ``__required_keys__``
+    misses them when the module defining it postpones annotations (``from __future__ import
+    annotations``: the class sees ``"Required[str]"`` as a string), so the hints are resolved."""
+    hints: dict[str, object] = get_type_hints(params, include_extras=True)
+    marked = {name for name, hint in hints.items() if get_origin(hint) is _REQUIRED}
+    return frozenset(marked) | frozenset(getattr(params, "__required_keys__", ()))
 
 
 def request_body(

@@ -16,6 +16,7 @@ from ..base import (
     float_of,
     int_of,
     prepare_request,
+    required_keys,
     str_of,
 )
 from .parser import MessagesParser
@@ -54,7 +55,7 @@ def build_request(*, stream: bool = True, **params: Unpack[MessagesParams]) -> P
     return prepare_request(
         "/messages",
         params,
-        required=MessagesParams.__required_keys__,
+        required=required_keys(MessagesParams),
         describe=_info,
         parser=MessagesParser,
         stream=stream,

@@ -17,6 +17,7 @@ from ..base import (
     float_of,
     int_of,
     prepare_request,
+    required_keys,
     str_of,
 )
 from .parser import ChatCompletionsParser
@@ -72,7 +73,7 @@ def build_request(*, stream: bool = True, **params: Unpack[ChatParams]) -> Prepa
     return prepare_request(
         "/chat/completions",
         params,
-        required=ChatParams.__required_keys__,
+        required=required_keys(ChatParams),
         describe=_info,
         parser=ChatCompletionsParser,
         local=("include_usage", "stream_options"),

@@ -21,6 +21,7 @@ from ..base import (
     float_of,
     int_of,
     prepare_request,
+    required_keys,
     str_of,
 )
 from .parser import ResponsesParser
@@ -67,7 +68,7 @@ def build_request(*, stream: bool = True, **params: Unpack[ResponsesParams]) -> 
     return prepare_request(
         "/responses",
         params,
-        required=ResponsesParams.__required_keys__,
+        required=required_keys(ResponsesParams),
         describe=_info,
         parser=ResponsesParser,
         stream=stream,
