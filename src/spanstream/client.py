@@ -396,9 +396,10 @@ class _BaseClient(Generic[_H, _S, _AG]):
         return self._config.base_url
 
     def _stream(self, prepared: PreparedRequest) -> _S:
-        return self._flavour.stream(
-            self._config.stream_core(prepared), partial(self._send, prepared)
-        )
+        return self._open(self._config.stream_core(prepared), prepared)
+
+    def _open(self, core: _StreamCore, prepared: PreparedRequest) -> _S:
+        return self._flavour.stream(core, partial(self._send, prepared))
 
     def _send(self, prepared: PreparedRequest) -> Any:
         raise NotImplementedError
@@ -452,9 +453,11 @@ class _SyncClient(_BaseClient[httpx.Client, Stream, Agent]):
     def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
         return drive(send_flow(self._config, self._http, prepared), self._http)
 
-    def _create(self, prepared: PreparedRequest) -> Response:
-        with self._stream(prepared) as stream:
-            return stream.final_response()
+    def _create(self, prepared: PreparedRequest) -> object:
+        core = self._config.stream_core(prepared)
+        with self._open(core, prepared) as stream:
+            stream.final_response()
+        return core.parser.result
 
     def close(self) -> None:
         """Close the HTTP client if spanstream created it."""
@@ -476,9 +479,11 @@ class _AsyncClient(_BaseClient[httpx.AsyncClient, AsyncStream, AsyncAgent]):
     async def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
         return await adrive(send_flow(self._config, self._http, prepared), self._http)
 
-    async def _create(self, prepared: PreparedRequest) -> Response:
-        async with self._stream(prepared) as stream:
-            return await stream.final_response()
+    async def _create(self, prepared: PreparedRequest) -> object:
+        core = self._config.stream_core(prepared)
+        async with self._open(core, prepared) as stream:
+            await stream.final_response()
+        return core.parser.result
 
     async def aclose(self) -> None:
         """Close the HTTP client if spanstream created it."""

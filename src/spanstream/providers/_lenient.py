@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic import WrapValidator as _WrapValidator
 
 from ..errors import MalformedEventError
-from ..events import TOKEN_COUNT_MAX, StreamEvent
+from ..events import TOKEN_COUNT_MAX, Response, StreamEvent
 from ..sse import ServerSentEvent
 
 __all__ = [
@@ -173,6 +173,16 @@ class ParserBase:
     def feed_body(self, data: bytes) -> list[StreamEvent]:
         """Parse a reply that was not streamed (see :meth:`~.base.Parser.feed_body`)."""
         raise NotImplementedError  # WIP: each parser's own, next
+
+    @property
+    def response(self) -> Response:
+        """The response accumulated so far (each parser's own)."""
+        raise NotImplementedError
+
+    @property
+    def result(self) -> object:
+        """What ``create()`` returns (see :attr:`~.base.Parser.result`): the response."""
+        return self.response
 
     def _report_dropped(self, type_name: str | None, sequence_number: int | None = None) -> None:
         """Count and log the fields dropped while decoding the last event (raise in strict

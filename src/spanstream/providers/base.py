@@ -242,6 +242,12 @@ class Parser(Protocol):
         """The provider error reported inside the stream, if any."""
         ...
 
+    @property
+    def result(self) -> object:
+        """What ``create()`` returns once the reply is read: the :attr:`response` of an
+        inference API; an API whose reply is something else (embeddings) returns its own."""
+        ...
+
 
 class ParserFactory(Protocol):
     """Makes a fresh :class:`Parser` for one stream (a parser class is one)."""
