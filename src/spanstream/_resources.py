@@ -7,7 +7,9 @@ A resource here only gives that description a typed ``stream(**params)`` and ``c
 (``Unpack`` keeps the keyword arguments known to editors and type checkers) and hands the
 request to its client, whose ``_stream`` returns a :class:`~spanstream.Stream` or an
 :class:`~spanstream.AsyncStream`, and whose ``_create`` reads the reply that is not streamed
-into the same :class:`~spanstream.events.Response` (a coroutine of it for the async client).
+into the same :class:`~spanstream.events.Response` (a coroutine of it for the async client),
+or into what the API's parser gives instead (:attr:`~spanstream.providers.base.Parser.result`:
+:class:`Embeddings` returns an :class:`~spanstream.embeddings.EmbeddingsResponse`).
 A new API is a new provider package and one class here.
 """
 
@@ -15,10 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from typing_extensions import Unpack
 
+from .embeddings import EmbeddingsResponse
 from .events import Response
 from .providers.anthropic_messages import MessagesParams
 from .providers.anthropic_messages import build_request as build_messages_request
@@ -26,16 +29,28 @@ from .providers.base import PreparedRequest
 from .providers.conversations import Api
 from .providers.openai_chat import ChatParams
 from .providers.openai_chat import build_request as build_chat_request
+from .providers.openai_embeddings import EmbeddingsParams
+from .providers.openai_embeddings import build_request as build_embeddings_request
 from .providers.openai_responses import ResponsesParams, build_fetch_request
 from .providers.openai_responses import build_request as build_responses_request
 from .stream import AsyncStream, Stream
 
-__all__ = ["AGENT_APIS", "AgentApi", "Chat", "ChatCompletions", "Messages", "Resource", "Responses"]
+__all__ = [
+    "AGENT_APIS",
+    "AgentApi",
+    "Chat",
+    "ChatCompletions",
+    "Embeddings",
+    "Messages",
+    "Resource",
+    "Responses",
+]
 
 S = TypeVar("S", Stream, AsyncStream)
 S_co = TypeVar("S_co", Stream, AsyncStream, covariant=True)
 C = TypeVar("C", Response, Coroutine[Any, Any, Response])
 C_co = TypeVar("C_co", Response, Coroutine[Any, Any, Response], covariant=True)
+E = TypeVar("E", EmbeddingsResponse, Coroutine[Any, Any, EmbeddingsResponse])
 
 
 class Streams(Protocol[S_co, C_co]):
@@ -178,6 +193,30 @@ class Messages(Resource[S, C]):
         """Create a message without streaming it (the parameters: those of :meth:`stream`),
         returned as a :class:`~spanstream.events.Response` (see :meth:`Responses.create`)."""
         return self._client._create(build_messages_request(stream=False, **params))
+
+
+class Embeddings(Resource[Any, Any], Generic[E]):
+    """``client.embeddings``: OpenAI embeddings, also spoken by compatible servers (vLLM,
+    llama.cpp, Ollama, gateways). ``E`` is what :meth:`create` returns: an
+    :class:`~spanstream.embeddings.EmbeddingsResponse`, or a coroutine of it for the async
+    client."""
+
+    attribute = "embeddings"
+
+    def create(self, **params: Unpack[EmbeddingsParams]) -> E:
+        """Embed ``input`` (the parameters: :class:`~spanstream.providers.openai_embeddings.
+        EmbeddingsParams`), inside an ``embeddings {model}`` span, with the same retries,
+        errors and secret scrubbing as a stream. Raises
+        :class:`~spanstream.errors.MalformedEventError` if the reply cannot be read (or has
+        fewer or more vectors than inputs).
+
+        >>> result = client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+        >>> len(result.vectors), result.dimension_count
+        (2, 1536)
+        """
+        # The client returns the parser's result (an EmbeddingsResponse), awaitable from an
+        # async client: what ``E`` names, which typing cannot derive from the client's kind.
+        return cast(E, self._client._create(build_embeddings_request(**params)))
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,11 @@ from typing_extensions import Self, Unpack
 
 from . import __version__
 from ._body import is_json
-from ._resources import AGENT_APIS, Chat, Messages, Resource, Responses
+from ._resources import AGENT_APIS, Chat, Embeddings, Messages, Resource, Responses
 from ._secrets import Scrubber, protect_logs
 from ._send import adrive, drive, send_flow
 from .agent import Agent, AsyncAgent
+from .embeddings import EmbeddingsResponse
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -503,8 +504,8 @@ class Client(_SyncClient):
     >>> client = Client()                      # OPENAI_API_KEY, OPENAI_BASE_URL from the env
     >>> client = Client(api_key="sk-...", base_url="http://localhost:8000/v1")
 
-    APIs: ``client.responses`` (Responses) and ``client.chat.completions`` (Chat Completions,
-    also spoken by vLLM, llama.cpp, Ollama and gateways).
+    APIs: ``client.responses`` (Responses), ``client.chat.completions`` (Chat Completions,
+    also spoken by vLLM, llama.cpp, Ollama and gateways) and ``client.embeddings``.
 
     ``http_client``: an ``httpx.Client`` of your own, used as given (its transport, proxies,
     instrumentation, pool limits) and never closed by spanstream; the one spanstream creates
@@ -522,18 +523,20 @@ class Client(_SyncClient):
     """
 
     _provider = OPENAI
-    _apis = (Responses, Chat)
+    _apis = (Responses, Chat, Embeddings)
     responses: Responses[Stream, Response]
     chat: Chat[Stream, Response]
+    embeddings: Embeddings[EmbeddingsResponse]
 
 
 class AsyncClient(_AsyncClient):
     """The ``asyncio`` twin of :class:`Client` (same arguments, ``httpx.AsyncClient``)."""
 
     _provider = OPENAI
-    _apis = (Responses, Chat)
+    _apis = (Responses, Chat, Embeddings)
     responses: Responses[AsyncStream, Coroutine[Any, Any, Response]]
     chat: Chat[AsyncStream, Coroutine[Any, Any, Response]]
+    embeddings: Embeddings[Coroutine[Any, Any, EmbeddingsResponse]]
 
 
 class AnthropicClient(_SyncClient):

@@ -10,6 +10,7 @@ from spanstream.providers.anthropic_messages import MessagesParser
 from spanstream.providers.anthropic_messages import build_request as anthropic_request
 from spanstream.providers.openai_chat import ChatCompletionsParser
 from spanstream.providers.openai_chat import build_request as chat_request
+from spanstream.providers.openai_embeddings import build_request as embeddings_request
 from spanstream.providers.openai_responses import build_request as responses_request
 from spanstream.providers.services import ANTHROPIC, OPENAI
 
@@ -240,6 +241,7 @@ def test_provider_auth_headers() -> None:
         (chat_request, {"messages": MESSAGES}, "model"),
         (responses_request, {"model": "m"}, "input"),
         (anthropic_request, {"model": "m", "messages": MESSAGES}, "max_tokens"),
+        (embeddings_request, {"input": "x"}, "model"),
     ],
 )
 def test_a_missing_required_argument_is_a_type_error_naming_it(
