@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import httpx
 
-__all__ = ["async_chunks", "sync_chunks"]
+__all__ = ["async_chunks", "is_json", "sync_chunks"]
 
 S = TypeVar("S", httpx.SyncByteStream, httpx.AsyncByteStream)
 
@@ -41,6 +41,12 @@ def _transport_stream(response: httpx.Response, kind: type[S]) -> S | None:
         return None
     response.is_stream_consumed = True
     return stream
+
+
+def is_json(content_type: str) -> bool:
+    """Whether a ``Content-Type`` names JSON (``application/json``, ``application/*+json``)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 def sync_chunks(response: httpx.Response) -> Iterator[bytes]:

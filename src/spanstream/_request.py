@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from .events import Response
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FETCH_RESPONSE",
     "AttributeScalar",
+    "OperationFamily",
     "ProviderAttributes",
     "RequestContent",
     "RequestInfo",
@@ -31,6 +32,14 @@ than generating one: no request model, no token usage (semantic-conventions-gena
 
 AttributeScalar = str | bool | int | float
 """The value of a provider's own attribute (the refinements define strings)."""
+
+OperationFamily = Literal["inference", "embeddings"]
+"""Which of the GenAI conventions' client documents a request's span and metrics follow:
+``inference`` (semantic-conventions-genai ``docs/gen-ai/client-inference.md`` @024a4f9: a model
+generates, so finish reasons, output tokens, output content and chunk timings apply) or
+``embeddings`` (``docs/gen-ai/client-embeddings.md`` @88eccb1: input tokens, the dimension count
+and the embeddings metrics only, no content). Telemetry reads it as data: an API of either kind
+needs no change there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +97,21 @@ class RequestInfo:
     """The response a fetch streams (:data:`FETCH_RESPONSE`)."""
     stream_cursor: int | None = None
     """Where a fetch resumes: the sequence number of the last event already received."""
+    stream: bool = True
+    """Whether the reply is streamed (``gen_ai.request.stream``); ``False`` for a ``create()``."""
     conversation_id: str | None = None
     """The conversation the request belongs to (``gen_ai.conversation.id``): as the request
     names it (the Responses ``conversation`` parameter) or as the caller tracks it."""
     provider_attributes: ProviderAttributes | None = None
     """What the provider that built the request adds to the conventions (see
     :class:`ProviderAttributes`)."""
+    family: OperationFamily = "inference"
+    """The conventions the span and metrics follow (see :data:`OperationFamily`)."""
+    encoding_formats: tuple[str, ...] | None = None
+    """The encoding formats an embeddings request asks for (``gen_ai.request.encoding_formats``)."""
+    dimension_count: int | None = None
+    """The number of dimensions the embeddings should have, as the request asks
+    (``gen_ai.embeddings.dimension.count``; the count the reply states replaces it)."""
     content: Callable[[], RequestContent] | None = field(default=None, compare=False, repr=False)
     """Builds the request content on demand (for opt-in content capture)."""
 

@@ -3,54 +3,77 @@
 
 An API is described by its provider package: a ``TypedDict`` of its parameters and a
 ``build_request`` that turns them into a :class:`~spanstream.providers.base.PreparedRequest`.
-A resource here only gives that description a typed ``stream(**params)`` (``Unpack`` keeps the
-keyword arguments known to editors and type checkers) and hands the request to its client,
-whose ``_stream`` returns a :class:`~spanstream.Stream` or an :class:`~spanstream.AsyncStream`.
+A resource here only gives that description a typed ``stream(**params)`` and ``create(**params)``
+(``Unpack`` keeps the keyword arguments known to editors and type checkers) and hands the
+request to its client, whose ``_stream`` returns a :class:`~spanstream.Stream` or an
+:class:`~spanstream.AsyncStream`, and whose ``_create`` reads the reply that is not streamed
+into the same :class:`~spanstream.events.Response` (a coroutine of it for the async client),
+or into what the API's parser gives instead (:attr:`~spanstream.providers.base.Parser.result`:
+:class:`Embeddings` returns an :class:`~spanstream.embeddings.EmbeddingsResponse`).
 A new API is a new provider package and one class here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from typing_extensions import Unpack
 
+from .embeddings import EmbeddingsResponse
+from .events import Response
 from .providers.anthropic_messages import MessagesParams
 from .providers.anthropic_messages import build_request as build_messages_request
 from .providers.base import PreparedRequest
 from .providers.conversations import Api
 from .providers.openai_chat import ChatParams
 from .providers.openai_chat import build_request as build_chat_request
+from .providers.openai_embeddings import EmbeddingsParams
+from .providers.openai_embeddings import build_request as build_embeddings_request
 from .providers.openai_responses import ResponsesParams, build_fetch_request
 from .providers.openai_responses import build_request as build_responses_request
 from .stream import AsyncStream, Stream
 
-__all__ = ["AGENT_APIS", "AgentApi", "Chat", "ChatCompletions", "Messages", "Resource", "Responses"]
+__all__ = [
+    "AGENT_APIS",
+    "AgentApi",
+    "Chat",
+    "ChatCompletions",
+    "Embeddings",
+    "Messages",
+    "Resource",
+    "Responses",
+]
 
 S = TypeVar("S", Stream, AsyncStream)
 S_co = TypeVar("S_co", Stream, AsyncStream, covariant=True)
+C = TypeVar("C", Response, Coroutine[Any, Any, Response])
+C_co = TypeVar("C_co", Response, Coroutine[Any, Any, Response], covariant=True)
+E = TypeVar("E", EmbeddingsResponse, Coroutine[Any, Any, EmbeddingsResponse])
 
 
-class Streams(Protocol[S_co]):
-    """A client: it sends a prepared request as a stream of its kind."""
+class Streams(Protocol[S_co, C_co]):
+    """A client: it sends a prepared request as a stream of its kind, or reads the reply that
+    is not streamed into a response (at once, or as a coroutine)."""
 
     def _stream(self, prepared: PreparedRequest) -> S_co: ...
 
+    def _create(self, prepared: PreparedRequest) -> C_co: ...
 
-class Resource(Generic[S]):
+
+class Resource(Generic[S, C]):
     """An API of a client, offered as the client's attribute ``attribute``; ``agent_api``
     names it for ``client.agent(api=...)`` (None: no agent runs over it)."""
 
     attribute: ClassVar[str]
     agent_api: ClassVar[Api | None] = None
 
-    def __init__(self, client: Streams[S]) -> None:
-        self._client: Streams[S] = client
+    def __init__(self, client: Streams[S, C]) -> None:
+        self._client: Streams[S, C] = client
 
 
-class Responses(Resource[S]):
+class Responses(Resource[S, C]):
     """``client.responses``: the OpenAI Responses API."""
 
     attribute = "responses"
@@ -68,6 +91,17 @@ class Responses(Resource[S]):
         With an :class:`~spanstream.AsyncClient`: ``async with`` and ``async for``.
         """
         return self._client._stream(build_responses_request(**params))
+
+    def create(self, **params: Unpack[ResponsesParams]) -> C:
+        """Create a response without streaming it (the parameters: those of :meth:`stream`):
+        the same :class:`~spanstream.events.Response` as a stream's ``final_response()``,
+        inside the same span (``gen_ai.request.stream`` false, no time to first chunk).
+        Raises :class:`~spanstream.errors.ResponseFailedError` if the response failed.
+
+        >>> response = client.responses.create(model="gpt-4.1", input="Say hi")
+        >>> response.text
+        """
+        return self._client._create(build_responses_request(stream=False, **params))
 
     def resume(self, response_id: str, *, starting_after: int | None = None) -> S:
         """Stream a stored response: one created with ``background=True``, from its first
@@ -92,7 +126,7 @@ class Responses(Resource[S]):
         return self._client._stream(build_fetch_request(response_id, starting_after=starting_after))
 
 
-class ChatCompletions(Resource[S]):
+class ChatCompletions(Resource[S, C]):
     """``client.chat.completions``: OpenAI Chat Completions, also spoken by compatible servers
     (vLLM, llama.cpp, Ollama, gateways): point the client at one with ``base_url``."""
 
@@ -114,19 +148,26 @@ class ChatCompletions(Resource[S]):
         """
         return self._client._stream(build_chat_request(**params))
 
+    def create(self, **params: Unpack[ChatParams]) -> C:
+        """Create a chat completion without streaming it (the parameters: those of
+        :meth:`stream`; ``include_usage`` does not apply: the reply always has its usage),
+        returned as a :class:`~spanstream.events.Response` (see
+        :meth:`Responses.create`)."""
+        return self._client._create(build_chat_request(stream=False, **params))
 
-class Chat(Resource[S]):
+
+class Chat(Resource[S, C]):
     """``client.chat``: holds :class:`ChatCompletions` as ``completions``."""
 
     attribute = "chat"
     agent_api = "chat"
 
-    def __init__(self, client: Streams[S]) -> None:
+    def __init__(self, client: Streams[S, C]) -> None:
         self._client = client
-        self.completions: ChatCompletions[S] = ChatCompletions(client)
+        self.completions: ChatCompletions[S, C] = ChatCompletions(client)
 
 
-class Messages(Resource[S]):
+class Messages(Resource[S, C]):
     """``client.messages``: the Anthropic Messages API."""
 
     attribute = "messages"
@@ -147,6 +188,35 @@ class Messages(Resource[S]):
         ...             print(event.text, end="")
         """
         return self._client._stream(build_messages_request(**params))
+
+    def create(self, **params: Unpack[MessagesParams]) -> C:
+        """Create a message without streaming it (the parameters: those of :meth:`stream`),
+        returned as a :class:`~spanstream.events.Response` (see :meth:`Responses.create`)."""
+        return self._client._create(build_messages_request(stream=False, **params))
+
+
+class Embeddings(Resource[Any, Any], Generic[E]):
+    """``client.embeddings``: OpenAI embeddings, also spoken by compatible servers (vLLM,
+    llama.cpp, Ollama, gateways). ``E`` is what :meth:`create` returns: an
+    :class:`~spanstream.embeddings.EmbeddingsResponse`, or a coroutine of it for the async
+    client."""
+
+    attribute = "embeddings"
+
+    def create(self, **params: Unpack[EmbeddingsParams]) -> E:
+        """Embed ``input`` (the parameters: :class:`~spanstream.providers.openai_embeddings.
+        EmbeddingsParams`), inside an ``embeddings {model}`` span, with the same retries,
+        errors and secret scrubbing as a stream. Raises
+        :class:`~spanstream.errors.MalformedEventError` if the reply cannot be read (or has
+        fewer or more vectors than inputs).
+
+        >>> result = client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+        >>> len(result.vectors), result.dimension_count
+        (2, 1536)
+        """
+        # The client returns the parser's result (an EmbeddingsResponse), awaitable from an
+        # async client: what ``E`` names, which typing cannot derive from the client's kind.
+        return cast(E, self._client._create(build_embeddings_request(**params)))
 
 
 @dataclass(frozen=True)

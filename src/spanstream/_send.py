@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Union
 
 import httpx
 
+from ._body import is_json
 from .errors import SpanstreamError
 from .stream import wrap_transport_error
 
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from .client import _ClientConfig
     from .providers.base import PreparedRequest
 
-__all__ = ["SendFlow", "adrive", "drive", "is_json", "send_flow", "unexpected_content_type"]
+__all__ = ["SendFlow", "adrive", "drive", "send_flow", "unexpected_content_type"]
 
 MAX_ERROR_BODY = 64 * 1024
 """Bytes of an error body read for its message (the rest is not waited for)."""
@@ -75,20 +76,17 @@ SendFlow = Generator[Step, object, tuple[httpx.Response, int]]
 _EVENT_STREAM = "text/event-stream"
 
 
-def unexpected_content_type(response: httpx.Response) -> bool:
-    """Whether a success response is certainly no event stream: HTML (a proxy's or a portal's
-    page) or JSON (an error body, or a server that ignored ``stream``). Anything else is read
-    as a stream: compatible servers label their streams loosely (``text/plain``, none)."""
+def unexpected_content_type(response: httpx.Response, *, stream: bool = True) -> bool:
+    """Whether a success response is certainly not the reply asked for: HTML (a proxy's or a
+    portal's page), or JSON to a streaming request (an error body, or a server that ignored
+    ``stream``). Anything else is read as a stream: compatible servers label their streams
+    loosely (``text/plain``, none). To a request that is not streamed, JSON is the reply (and
+    an event stream is read as one: the server streamed anyway)."""
     content_type = response.headers.get("content-type", "")
     if content_type.startswith(_EVENT_STREAM):
         return False
     media = content_type.split(";", 1)[0].strip().lower()
-    return media in ("text/html", "application/xhtml+xml") or is_json(media)
-
-
-def is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or media.endswith("+json")
+    return media in ("text/html", "application/xhtml+xml") or (stream and is_json(media))
 
 
 def send_flow(
@@ -114,11 +112,11 @@ def send_flow(
         assert isinstance(response, httpx.Response)
         status = response.status_code
         if status < 300:
-            if not unexpected_content_type(response):
+            if not unexpected_content_type(response, stream=prepared.stream):
                 return response, attempt
             body = yield ReadHead(response)
             assert isinstance(body, str)
-            raise config.content_type_error(response, body)
+            raise config.content_type_error(response, body, stream=prepared.stream)
         if status < 400:
             yield Close(response)
             target = config.redirect(response, hops)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.parse
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, ClassVar, Generic, TypedDict, TypeVar, overload
@@ -29,10 +29,12 @@ from opentelemetry.metrics import MeterProvider
 from typing_extensions import Self, Unpack
 
 from . import __version__
-from ._resources import AGENT_APIS, Chat, Messages, Resource, Responses
+from ._body import is_json
+from ._resources import AGENT_APIS, Chat, Embeddings, Messages, Resource, Responses
 from ._secrets import Scrubber, protect_logs
-from ._send import adrive, drive, is_json, send_flow
+from ._send import adrive, drive, send_flow
 from .agent import Agent, AsyncAgent
+from .embeddings import EmbeddingsResponse
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -41,6 +43,7 @@ from .errors import (
     UnexpectedContentTypeError,
     UsageError,
 )
+from .events import Response
 from .providers.base import PreparedRequest, Provider, RequestInfo
 from .providers.conversations import Api
 from .providers.services import ANTHROPIC, AZURE_OPENAI, OPENAI
@@ -281,7 +284,7 @@ class _ClientConfig:
         url: httpx.URL | None = None,
     ) -> httpx.Request:
         headers = {
-            "Accept": "text/event-stream",
+            "Accept": "text/event-stream" if prepared.stream else "application/json",
             "User-Agent": f"spanstream/{__version__}",
             **self.default_headers,
             **prepared.headers,
@@ -321,16 +324,22 @@ class _ClientConfig:
         details = _error_details(body, response.reason_phrase)
         return self._http_error(APIStatusError, response, details)
 
-    def content_type_error(self, response: httpx.Response, body: str) -> UnexpectedContentTypeError:
-        """The error for a success status whose body is no event stream, from (the start of)
-        its body."""
+    def content_type_error(
+        self, response: httpx.Response, body: str, *, stream: bool = True
+    ) -> UnexpectedContentTypeError:
+        """The error for a success status whose body is not the reply asked for (an event
+        stream, or JSON when ``stream`` is false), from (the start of) its body."""
         content_type = response.headers.get("content-type", "")
         if is_json(content_type):
             details = _error_details(body, response.reason_phrase)
         else:
             details = (" ".join(body.split())[:300] or "empty body", None, None, None)
         return self._http_error(
-            UnexpectedContentTypeError, response, details, content_type=self.scrub(content_type)
+            UnexpectedContentTypeError,
+            response,
+            details,
+            content_type=self.scrub(content_type),
+            expected="an event stream" if stream else "JSON",
         )
 
     def _http_error(
@@ -455,7 +464,7 @@ class _BaseClient(Generic[_H, _S, _AG]):
     differ only in how they send and close."""
 
     _provider: ClassVar[Provider]
-    _apis: ClassVar[tuple[type[Resource[Any]], ...]]
+    _apis: ClassVar[tuple[type[Resource[Any, Any]], ...]]
     _flavour: _Flavour[_H, _S, _AG]
 
     def __init__(self, *, http_client: _H | None = None, **options: Unpack[ClientOptions]) -> None:
@@ -471,11 +480,15 @@ class _BaseClient(Generic[_H, _S, _AG]):
         return self._config.base_url
 
     def _stream(self, prepared: PreparedRequest) -> _S:
-        return self._flavour.stream(
-            self._config.stream_core(prepared), partial(self._send, prepared)
-        )
+        return self._open(self._config.stream_core(prepared), prepared)
+
+    def _open(self, core: _StreamCore, prepared: PreparedRequest) -> _S:
+        return self._flavour.stream(core, partial(self._send, prepared))
 
     def _send(self, prepared: PreparedRequest) -> Any:
+        raise NotImplementedError
+
+    def _create(self, prepared: PreparedRequest) -> Any:
         raise NotImplementedError
 
     def agent(
@@ -524,6 +537,12 @@ class _SyncClient(_BaseClient[httpx.Client, Stream, Agent]):
     def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
         return drive(send_flow(self._config, self._http, prepared), self._http)
 
+    def _create(self, prepared: PreparedRequest) -> object:
+        core = self._config.stream_core(prepared)
+        with self._open(core, prepared) as stream:
+            stream.final_response()
+        return core.parser.result
+
     def close(self) -> None:
         """Close the HTTP client if spanstream created it."""
         if self._owns_http:
@@ -544,6 +563,12 @@ class _AsyncClient(_BaseClient[httpx.AsyncClient, AsyncStream, AsyncAgent]):
     async def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
         return await adrive(send_flow(self._config, self._http, prepared), self._http)
 
+    async def _create(self, prepared: PreparedRequest) -> object:
+        core = self._config.stream_core(prepared)
+        async with self._open(core, prepared) as stream:
+            await stream.final_response()
+        return core.parser.result
+
     async def aclose(self) -> None:
         """Close the HTTP client if spanstream created it."""
         if self._owns_http:
@@ -562,8 +587,8 @@ class Client(_SyncClient):
     >>> client = Client()                      # OPENAI_API_KEY, OPENAI_BASE_URL from the env
     >>> client = Client(api_key="sk-...", base_url="http://localhost:8000/v1")
 
-    APIs: ``client.responses`` (Responses) and ``client.chat.completions`` (Chat Completions,
-    also spoken by vLLM, llama.cpp, Ollama and gateways).
+    APIs: ``client.responses`` (Responses), ``client.chat.completions`` (Chat Completions,
+    also spoken by vLLM, llama.cpp, Ollama and gateways) and ``client.embeddings``.
 
     ``http_client``: an ``httpx.Client`` of your own, used as given (its transport, proxies,
     instrumentation, pool limits) and never closed by spanstream; the one spanstream creates
@@ -582,18 +607,20 @@ class Client(_SyncClient):
     """
 
     _provider = OPENAI
-    _apis = (Responses, Chat)
-    responses: Responses[Stream]
-    chat: Chat[Stream]
+    _apis = (Responses, Chat, Embeddings)
+    responses: Responses[Stream, Response]
+    chat: Chat[Stream, Response]
+    embeddings: Embeddings[EmbeddingsResponse]
 
 
 class AsyncClient(_AsyncClient):
     """The ``asyncio`` twin of :class:`Client` (same arguments, ``httpx.AsyncClient``)."""
 
     _provider = OPENAI
-    _apis = (Responses, Chat)
-    responses: Responses[AsyncStream]
-    chat: Chat[AsyncStream]
+    _apis = (Responses, Chat, Embeddings)
+    responses: Responses[AsyncStream, Coroutine[Any, Any, Response]]
+    chat: Chat[AsyncStream, Coroutine[Any, Any, Response]]
+    embeddings: Embeddings[Coroutine[Any, Any, EmbeddingsResponse]]
 
 
 class AnthropicClient(_SyncClient):
@@ -611,7 +638,7 @@ class AnthropicClient(_SyncClient):
 
     _provider = ANTHROPIC
     _apis = (Messages,)
-    messages: Messages[Stream]
+    messages: Messages[Stream, Response]
 
 
 class AsyncAnthropicClient(_AsyncClient):
@@ -620,13 +647,14 @@ class AsyncAnthropicClient(_AsyncClient):
 
     _provider = ANTHROPIC
     _apis = (Messages,)
-    messages: Messages[AsyncStream]
+    messages: Messages[AsyncStream, Coroutine[Any, Any, Response]]
 
 
 class AzureOpenAIClient(_SyncClient):
     """A synchronous client for Azure OpenAI: the APIs of :class:`Client` (``responses``,
-    ``chat.completions``) with Azure's endpoint, ``api-key`` authentication and URLs, as the
-    openai SDK's ``AzureOpenAI`` sends them; spans say ``gen_ai.provider.name=azure.ai.openai``.
+    ``chat.completions``, ``embeddings``) with Azure's endpoint, ``api-key`` authentication and
+    URLs, as the openai SDK's ``AzureOpenAI`` sends them; spans say
+    ``gen_ai.provider.name=azure.ai.openai``.
 
     >>> client = AzureOpenAIClient(api_version="2024-10-21")  # AZURE_OPENAI_API_KEY, _ENDPOINT
     >>> client = AzureOpenAIClient(base_url="https://my-resource.openai.azure.com")  # v1 API
@@ -641,9 +669,10 @@ class AzureOpenAIClient(_SyncClient):
     """
 
     _provider = AZURE_OPENAI
-    _apis = (Responses, Chat)
-    responses: Responses[Stream]
-    chat: Chat[Stream]
+    _apis = (Responses, Chat, Embeddings)
+    responses: Responses[Stream, Response]
+    chat: Chat[Stream, Response]
+    embeddings: Embeddings[EmbeddingsResponse]
 
 
 class AsyncAzureOpenAIClient(_AsyncClient):
@@ -651,6 +680,7 @@ class AsyncAzureOpenAIClient(_AsyncClient):
     ``httpx.AsyncClient``)."""
 
     _provider = AZURE_OPENAI
-    _apis = (Responses, Chat)
-    responses: Responses[AsyncStream]
-    chat: Chat[AsyncStream]
+    _apis = (Responses, Chat, Embeddings)
+    responses: Responses[AsyncStream, Coroutine[Any, Any, Response]]
+    chat: Chat[AsyncStream, Coroutine[Any, Any, Response]]
+    embeddings: Embeddings[Coroutine[Any, Any, EmbeddingsResponse]]

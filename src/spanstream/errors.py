@@ -88,15 +88,22 @@ class APIStatusError(APIError):
 class UnexpectedContentTypeError(APIStatusError):
     """The server answered a streaming request with a success status but no event stream: an
     HTML page (a proxy, a login portal) or a JSON body (an error, or a server that ignored
-    ``stream``). ``content_type`` names what came; for a JSON error body, ``message``,
+    ``stream``), or a request that was not streamed with no JSON (``expected`` says which was
+    asked for). ``content_type`` names what came; for a JSON error body, ``message``,
     ``error_type`` and ``code`` are the provider's."""
 
     def __init__(
-        self, status_code: int, message: str, *, content_type: str, **details: str | None
+        self,
+        status_code: int,
+        message: str,
+        *,
+        content_type: str,
+        expected: str = "an event stream",
+        **details: str | None,
     ) -> None:
         self.content_type = content_type
         got = content_type or "no content type"
-        super().__init__(status_code, f"expected an event stream, got {got}: {message}", **details)
+        super().__init__(status_code, f"expected {expected}, got {got}: {message}", **details)
 
 
 class StreamError(APIError):

@@ -211,6 +211,8 @@ class Response:
     """The sources the text cites, in the order the stream reported them."""
     system_fingerprint: str | None = None
     """OpenAI Chat Completions: the backend configuration that served the request."""
+    dimension_count: int | None = None
+    """Embeddings: the length of the vectors returned (``gen_ai.embeddings.dimension.count``)."""
 
 
 @dataclass(frozen=True, slots=True)

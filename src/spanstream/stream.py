@@ -34,7 +34,7 @@ from typing import Generic, TypeVar
 
 import httpx
 
-from ._body import async_chunks, sync_chunks
+from ._body import async_chunks, is_json, sync_chunks
 from ._secrets import scrub_exception
 from ._watchdog import Watch, shut, socket_of, watchdog
 from .errors import (
@@ -190,6 +190,34 @@ def scrubbed_failure(
 
 
 _HELD_DATA = 4096  # bytes of the last event's data a stream keeps for its cursor
+
+
+class _Document:
+    """The decoder of a reply that is one JSON document (a ``create()``), in place of the
+    stream's :class:`~spanstream.sse.SSEDecoder`: it keeps the body, bounded by the maximum
+    event size (the document is the reply's one event), for the parser's ``feed_body`` at the
+    end of the body. No chunk is an event: a document has no time to first chunk."""
+
+    __slots__ = ("data", "limit")
+
+    has_pending = False
+
+    def __init__(self, limit: int | None) -> None:
+        self.data = bytearray()
+        self.limit = limit
+
+    def feed_raw(self, chunk: bytes) -> list[RawEvent]:
+        self.data += chunk
+        if self.limit is not None and len(self.data) > self.limit:
+            raise StreamError(
+                f"the response body is larger than max_event_size ({self.limit} bytes)"
+            )
+        return []
+
+    def close(self) -> None:
+        pass
+
+
 _VISIBLE = (TextDelta, RefusalDelta)
 
 
@@ -272,7 +300,7 @@ class _StreamCore:
         self.server = server  # the span's server.address and server.port
         self.started = False  # the request was sent (or its sending began)
         self.response: httpx.Response | None = None
-        self.decoder = SSEDecoder(max_event_size=settings.max_event_size)
+        self.decoder: SSEDecoder | _Document = SSEDecoder(max_event_size=settings.max_event_size)
         self.queue: deque[StreamEvent] = deque()
         self.timings = StreamTimings(started=0.0)
         self.finished = False
@@ -312,8 +340,11 @@ class _StreamCore:
     def sent(self, response: httpx.Response) -> httpx.Response:
         """The response's head arrived: keep it, and arm the idle and drain deadlines on its
         connection (when the transport exposes its socket: httpx's own HTTP/1.1 transports
-        do)."""
+        do). A reply to a request that is not streamed is one JSON document, unless the server
+        streamed it anyway (then it is read as the stream it is)."""
         self.response = response
+        if not self.info.stream and is_json(response.headers.get("content-type", "")):
+            self.decoder = _Document(self.settings.max_event_size)
         sock = socket_of(response.extensions)
         if sock is not None:
             watch = Watch(sock, self.settings.idle_timeout, self.timings, time.perf_counter())
@@ -383,6 +414,19 @@ class _StreamCore:
             self.settle()
         return True
 
+    def _parse_document(self, data: bytes) -> bool:
+        """Parse a reply that is one JSON document into the queue; False if it could not be
+        read (the stream then ends with the error, without the payload: see :meth:`_parse`)."""
+        try:
+            self.queue.extend(self.parser.feed_body(data))
+        except StreamError as exc:
+            exc.__cause__ = exc.__context__ = None
+            exc.__suppress_context__ = True
+            self.to_raise = exc
+            self.finish("error", exc)
+            return False
+        return True
+
     def _ignore(self, data: bytes) -> None:
         """An event after the terminal event: not delivered, counted. The Chat Completions
         sentinel that some servers send after a Responses terminal event is expected."""
@@ -438,8 +482,11 @@ class _StreamCore:
             self.to_raise = timeout
             self.finish("error", timeout)
             return
-        truncated = self.decoder.has_pending
-        self.decoder.close()
+        decoder = self.decoder
+        truncated = decoder.has_pending
+        decoder.close()
+        if isinstance(decoder, _Document) and not self._parse_document(bytes(decoder.data)):
+            return
         self.queue.extend(self.parser.close())
         if self.parser.done:
             self.settle()

@@ -153,10 +153,13 @@ def test_latest_names_switch_on_with_the_opt_in(
     common = _common(server)
     expected = {spec.name for spec in METRICS["latest"].values()}
     # The recording reports no cache writes: that counter stays unrecorded. The operation
-    # duration is for operations other than inference (a fetch) and SHOULD NOT be reported here.
+    # duration is for operations other than inference (a fetch) and SHOULD NOT be reported here,
+    # nor are the embeddings metrics.
     assert set(found) == expected - {
         "gen_ai.client.inference.usage.cache_write.input_tokens",
         "gen_ai.client.operation.duration",
+        "gen_ai.client.embeddings.duration",
+        "gen_ai.client.embeddings.operation.input_tokens",
     }
     assert "gen_ai.client.token.usage" not in found
 

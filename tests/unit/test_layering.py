@@ -118,7 +118,12 @@ def test_io_free_module_does_no_io(path: Path) -> None:
 
 
 def test_the_layer_checks_see_providers_and_io() -> None:
-    assert PROVIDER_PACKAGES == ["anthropic_messages", "openai_chat", "openai_responses"]
+    assert PROVIDER_PACKAGES == [
+        "anthropic_messages",
+        "openai_chat",
+        "openai_embeddings",
+        "openai_responses",
+    ]
     assert "httpx" in _reachable_imports(SRC / "stream.py")
     assert "spanstream.providers.openai_responses" in _reachable_imports(SRC / "client.py")
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
+
 from spanstream.providers.anthropic_messages import MessagesParser
 from spanstream.providers.anthropic_messages import build_request as anthropic_request
 from spanstream.providers.openai_chat import ChatCompletionsParser
 from spanstream.providers.openai_chat import build_request as chat_request
+from spanstream.providers.openai_embeddings import build_request as embeddings_request
+from spanstream.providers.openai_responses import build_request as responses_request
 from spanstream.providers.services import ANTHROPIC, OPENAI
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -224,3 +230,24 @@ def test_provider_auth_headers() -> None:
         "anthropic-version": "2023-06-01",
         "x-api-key": "sk-ant-1",
     }
+
+
+# -- every API ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "given", "missing"),
+    [
+        (chat_request, {"messages": MESSAGES}, "model"),
+        (responses_request, {"model": "m"}, "input"),
+        (anthropic_request, {"model": "m", "messages": MESSAGES}, "max_tokens"),
+        (embeddings_request, {"input": "x"}, "model"),
+    ],
+)
+def test_a_missing_required_argument_is_a_type_error_naming_it(
+    build: Callable[..., object], given: dict[str, object], missing: str
+) -> None:
+    # The parameter TypedDicts' __required_keys__ is empty under postponed annotations, which
+    # let a missing model through to a KeyError (or to the server).
+    with pytest.raises(TypeError, match=f"missing required keyword argument.*{missing}"):
+        build(**given)

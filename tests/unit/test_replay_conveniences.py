@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import httpx
 import pytest
 
@@ -85,3 +87,33 @@ def test_the_fixture_server_listens_on_loopback(sse_replay_server: ReplayServer)
     assert sse_replay_server.host == "127.0.0.1"
     assert sse_replay_server.base_url == f"http://127.0.0.1:{sse_replay_server.port}/v1"
     assert not sse_replay_server.closing
+
+
+def test_json_and_embeddings_replies_answer_the_embeddings_route(
+    sse_replay_server: ReplayServer,
+) -> None:
+    server = sse_replay_server
+    raw = server.reply_with_json(b'{"data": []}')
+    floats = server.reply_with_embeddings([[0.5, -2.0]], model="m", prompt_tokens=3)
+    packed = server.reply_with_embeddings([[0.5, -2.0]], encoding_format="base64")
+    assert raw.kind == "json"
+    with httpx.Client(base_url=server.base_url) as client:
+        # With and without /v1, as the other routes.
+        answers = [
+            client.post(path, json={}) for path in ("embeddings", "/embeddings", "embeddings")
+        ]
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert all(a.headers["content-type"] == "application/json" for a in answers)
+    assert answers[0].content == b'{"data": []}'
+    assert answers[0].headers["content-length"] == "12"
+    assert answers[1].json() == {
+        "object": "list",
+        "data": [{"object": "embedding", "index": 0, "embedding": [0.5, -2.0]}],
+        "model": "m",
+        "usage": {"prompt_tokens": 3, "total_tokens": 3},
+    }
+    # base64 of little-endian float32: 0.5 is 00 00 00 3f, -2.0 is 00 00 00 c0.
+    encoded = answers[2].json()["data"][0]["embedding"]
+    assert base64.b64decode(encoded) == b"\x00\x00\x00\x3f\x00\x00\x00\xc0"
+    assert "usage" not in answers[2].json()
+    assert floats.body != packed.body

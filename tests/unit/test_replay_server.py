@@ -292,13 +292,13 @@ def test_unknown_path_is_a_404_with_an_openai_error_body(
 ) -> None:
     server.enqueue(Reply.sse(BODY))
 
-    response = client.post("/embeddings", json={})
+    response = client.post("/images/generations", json={})
     wrong_method = client.get("/responses")
 
     assert response.status_code == 404
     assert response.json() == {
         "error": {
-            "message": "Invalid URL (POST /v1/embeddings)",
+            "message": "Invalid URL (POST /v1/images/generations)",
             "type": "invalid_request_error",
             "code": None,
             "param": None,
@@ -307,7 +307,7 @@ def test_unknown_path_is_a_404_with_an_openai_error_body(
     assert wrong_method.status_code == 405
     assert server.pending == 1  # neither consumed the queued reply
     assert [(r.method, r.path) for r in server.requests] == [
-        ("POST", "/v1/embeddings"),
+        ("POST", "/v1/images/generations"),
         ("GET", "/v1/responses"),
     ]
 

@@ -280,6 +280,44 @@ def test_tool_span_rules(genai_telemetry: GenAITelemetry) -> None:
     assert kinds(check_semconv(span)) == [("span_kind", None), ("span_name", None)]
 
 
+EMBEDDINGS = {
+    "gen_ai.operation.name": "embeddings",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "text-embedding-3-small",
+    "gen_ai.request.encoding_formats": ("base64",),
+    "gen_ai.embeddings.dimension.count": 1536,
+    "gen_ai.usage.input_tokens": 9,
+    "spanstream.outcome": "completed",
+}
+
+
+def test_embeddings_span_rules(genai_telemetry: GenAITelemetry) -> None:
+    name = "embeddings text-embedding-3-small"
+    assert check_semconv(make_span(genai_telemetry, EMBEDDINGS, name=name)) == []
+    # What only an inference span has does not belong on an embeddings span.
+    inference_only = {
+        **EMBEDDINGS,
+        "gen_ai.usage.output_tokens": 0,
+        "gen_ai.response.finish_reasons": ("error",),
+        "gen_ai.request.stream": True,
+        "gen_ai.input.messages": "[]",
+    }
+    problems = check_semconv(make_span(genai_telemetry, inference_only, name=name))
+    assert kinds(problems) == [
+        ("unknown", "gen_ai.input.messages"),
+        ("unknown", "gen_ai.request.stream"),
+        ("unknown", "gen_ai.response.finish_reasons"),
+        ("unknown", "gen_ai.usage.output_tokens"),
+    ]
+    assert str(problems[0]) == "gen_ai.input.messages is not an attribute of the embeddings span"
+    nameless = {k: v for k, v in EMBEDDINGS.items() if k != "gen_ai.provider.name"}
+    span = make_span(genai_telemetry, nameless, name=name, kind=SpanKind.INTERNAL)
+    assert kinds(check_semconv(span)) == [
+        ("missing", "gen_ai.provider.name"),
+        ("span_kind", None),
+    ]
+
+
 def test_wrong_types(genai_telemetry: GenAITelemetry) -> None:
     span = make_span(
         genai_telemetry,

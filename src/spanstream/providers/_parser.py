@@ -159,6 +159,11 @@ class ParserBase:
         return self._acc.snapshot()
 
     @property
+    def result(self) -> object:
+        """What ``create()`` returns (see :attr:`~.base.Parser.result`): the response."""
+        return self.response
+
+    @property
     def error(self) -> ProviderError | None:
         """The provider error reported in the stream, if any."""
         return self._error
@@ -171,6 +176,10 @@ class ParserBase:
         """Parse one event given as its type and its data (``bytes`` as
         :meth:`~spanstream.sse.SSEDecoder.feed_raw` returns it, or ``str``)."""
         raise NotImplementedError
+
+    def feed_body(self, data: bytes) -> list[StreamEvent]:
+        """Parse a reply that was not streamed (see :meth:`~.base.Parser.feed_body`)."""
+        raise NotImplementedError  # WIP: each parser's own, next
 
     def cursor(self, data: bytes) -> int | None:
         """Where a stream could be resumed after this event: nowhere, unless the API says

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from functools import cache
+from typing import Any, Protocol, get_origin
 
-from typing_extensions import TypedDict
+from typing_extensions import Required, TypedDict, get_type_hints
 
 from .._request import FETCH_RESPONSE, ProviderAttributes, RequestContent, RequestInfo
 from ..events import ProviderError, Response, StreamEvent
@@ -36,6 +37,7 @@ __all__ = [
     "int_of",
     "prepare_request",
     "request_body",
+    "required_keys",
     "str_of",
 ]
 
@@ -53,17 +55,36 @@ class CommonParams(TypedDict, total=False):
 _COMMON_LOCAL = ("conversation_id", "extra_body")
 
 
+_REQUIRED: object = Required
+
+
+@cache
+def required_keys(params: type) -> frozenset[str]:
+    """The ``Required`` keys of an API's parameter ``TypedDict``. Its ``__required_keys__``
+    misses them when the module defining it postpones annotations (``from __future__ import
+    annotations``: the class sees ``"Required[str]"`` as a string), so the hints are resolved."""
+    hints: dict[str, object] = get_type_hints(params, include_extras=True)
+    marked = {name for name, hint in hints.items() if get_origin(hint) is _REQUIRED}
+    return frozenset(marked) | frozenset(getattr(params, "__required_keys__", ()))
+
+
 def request_body(
-    params: Mapping[str, object], required: Collection[str], local: Collection[str] = ()
+    params: Mapping[str, object],
+    required: Collection[str],
+    local: Collection[str] = (),
+    *,
+    stream: bool = True,
 ) -> dict[str, object]:
-    """The JSON body of a streaming request from the keyword arguments of its ``stream()``: the
+    """The JSON body of a request from the keyword arguments of its ``stream()`` (or
+    ``create()``, ``stream=False``: then ``stream`` is not sent, as the APIs' default): the
     API's parameters as its provider names them (each API's ``TypedDict``) and any further body
     field, as given. ``None`` means "not sent"; mappings and sequences (not strings) are sent as
     JSON objects and arrays; ``local`` names the arguments that are not body fields."""
     missing = [name for name in required if name not in params]
     if missing:
-        raise TypeError(f"stream() missing required keyword argument(s): {', '.join(missing)}")
-    body: dict[str, object] = {"stream": True}
+        call = "stream()" if stream else "create()"
+        raise TypeError(f"{call} missing required keyword argument(s): {', '.join(missing)}")
+    body: dict[str, object] = {"stream": True} if stream else {}
     for name, value in params.items():
         if value is None or name in local:
             continue
@@ -94,20 +115,24 @@ def prepare_request(
     parser: ParserFactory,
     local: Collection[str] = (),
     derived: Mapping[str, object] | None = None,
+    stream: bool = True,
 ) -> PreparedRequest:
-    """The streaming ``POST`` to ``path`` from the keyword arguments of an API's ``stream()``.
+    """The ``POST`` to ``path`` from the keyword arguments of an API's ``stream()`` (or, with
+    ``stream=False``, its ``create()``: the reply is one JSON document).
 
     The body is :func:`request_body` of ``params`` (``local`` names the API's own arguments that
     are not body fields), then the ``derived`` fields the API made of those, then ``extra_body``;
     ``describe`` reads the final body into the request's :class:`RequestInfo`, which names the
     caller's ``conversation_id`` when one is given.
     """
-    body = request_body(params, required, (*_COMMON_LOCAL, *local))
+    body = request_body(params, required, (*_COMMON_LOCAL, *local), stream=stream)
     if derived:
         body.update(derived)
     body.update(extra_body_of(params))
     info = describe(body).in_conversation(params.get("conversation_id"))
-    return PreparedRequest(path=path, body=body, info=info, parser=parser)
+    if not stream:
+        info = replace(info, stream=False)
+    return PreparedRequest(path=path, body=body, info=info, parser=parser, stream=stream)
 
 
 def int_of(value: object) -> int | None:
@@ -148,6 +173,9 @@ class PreparedRequest:
     headers: dict[str, str] = field(default_factory=dict)
     method: str = "POST"
     query: tuple[tuple[str, str], ...] = ()
+    stream: bool = True
+    """Whether the reply is an event stream; else one JSON document (a ``create()``), which the
+    parser reads with ``feed_body``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +260,12 @@ class Parser(Protocol):
         """Signal the end of the stream; returns any events that the end implies."""
         ...
 
+    def feed_body(self, data: bytes) -> list[StreamEvent]:
+        """Parse a reply that was not streamed: the API's whole response as one JSON document,
+        folded into the same :attr:`response` as a stream's events are (``done`` afterwards).
+        Raises :class:`~spanstream.errors.MalformedEventError` if it cannot be read."""
+        ...
+
     def cursor(self, data: bytes) -> int | None:
         """Where a stream could be resumed after the event whose data this is (its sequence
         number, in the APIs that have one), or ``None``."""
@@ -245,6 +279,12 @@ class Parser(Protocol):
     @property
     def error(self) -> ProviderError | None:
         """The provider error reported inside the stream, if any."""
+        ...
+
+    @property
+    def result(self) -> object:
+        """What ``create()`` returns once the reply is read: the :attr:`response` of an
+        inference API; an API whose reply is something else (embeddings) returns its own."""
         ...
 
 
@@ -264,19 +304,20 @@ class _FirstUse:
     def __init__(self, module: str, name: str) -> None:
         self._module = module
         self._name = name
-        self._class: ParserFactory | None = None
+        self._class: Callable[..., Parser] | None = None
 
-    def __call__(self, *, strict: bool) -> Parser:
+    def __call__(self, *, strict: bool, **options: Any) -> Parser:
         parser_class = self._class
         if parser_class is None:
             parser_class = self._class = getattr(importlib.import_module(self._module), self._name)
-        return parser_class(strict=strict)
+        return parser_class(strict=strict, **options)
 
     def __repr__(self) -> str:
         return f"<parser {self._module}.{self._name}, imported on first use>"
 
 
-def first_use(package: str, name: str) -> ParserFactory:
+def first_use(package: str, name: str) -> Callable[..., Parser]:
     """The factory of the parser class ``name`` of the provider package ``package`` (in its
-    ``parser`` module), imported when the first parser is made."""
+    ``parser`` module), imported when the first parser is made; keyword arguments besides
+    ``strict`` go to the class (the embeddings parser's ``inputs``)."""
     return _FirstUse(f"{package}.parser", name)

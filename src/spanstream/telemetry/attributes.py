@@ -69,8 +69,11 @@ def start_attributes(
     attributes: dict[str, AttributeValue] = {
         gen_ai.GEN_AI_OPERATION_NAME: info.operation,
         gen_ai.GEN_AI_PROVIDER_NAME: info.provider,
-        gen_ai.GEN_AI_REQUEST_STREAM: True,
     }
+    if info.stream:
+        # Conditionally Required "if and only if the request is streaming"; unset means not
+        # streamed (client-inference.md @024a4f9), and the embeddings span has no such attribute.
+        attributes[gen_ai.GEN_AI_REQUEST_STREAM] = True
     if info.model is not None:
         attributes[gen_ai.GEN_AI_REQUEST_MODEL] = info.model
     if server_address:
@@ -97,6 +100,10 @@ def start_attributes(
         gen_ai.GEN_AI_RESPONSE_ID: info.response_id,  # a fetch: known before it starts
         GEN_AI_REQUEST_STREAM_CURSOR: info.stream_cursor,
         gen_ai.GEN_AI_CONVERSATION_ID: info.conversation_id,
+        gen_ai.GEN_AI_REQUEST_ENCODING_FORMATS: list(info.encoding_formats)
+        if info.encoding_formats
+        else None,
+        gen_ai.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: info.dimension_count,
     }
     attributes.update({k: v for k, v in optional.items() if v is not None})
     attributes.update(info.request_attributes())
@@ -123,9 +130,9 @@ def end_attributes(
     reasons = received_finish_reasons(response)
     if reasons:
         attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
-    elif outcome not in _LEFT and response.status not in _FINISHED:
+    elif outcome not in _LEFT and response.status not in _FINISHED and info.family == "inference":
         # The conventions ask for "error" where a finish reason was expected but never came
-        # because the response did not finish (failed, cut).
+        # because the response did not finish (failed, cut); no other family has finish reasons.
         attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = ["error"]
     # None is invented otherwise: a finished response whose server gave no reason (a Chat
     # stream ended by [DONE], an Anthropic message_stop without stop_reason), or a consumer
@@ -137,6 +144,9 @@ def end_attributes(
         attributes[GEN_AI_RESPONSE_STATUS] = response.status
     elif response.usage is not None:
         attributes.update(usage_attributes(response.usage, latest=latest))
+    if response.dimension_count is not None:
+        # The count the reply states wins over the one the request asked for.
+        attributes[gen_ai.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = response.dimension_count
     if error_type:
         attributes[error_attributes.ERROR_TYPE] = error_type
     if time_to_first_chunk is not None:

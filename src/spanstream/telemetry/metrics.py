@@ -10,6 +10,10 @@ Nothing is recorded per event: the stream keeps a few timestamps and counts (and
 network read in a flat buffer), and the instruments are fed at the end, also for failed,
 cancelled and abandoned streams.
 
+An embeddings request (``RequestInfo.family``) records its duration and its input tokens only,
+under the embeddings names of each set (``gen_ai.client.embeddings.*`` in the latest,
+client-embeddings.md @88eccb1).
+
 The duration and token metrics also carry the response attributes a provider adds to the
 conventions (:class:`~spanstream._request.ProviderAttributes`): for OpenAI,
 ``openai.response.service_tier`` and ``openai.response.system_fingerprint`` when the response
@@ -68,6 +72,8 @@ Measure = Literal[
     "reasoning_output_tokens",
     "operation_input_tokens",
     "operation_output_tokens",
+    "embeddings_duration",
+    "embeddings_input_tokens",
 ]
 
 
@@ -151,6 +157,11 @@ METRICS: Mapping[str, Mapping[Measure, MetricSpec]] = {
             "Reasoning tokens (a subset of output tokens).",
             modality=False,
         ),
+        # Embeddings report on the operation duration and the token usage (input only).
+        "embeddings_duration": _OPERATION_DURATION,
+        "embeddings_input_tokens": _token_histogram(
+            gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE, "Number of input tokens used.", "input"
+        ),
     },
     # semantic-conventions-genai main (@024a4f9 / token metrics @066d4a7).
     "latest": {
@@ -194,6 +205,14 @@ METRICS: Mapping[str, Mapping[Measure, MetricSpec]] = {
         ),
         "operation_output_tokens": _token_histogram(
             "gen_ai.client.inference.operation.output_tokens", "Output tokens per operation."
+        ),
+        # client-embeddings.md @88eccb1: embeddings have their own two metrics.
+        "embeddings_duration": _seconds(
+            "gen_ai.client.embeddings.duration", "GenAI client embeddings operation duration."
+        ),
+        "embeddings_input_tokens": _token_histogram(
+            "gen_ai.client.embeddings.operation.input_tokens",
+            "The number of input tokens used per embeddings operation.",
         ),
     },
 }
@@ -265,6 +284,20 @@ class StreamMetrics:
         # Duration and token metrics also carry the provider's own response attributes (the
         # OpenAI refinement recommends its openai.response.* ones there).
         refined = {**with_error, **info.response_attributes(result.response)}
+        if info.family == "embeddings":
+            # The duration, and the input tokens when the reply states them (no error.type on
+            # them: client-embeddings.md @88eccb1, "when the count is readily available").
+            stated = result.response.usage
+            inputs = stated.input_tokens if stated is not None else None
+            self._record(
+                {
+                    "streams": streams,
+                    "embeddings_duration": (timings.duration, refined),
+                    "embeddings_input_tokens": (inputs, common),
+                },
+                context,
+            )
+            return
 
         values: dict[Measure, tuple[float | int | None, dict[str, AttributeValue]]] = {
             "streams": streams,

@@ -264,7 +264,9 @@ class SpanObserver:
 
     def _content(self, info: RequestInfo, result: StreamResult) -> CapturedContent | None:
         capture = self._instrumentation.content
-        if not capture.enabled:
+        if not capture.enabled or info.family != "inference":
+            # Content is the inference span's: the embeddings span defines none
+            # (client-embeddings.md @88eccb1), so its input is never captured.
             return None
         try:
             request = info.content() if info.content is not None else None

@@ -3,7 +3,8 @@
 * `GenAITelemetry` -- isolated in-memory tracer and meter providers (the ``genai_telemetry``
   pytest fixture), with spanstream client factories wired to them;
 * `ReplayServer` / `Reply` -- a loopback server replaying recorded SSE streams with fault
-  injection (the ``sse_replay_server`` fixture); `recording` finds the bundled recordings;
+  injection (the ``sse_replay_server`` fixture), and JSON replies such as `embeddings_body`;
+  `recording` finds the bundled recordings;
 * `assert_inference_span`, `assert_metric_point`, `check_semconv` / `assert_semconv` --
   assertions that speak ``gen_ai`` and fail with a per-attribute diff;
 * `span_snapshot` / `assert_snapshot` -- stable span snapshots for golden-file tests.
@@ -13,6 +14,7 @@ The pytest fixtures come from `spanstream.testing.plugin`, registered automatica
 
 from .assertions import (
     DEPRECATED_ATTRIBUTES,
+    EMBEDDINGS_ATTRIBUTES,
     KNOWN_ATTRIBUTES,
     Problem,
     assert_inference_span,
@@ -30,6 +32,7 @@ from .replay import (
     ReplayServer,
     Reply,
     ReplyOutcome,
+    embeddings_body,
 )
 from .snapshot import (
     UPDATE_SNAPSHOTS_ENV,
@@ -42,6 +45,7 @@ from .snapshot import (
 
 __all__ = [
     "DEPRECATED_ATTRIBUTES",
+    "EMBEDDINGS_ATTRIBUTES",
     "INFERENCE_OPERATIONS",
     "KNOWN_ATTRIBUTES",
     "FETCH_ROUTE",
@@ -62,6 +66,7 @@ __all__ = [
     "assert_semconv",
     "assert_snapshot",
     "check_semconv",
+    "embeddings_body",
     "recording",
     "recording_names",
     "root_snapshots",

@@ -11,7 +11,8 @@ failure reads without a debugger. None of them needs pytest::
 
 The conventions checked by `check_semconv` are encoded below as data, from
 ``open-telemetry/semantic-conventions-genai`` @024a4f9 (``docs/gen-ai/client-inference.md``,
-``gen-ai-spans.md``, ``openai.md``) and, for deprecated names,
+``gen-ai-spans.md``, ``openai.md``), ``docs/gen-ai/client-embeddings.md`` @88eccb1 for the
+embeddings span, and, for deprecated names,
 ``open-telemetry/semantic-conventions`` ``model/gen-ai/deprecated/registry-deprecated.yaml``.
 """
 
@@ -33,6 +34,7 @@ from .capture import INFERENCE_OPERATIONS, GenAITelemetry, MetricPoint
 
 __all__ = [
     "DEPRECATED_ATTRIBUTES",
+    "EMBEDDINGS_ATTRIBUTES",
     "KNOWN_ATTRIBUTES",
     "Problem",
     "assert_inference_span",
@@ -330,9 +332,26 @@ _INFERENCE_RULE: Final[_SpanRule] = (
 _SPAN_RULES: Final[Mapping[str, _SpanRule]] = MappingProxyType(
     {
         **dict.fromkeys(INFERENCE_OPERATIONS, _INFERENCE_RULE),
-        "embeddings": (SpanKind.CLIENT, "gen_ai.request.model", ()),
+        "embeddings": (SpanKind.CLIENT, "gen_ai.request.model", ("gen_ai.provider.name",)),
         "execute_tool": (SpanKind.INTERNAL, "gen_ai.tool.name", ("gen_ai.tool.name",)),
         "fetch_response": (SpanKind.CLIENT, None, ("gen_ai.response.id",)),
+    }
+)
+
+#: The attributes of the embeddings span (client-embeddings.md @88eccb1): no other ``gen_ai.*`` /
+#: ``openai.*`` name belongs on it (no output tokens, finish reasons, streaming flag or content).
+EMBEDDINGS_ATTRIBUTES: Final = frozenset(
+    {
+        "gen_ai.operation.name",
+        "gen_ai.provider.name",
+        "error.type",
+        "gen_ai.request.model",
+        "server.address",
+        "server.port",
+        "gen_ai.embeddings.dimension.count",
+        "gen_ai.request.encoding_formats",
+        "gen_ai.response.model",
+        "gen_ai.usage.input_tokens",
     }
 )
 
@@ -363,7 +382,8 @@ def check_semconv(span: ReadableSpan, *, latest: bool | None = None) -> list[Pro
     Checks Required attributes (``gen_ai.operation.name``, ``gen_ai.provider.name``,
     ``gen_ai.request.model`` for OpenAI, ``error.type`` when the status is ERROR), span kind and
     name (``"{operation} {model}"`` for inference), attribute types, deprecated names and
-    unknown ``gen_ai.*`` / ``openai.*`` names against `KNOWN_ATTRIBUTES`. ``latest`` selects the
+    unknown ``gen_ai.*`` / ``openai.*`` names against `KNOWN_ATTRIBUTES` (against
+    `EMBEDDINGS_ATTRIBUTES` for an ``embeddings`` span). ``latest`` selects the
     latest (unreleased) name set instead of the released one; by default it follows
     ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`` as spanstream itself does.
     """
@@ -433,6 +453,12 @@ def _check_attribute(
         replacement = _CACHE_WRITE
     if replacement is not None:
         return [Problem("deprecated", name, f"{name} is deprecated: use {replacement}")]
+    if (
+        attributes.get("gen_ai.operation.name") == "embeddings"
+        and name not in EMBEDDINGS_ATTRIBUTES
+    ):
+        message = f"{name} is not an attribute of the embeddings span"
+        return [Problem("unknown", name, message)]
     expected_type = KNOWN_ATTRIBUTES.get(name) or (None if latest else _RELEASED_ONLY.get(name))
     if expected_type is None and name.startswith(_PROMPT_VARIABLE):
         expected_type = "string"

@@ -221,12 +221,26 @@ class GenAITelemetry:
     def inference_span(self) -> ReadableSpan:
         """The one finished inference span; AssertionError if there are none or several."""
         __tracebackhide__ = True
-        spans = self.inference_spans
+        return self._only("inference", self.inference_spans)
+
+    def embeddings_span(self) -> ReadableSpan:
+        """The one finished ``embeddings`` span; AssertionError if there are none or
+        several."""
+        __tracebackhide__ = True
+        spans = [
+            span
+            for span in self.spans
+            if (span.attributes or {}).get("gen_ai.operation.name") == "embeddings"
+        ]
+        return self._only("embeddings", spans)
+
+    def _only(self, what: str, spans: Sequence[ReadableSpan]) -> ReadableSpan:
+        __tracebackhide__ = True
         if len(spans) != 1:
             names = [span.name for span in self.spans]
             open_names = [span.name for span in self.open_spans]
             raise AssertionError(
-                f"expected exactly one finished inference span, got {len(spans)}; "
+                f"expected exactly one finished {what} span, got {len(spans)}; "
                 f"finished spans: {names}; still open: {open_names}"
             )
         return spans[0]

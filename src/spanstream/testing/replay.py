@@ -1,10 +1,11 @@
 """A loopback HTTP/1.1 server that replays LLM streaming responses, with fault injection.
 
-`ReplayServer` speaks just enough of the OpenAI Responses, OpenAI Chat Completions and
-Anthropic Messages HTTP APIs for a client under test: every ``POST`` to one of their streaming
-routes is answered with the next queued `Reply` -- a recorded Server-Sent-Events body sent over a
-real socket, optionally chunked, slowed down, cut, held open, or corrupted -- and the request is
-recorded for later assertions. A ``GET /v1/responses/{id}`` (streaming a stored Responses API
+`ReplayServer` speaks just enough of the OpenAI Responses, OpenAI Chat Completions, OpenAI
+embeddings and Anthropic Messages HTTP APIs for a client under test: every ``POST`` to one of
+their routes is answered with the next queued `Reply` -- a recorded Server-Sent-Events body sent
+over a real socket, optionally chunked, slowed down, cut, held open, or corrupted, or one JSON
+document (`Reply.json`, `ReplayServer.reply_with_embeddings`) -- and the request is recorded for
+later assertions. A ``GET /v1/responses/{id}`` (streaming a stored Responses API
 response, or resuming one with ``starting_after=N``) takes the next queued reply too, sent from
 the first event whose ``sequence_number`` is above N. It uses the standard library only, binds
 to loopback only, and runs in a background thread, so it works from synchronous and asynchronous
@@ -38,6 +39,7 @@ applies at the end of the body, before the terminating chunk.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ipaddress
 import json
@@ -46,6 +48,7 @@ import re
 import select
 import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -63,6 +66,7 @@ __all__ = [
     "FETCH_ROUTE",
     "MALFORMED_DATA",
     "ROUTES",
+    "embeddings_body",
     "ReplyOutcome",
     "RecordedRequest",
     "ReplayServer",
@@ -79,7 +83,7 @@ interrupted the reply.
 
 #: Paths answered with a queued reply (the same paths without the ``/v1`` prefix work too, and
 #: under Azure OpenAI's ``/openai`` and ``/openai/deployments/{name}``).
-ROUTES = ("/v1/responses", "/v1/chat/completions", "/v1/messages")
+ROUTES = ("/v1/responses", "/v1/chat/completions", "/v1/messages", "/v1/embeddings")
 FETCH_ROUTE = "/v1/responses/"
 """``GET`` under this prefix (or without ``/v1``) fetches a stored response: ``{id}`` follows."""
 
@@ -149,14 +153,15 @@ def _header_items(headers: Mapping[str, str] | None) -> tuple[tuple[str, str], .
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted HTTP response; build it with `sse`, `from_file`, `events` or `error`.
+    """One scripted HTTP response; build it with `sse`, `from_file`, `events`, `json` or
+    `error`.
 
     SSE replies (``kind == "sse"``) are sent with ``Content-Type: text/event-stream`` and a
-    chunked body, and accept the fault options documented on `Reply.sse`. Error replies
-    (``kind == "error"``) are sent as one body with a ``Content-Length``.
+    chunked body, and accept the fault options documented on `Reply.sse`. JSON and error
+    replies (``kind == "json"`` / ``"error"``) are sent as one body with a ``Content-Length``.
     """
 
-    kind: Literal["sse", "error"]
+    kind: Literal["sse", "json", "error"]
     body: bytes
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
@@ -311,14 +316,73 @@ class Reply:
         """
         if body is None:
             body = _default_error_body(status)
-        data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
+        return cls._document("error", body, status, headers, delay_first_byte)
+
+    @classmethod
+    def json(
+        cls,
+        body: Mapping[str, Any] | str | bytes,
+        *,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        delay_first_byte: float = 0.0,
+    ) -> Reply:
+        """A reply that is one JSON document, as a request that is not streamed gets (an
+        embeddings reply, a ``create()``): a mapping is sent as JSON, ``str`` or ``bytes``
+        verbatim (a recorded body, or a malformed one). The content type is
+        ``application/json`` unless ``headers`` sets another one."""
+        return cls._document("json", body, status, headers, delay_first_byte)
+
+    @classmethod
+    def _document(
+        cls,
+        kind: Literal["json", "error"],
+        body: Mapping[str, Any] | str | bytes,
+        status: int,
+        headers: Mapping[str, str] | None,
+        delay_first_byte: float,
+    ) -> Reply:
+        if isinstance(body, bytes):
+            data = body
+        elif isinstance(body, str):
+            data = body.encode("utf-8")
+        else:
+            data = json.dumps(body).encode("utf-8")
         return cls(
-            kind="error",
+            kind=kind,
             body=data,
             status=status,
             headers=_header_items(headers),
             delay_first_byte=delay_first_byte,
         )
+
+
+def embeddings_body(
+    vectors: Sequence[Sequence[float]],
+    *,
+    model: str = "text-embedding-3-small",
+    encoding_format: Literal["float", "base64"] = "float",
+    prompt_tokens: int | None = None,
+) -> dict[str, Any]:
+    """An OpenAI ``/embeddings`` reply (OpenAI API reference, "The embedding object"): the
+    ``embedding`` of each item is its floats, or base64 of little-endian float32."""
+
+    def encode(vector: Sequence[float]) -> list[float] | str:
+        if encoding_format == "float":
+            return list(vector)
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+
+    body: dict[str, Any] = {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": index, "embedding": encode(vector)}
+            for index, vector in enumerate(vectors)
+        ],
+        "model": model,
+    }
+    if prompt_tokens is not None:
+        body["usage"] = {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}
+    return body
 
 
 @dataclass(frozen=True)
@@ -708,7 +772,7 @@ class _Handler(BaseHTTPRequestHandler):
         gate = self.owner._open_gate() if reply.hold_after_events is not None else None
         try:
             self._wait(reply.delay_first_byte)
-            if reply.kind == "error":
+            if reply.kind != "sse":
                 defaults = {
                     "Content-Type": "application/json",
                     "Content-Length": str(len(reply.body)),
@@ -957,6 +1021,44 @@ class ReplayServer:
         given (pass an Anthropic-style ``{"type": "error", "error": {...}}`` for /messages)."""
         return self._enqueue_one(
             Reply.error(status, body, headers, delay_first_byte=delay_first_byte)
+        )
+
+    def reply_with_json(
+        self,
+        body: Mapping[str, Any] | str | bytes,
+        *,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        delay_first_byte: float = 0.0,
+    ) -> Reply:
+        """Queue `Reply.json`: one JSON document (a mapping, or a body sent verbatim)."""
+        return self._enqueue_one(
+            Reply.json(body, status=status, headers=headers, delay_first_byte=delay_first_byte)
+        )
+
+    def reply_with_embeddings(
+        self,
+        vectors: Sequence[Sequence[float]],
+        *,
+        model: str = "text-embedding-3-small",
+        encoding_format: Literal["float", "base64"] = "float",
+        prompt_tokens: int | None = None,
+        **options: Any,
+    ) -> Reply:
+        """Queue an OpenAI ``/embeddings`` reply holding ``vectors`` (one per input, indexed in
+        order) as floats or, with ``encoding_format="base64"``, as base64 of little-endian
+        float32, with ``usage`` when ``prompt_tokens`` is given. ``options`` are those of
+        `Reply.json` (``status``, ``headers``, ``delay_first_byte``)."""
+        return self._enqueue_one(
+            Reply.json(
+                embeddings_body(
+                    vectors,
+                    model=model,
+                    encoding_format=encoding_format,
+                    prompt_tokens=prompt_tokens,
+                ),
+                **options,
+            )
         )
 
     def _enqueue_one(self, reply: Reply) -> Reply:

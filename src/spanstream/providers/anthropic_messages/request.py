@@ -35,9 +35,9 @@ class MessagesParams(base.CommonParams, total=False):
     service_tier: str | None
 
 
-def build_request(**params: Unpack[MessagesParams]) -> base.PreparedRequest:
+def build_request(*, stream: bool = True, **params: Unpack[MessagesParams]) -> base.PreparedRequest:
     """Return the streaming request for Anthropic Messages (``params``: see
-    :class:`MessagesParams`).
+    :class:`MessagesParams`). ``stream=False``: the request of ``create()``.
 
     Parameters left ``None`` are not sent. ``extra_body`` is merged last, so any field the API
     accepts (``output_config``...) can be passed even if this version does not name it.
@@ -46,9 +46,10 @@ def build_request(**params: Unpack[MessagesParams]) -> base.PreparedRequest:
     return base.prepare_request(
         "/messages",
         params,
-        required=MessagesParams.__required_keys__,
+        required=base.required_keys(MessagesParams),
         describe=_info,
         parser=_PARSER,
+        stream=stream,
     )
 
 

@@ -43,14 +43,16 @@ class ChatParams(base.CommonParams, total=False):
     stream_options: Mapping[str, object] | None
 
 
-def build_request(**params: Unpack[ChatParams]) -> base.PreparedRequest:
+def build_request(*, stream: bool = True, **params: Unpack[ChatParams]) -> base.PreparedRequest:
     """Return the streaming request for Chat Completions (``params``: see :class:`ChatParams`).
 
     Usage is requested (``stream_options.include_usage``) unless ``include_usage=False``: without
-    it the stream carries no token counts. Keys given in ``stream_options`` win. Parameters left
-    ``None`` are not sent; ``extra_body`` is merged last, so any field a server accepts can be
-    passed even if this version does not name it. ``conversation_id`` (not sent) names the
-    conversation the caller tracks, for the telemetry.
+    it the stream carries no token counts. Keys given in ``stream_options`` win. A reply that is
+    not streamed always has its usage, and ``stream_options`` is not sent with it (the API
+    refuses it without ``stream``). Parameters left ``None`` are not sent; ``extra_body`` is
+    merged last, so any field a server accepts can be passed even if this version does not name
+    it. ``conversation_id`` (not sent) names the conversation the caller tracks, for the
+    telemetry.
     """
     options: dict[str, object] = (
         {"include_usage": True} if params.get("include_usage", True) else {}
@@ -61,11 +63,12 @@ def build_request(**params: Unpack[ChatParams]) -> base.PreparedRequest:
     return base.prepare_request(
         "/chat/completions",
         params,
-        required=ChatParams.__required_keys__,
+        required=base.required_keys(ChatParams),
         describe=_info,
         parser=_PARSER,
         local=("include_usage", "stream_options"),
-        derived={"stream_options": options} if options else None,
+        derived={"stream_options": options} if options and stream else None,
+        stream=stream,
     )
 
 

@@ -45,9 +45,11 @@ class ResponsesParams(base.CommonParams, total=False):
     user: str | None
 
 
-def build_request(**params: Unpack[ResponsesParams]) -> base.PreparedRequest:
+def build_request(
+    *, stream: bool = True, **params: Unpack[ResponsesParams]
+) -> base.PreparedRequest:
     """Return the streaming request for the Responses API (``params``: see
-    :class:`ResponsesParams`).
+    :class:`ResponsesParams`). ``stream=False``: the request of ``create()``.
 
     Parameters left ``None`` are not sent. ``extra_body`` is merged last, so any field the API
     accepts can be passed even if this version does not name it. The telemetry names the
@@ -57,9 +59,10 @@ def build_request(**params: Unpack[ResponsesParams]) -> base.PreparedRequest:
     return base.prepare_request(
         "/responses",
         params,
-        required=ResponsesParams.__required_keys__,
+        required=base.required_keys(ResponsesParams),
         describe=_info,
         parser=_PARSER,
+        stream=stream,
     )
 
 
