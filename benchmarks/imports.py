@@ -16,17 +16,29 @@ twice after ``import spanstream``, and both times are reported.
 
 For ``import spanstream``, the modules with the largest median self time (what each module's own
 body took, its imports excluded) say where the time goes.
+
+Bytecode. An installed package imports from bytecode (pip compiles it when it installs a wheel,
+as it did httpx and pydantic), while a source checkout compiles its modules on every import if
+nothing caches their bytecode (``PYTHONDONTWRITEBYTECODE=1``, as on the machine these figures
+were first taken on, where that compile was most of ``import spanstream``'s time). So the cases
+are measured as installed: every child reads bytecode from a cache directory of its own
+(``PYTHONPYCACHEPREFIX``), filled once before the runs. The ``checkout`` row measures
+``import spanstream`` as a source checkout without cached bytecode imports it: its dependencies
+from their installed bytecode, spanstream compiled from source.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 REFERENCE = "import httpx, pydantic"
 SPANSTREAM = "import spanstream"
@@ -43,6 +55,8 @@ CASES = (
     ),
     ("testing", "import spanstream.testing", "the testing helpers (real SDK, in-memory)"),
 )
+# Measured as a source checkout without cached bytecode imports it (see the docstring).
+CHECKOUT = ("checkout", SPANSTREAM, "spanstream compiled from source, its dependencies installed")
 _LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( +)(\S+)")
 
 
@@ -52,13 +66,36 @@ class Config:
     top_modules: int = 12
 
 
-def _importtime(statement: str) -> tuple[float, dict[str, int]]:
+def _installed_env() -> dict[str, str]:
+    """An environment whose children read every module's bytecode from a cache directory of
+    their own, filled here by importing what the cases import, as installing does."""
+    prefix = tempfile.mkdtemp(prefix="spanstream-bytecode-")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = prefix
+    warm = "; ".join(statement for _, statement, _ in CASES) + "; " + _FIRST_STREAM_IMPORTS
+    subprocess.run([sys.executable, "-c", warm], check=True, env=env)
+    return env
+
+
+def _checkout_env() -> dict[str, str]:
+    """An environment that compiles spanstream from source on every import (its dependencies
+    keep their installed bytecode): no bytecode of spanstream's is read or written."""
+    import spanstream
+
+    for cache in Path(spanstream.__file__).parent.rglob("__pycache__"):
+        for compiled in cache.glob("*.pyc"):
+            compiled.unlink()
+    return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _importtime(statement: str, env: dict[str, str] | None = None) -> tuple[float, dict[str, int]]:
     """One ``-X importtime`` run: total µs of the top-level imports, and every module's self µs."""
     err = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", statement],
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     ).stderr
     total = 0
     selfs: dict[str, int] = {}
@@ -73,11 +110,11 @@ def _importtime(statement: str) -> tuple[float, dict[str, int]]:
     return float(total), selfs
 
 
-def _wall(statement: str) -> float:
+def _wall(statement: str, env: dict[str, str]) -> float:
     """One plain run: µs the statement took, timed inside the child."""
     code = f"import time\nt = time.perf_counter()\n{statement}\nprint(time.perf_counter() - t)"
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout
     return float(out.strip().splitlines()[-1]) * 1e6
 
@@ -85,6 +122,10 @@ def _wall(statement: str) -> float:
 # A child that times the sans-IO parse of one recorded Responses stream twice: the first parse
 # builds the validators of the event types it meets (the wire models are deferred), the second
 # is the steady state.
+_FIRST_STREAM_IMPORTS = (
+    "import spanstream; from spanstream.providers.openai_responses import ResponsesParser;"
+    " ResponsesParser(); from spanstream.sse import SSEDecoder"
+)
 _FIRST_STREAM = """
 import time
 from importlib import resources
@@ -105,10 +146,10 @@ print(times[0], times[1])
 """
 
 
-def _first_stream() -> tuple[float, float]:
+def _first_stream(env: dict[str, str]) -> tuple[float, float]:
     """µs of the first and of the second parse of one recorded stream in a fresh interpreter."""
     out = subprocess.run(
-        [sys.executable, "-c", _FIRST_STREAM], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _FIRST_STREAM], capture_output=True, text=True, check=True, env=env
     ).stdout
     first, second = out.strip().splitlines()[-1].split()
     return float(first) * 1e6, float(second) * 1e6
@@ -124,15 +165,18 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, object]:
     selfs: dict[str, list[int]] = defaultdict(list)
     first_stream: list[float] = []
     second_stream: list[float] = []
+    installed, checkout = _installed_env(), _checkout_env()
+    checkout_runs: list[float] = []
     for _ in range(config.runs):
         for key, statement, _what in CASES:
-            total, modules = _importtime(statement)
+            total, modules = _importtime(statement, installed)
             importtime[key].append(total)
             if key == "spanstream":
                 for name, own in modules.items():
                     selfs[name].append(own)
-            wall[key].append(_wall(statement))
-        first, second = _first_stream()
+            wall[key].append(_wall(statement, installed))
+        checkout_runs.append(_importtime(CHECKOUT[1], checkout)[0])
+        first, second = _first_stream(installed)
         first_stream.append(first)
         second_stream.append(second)
     rows = []
@@ -156,6 +200,19 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, object]:
             f" ({row['ratio']:.2f}x)   plain {row['wall_us']['median'] / 1e3:7.1f} ms"
             f" ({row['wall_ratio']:.2f}x)"
         )
+    key, statement, what = CHECKOUT
+    checkout_row = {
+        "key": key,
+        "statement": statement,
+        "what": what,
+        "importtime_us": _stats(checkout_runs),
+        "ratio": statistics.median(checkout_runs) / reference,
+        "samples_importtime_us": checkout_runs,
+    }
+    log(
+        f"    {statement + ' (checkout)':<42} {statistics.median(checkout_runs) / 1e3:7.1f} ms"
+        f" ({checkout_row['ratio']:.2f}x)"
+    )
     # A module absent from a run (imported at start-up there) counts as 0 in that run.
     top = sorted(
         (
@@ -175,6 +232,7 @@ def run(config: Config, log: Callable[[str], None]) -> dict[str, object]:
         "runs": config.runs,
         "goal_ratio": GOAL_RATIO,
         "rows": rows,
+        "checkout": checkout_row,
         "top_self_us": [{"module": name, "self_us": us} for us, name in top],
         "spanstream_self_us": sum(
             statistics.median(v + [0] * (config.runs - len(v)))

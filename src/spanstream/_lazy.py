@@ -12,7 +12,33 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["lazy_attributes"]
+__all__ = ["first_use_module", "lazy_attributes"]
+
+
+class _FirstUseModule:
+    """A module a module names but imports when it is first used: the first attribute read
+    imports it and puts it in this stand-in's place among the owner module's globals, so that
+    every later read (``wire.X`` in a method) is a plain module attribute."""
+
+    __slots__ = ("_alias", "_name", "_owner")
+
+    def __init__(self, owner: str, name: str, alias: str) -> None:
+        self._owner = owner
+        self._name = name
+        self._alias = alias
+
+    def __getattr__(self, attribute: str) -> Any:
+        module = importlib.import_module(self._name)
+        setattr(sys.modules[self._owner], self._alias, module)
+        return getattr(module, attribute)
+
+
+def first_use_module(owner: str, name: str, alias: str | None = None) -> Any:
+    """The module ``name``, imported when an attribute of it is first read, for the module
+    ``owner``, which must hold it under ``alias`` (default: the last part of its name). Assign
+    it under ``if not TYPE_CHECKING:`` and import the module itself (``as alias``) under ``if
+    TYPE_CHECKING:``."""
+    return _FirstUseModule(owner, name, alias or name.rpartition(".")[2])
 
 
 def lazy_attributes(

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
+from ._record import Record
+
 if TYPE_CHECKING:
     from .events import Response
 
@@ -42,8 +44,8 @@ and the embeddings metrics only, no content). Telemetry reads it as data: an API
 needs no change there."""
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderAttributes:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ProviderAttributes(Record):
     """The attributes a provider adds to the GenAI conventions (its refinement of them, such as
     semantic-conventions-genai ``docs/gen-ai/openai.md``), given as data by its request builder
     and copied by telemetry, which knows no provider.
@@ -63,8 +65,8 @@ class ProviderAttributes:
     refinements recommend, the duration and token metrics."""
 
 
-@dataclass(frozen=True, slots=True)
-class RequestContent:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RequestContent(Record):
     """A request's content in the GenAI conventions' JSON shapes (gen-ai-*.json schemas): built
     by the provider (which knows its wire format) and only when content capture is on."""
 
@@ -73,8 +75,8 @@ class RequestContent:
     tool_definitions: list[dict[str, object]] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RequestInfo(Record):
     """A request in the GenAI conventions' terms (``None`` = not given by the caller)."""
 
     provider: str

@@ -16,24 +16,32 @@ A new API is a new provider package and one class here.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar, cast
 
 from typing_extensions import Unpack
 
-from .embeddings import EmbeddingsResponse
+from ._lazy import first_use_module
 from .events import Response
-from .providers.anthropic_messages import MessagesParams
-from .providers.anthropic_messages import build_request as build_messages_request
-from .providers.base import PreparedRequest
-from .providers.conversations import Api
-from .providers.openai_chat import ChatParams
-from .providers.openai_chat import build_request as build_chat_request
-from .providers.openai_embeddings import EmbeddingsParams
-from .providers.openai_embeddings import build_request as build_embeddings_request
-from .providers.openai_responses import ResponsesParams, build_fetch_request
-from .providers.openai_responses import build_request as build_responses_request
+from .providers.base import Api, PreparedRequest
 from .stream import AsyncStream, Stream
+
+if TYPE_CHECKING:
+    from .embeddings import EmbeddingsResponse
+    from .providers.anthropic_messages import MessagesParams
+    from .providers.anthropic_messages import request as anthropic_messages
+    from .providers.openai_chat import ChatParams
+    from .providers.openai_chat import request as openai_chat
+    from .providers.openai_embeddings import EmbeddingsParams
+    from .providers.openai_embeddings import request as openai_embeddings
+    from .providers.openai_responses import ResponsesParams
+    from .providers.openai_responses import request as openai_responses
+else:
+    # Each API's request builder is imported by its first request: an application uses one or
+    # two of the APIs, and ``import spanstream`` needs none.
+    anthropic_messages, openai_chat, openai_embeddings, openai_responses = (
+        first_use_module(__name__, f"spanstream.providers.{name}.request", name)
+        for name in ("anthropic_messages", "openai_chat", "openai_embeddings", "openai_responses")
+    )
 
 __all__ = [
     "AGENT_APIS",
@@ -50,7 +58,7 @@ S = TypeVar("S", Stream, AsyncStream)
 S_co = TypeVar("S_co", Stream, AsyncStream, covariant=True)
 C = TypeVar("C", Response, Coroutine[Any, Any, Response])
 C_co = TypeVar("C_co", Response, Coroutine[Any, Any, Response], covariant=True)
-E = TypeVar("E", EmbeddingsResponse, Coroutine[Any, Any, EmbeddingsResponse])
+E = TypeVar("E", "EmbeddingsResponse", "Coroutine[Any, Any, EmbeddingsResponse]")
 
 
 class Streams(Protocol[S_co, C_co]):
@@ -90,7 +98,7 @@ class Responses(Resource[S, C]):
 
         With an :class:`~spanstream.AsyncClient`: ``async with`` and ``async for``.
         """
-        return self._client._stream(build_responses_request(**params))
+        return self._client._stream(openai_responses.build_request(**params))
 
     def create(self, **params: Unpack[ResponsesParams]) -> C:
         """Create a response without streaming it (the parameters: those of :meth:`stream`):
@@ -101,7 +109,7 @@ class Responses(Resource[S, C]):
         >>> response = client.responses.create(model="gpt-4.1", input="Say hi")
         >>> response.text
         """
-        return self._client._create(build_responses_request(stream=False, **params))
+        return self._client._create(openai_responses.build_request(stream=False, **params))
 
     def resume(self, response_id: str, *, starting_after: int | None = None) -> S:
         """Stream a stored response: one created with ``background=True``, from its first
@@ -123,7 +131,9 @@ class Responses(Resource[S, C]):
         ...         for event in rest:
         ...             ...
         """
-        return self._client._stream(build_fetch_request(response_id, starting_after=starting_after))
+        return self._client._stream(
+            openai_responses.build_fetch_request(response_id, starting_after=starting_after)
+        )
 
 
 class ChatCompletions(Resource[S, C]):
@@ -146,14 +156,14 @@ class ChatCompletions(Resource[S, C]):
         ...         if isinstance(event, TextDelta):
         ...             print(event.text, end="")
         """
-        return self._client._stream(build_chat_request(**params))
+        return self._client._stream(openai_chat.build_request(**params))
 
     def create(self, **params: Unpack[ChatParams]) -> C:
         """Create a chat completion without streaming it (the parameters: those of
         :meth:`stream`; ``include_usage`` does not apply: the reply always has its usage),
         returned as a :class:`~spanstream.events.Response` (see
         :meth:`Responses.create`)."""
-        return self._client._create(build_chat_request(stream=False, **params))
+        return self._client._create(openai_chat.build_request(stream=False, **params))
 
 
 class Chat(Resource[S, C]):
@@ -187,12 +197,12 @@ class Messages(Resource[S, C]):
         ...         if isinstance(event, TextDelta):
         ...             print(event.text, end="")
         """
-        return self._client._stream(build_messages_request(**params))
+        return self._client._stream(anthropic_messages.build_request(**params))
 
     def create(self, **params: Unpack[MessagesParams]) -> C:
         """Create a message without streaming it (the parameters: those of :meth:`stream`),
         returned as a :class:`~spanstream.events.Response` (see :meth:`Responses.create`)."""
-        return self._client._create(build_messages_request(stream=False, **params))
+        return self._client._create(anthropic_messages.build_request(stream=False, **params))
 
 
 class Embeddings(Resource[Any, Any], Generic[E]):
@@ -216,16 +226,15 @@ class Embeddings(Resource[Any, Any], Generic[E]):
         """
         # The client returns the parser's result (an EmbeddingsResponse), awaitable from an
         # async client: what ``E`` names, which typing cannot derive from the client's kind.
-        return cast(E, self._client._create(build_embeddings_request(**params)))
+        return cast(E, self._client._create(openai_embeddings.build_request(**params)))
 
 
-@dataclass(frozen=True)
-class AgentApi:
+class AgentApi(NamedTuple):
     """How an agent's turns use an API: the client's stream method for a turn, and the
     options every turn gets unless the caller gives them."""
 
     stream: Callable[[Any], Callable[..., Any]]
-    defaults: Mapping[str, object] = field(default_factory=dict)
+    defaults: Mapping[str, object] = {}  # never mutated: read into each turn's options
 
 
 AGENT_APIS: dict[Api, AgentApi] = {

@@ -23,11 +23,9 @@ The rules the flow applies, in order, to each response:
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Generator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, NamedTuple, Union
 
 import httpx
 
@@ -45,26 +43,26 @@ MAX_ERROR_BODY = 64 * 1024
 """Bytes of an error body read for its message (the rest is not waited for)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Send:
+# The steps are named tuples, not dataclasses: as cheap to use, and far cheaper to define
+# (``import spanstream`` pays for every class a dataclass decorator builds).
+
+
+class Send(NamedTuple):
     request: httpx.Request
 
 
-@dataclass(frozen=True, slots=True)
-class Sleep:
+class Sleep(NamedTuple):
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
-class ReadHead:
+class ReadHead(NamedTuple):
     """Read at most :data:`MAX_ERROR_BODY` bytes of the body, then close the response; the
     result is the text read (what arrived before a broken or undecodable body)."""
 
     response: httpx.Response
 
 
-@dataclass(frozen=True, slots=True)
-class Close:
+class Close(NamedTuple):
     response: httpx.Response
 
 
@@ -132,8 +130,7 @@ def send_flow(
         attempt += 1
 
 
-@dataclass(frozen=True, slots=True)
-class _Finished:
+class _Finished(NamedTuple):
     value: tuple[httpx.Response, int]
 
 
@@ -193,6 +190,8 @@ async def _aperform(step: Step, client: httpx.AsyncClient) -> _Done:
         if isinstance(step, Send):
             return await client.send(step.request, stream=True), None
         if isinstance(step, Sleep):
+            import asyncio  # loaded by the async client's event loop already
+
             await asyncio.sleep(step.seconds)
         elif isinstance(step, Close):
             await step.response.aclose()

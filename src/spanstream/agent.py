@@ -38,8 +38,8 @@ from opentelemetry import context as otel_context
 
 from .errors import IncompleteToolCallsError, MaxTurnsExceededError, UnknownToolError
 from .events import Response, StreamEvent, ToolCall, ToolResult, TurnStarted, Usage
-from .providers.base import conversation_id_of
-from .providers.conversations import CONVERSATIONS, Api, Conversation
+from .providers.base import Api, conversation_id_of
+from .providers.conversations import CONVERSATIONS, Conversation
 from .stream import AsyncStream, Stream
 from .telemetry.agent import AgentSpan, ToolSpan
 from .telemetry.span_observer import Instrumentation

@@ -17,13 +17,13 @@ import json
 import os
 import urllib.parse
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
-from typing import Any, ClassVar, Generic, TypedDict, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypedDict, TypeVar, overload
 
 import httpx
 from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry._logs import LoggerProvider
 from opentelemetry.metrics import MeterProvider
 from typing_extensions import Self, Unpack
@@ -33,8 +33,6 @@ from ._body import is_json
 from ._resources import AGENT_APIS, Chat, Embeddings, Messages, Resource, Responses
 from ._secrets import Scrubber, protect_logs
 from ._send import adrive, drive, send_flow
-from .agent import Agent, AsyncAgent
-from .embeddings import EmbeddingsResponse
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -44,8 +42,7 @@ from .errors import (
     UsageError,
 )
 from .events import Response
-from .providers.base import PreparedRequest, Provider, RequestInfo
-from .providers.conversations import Api
+from .providers.base import Api, PreparedRequest, Provider, RequestInfo
 from .providers.services import ANTHROPIC, AZURE_OPENAI, OPENAI
 from .retry import RetryPolicy
 from .sse import DEFAULT_MAX_EVENT_SIZE
@@ -53,7 +50,6 @@ from .stream import DEFAULT_DRAIN_TIMEOUT, AsyncStream, Stream, StreamSettings, 
 from .telemetry.content import CaptureMode, ContentCapture
 from .telemetry.identity import provider_name
 from .telemetry.span_observer import Instrumentation
-from .tools import Tool
 from .transports import DEFAULT_LIMITS, AsyncShardedTransport, ShardedTransport, environment_proxies
 
 __all__ = [
@@ -79,17 +75,32 @@ _MAX_REDIRECTS = 5
 _E = TypeVar("_E", bound=APIStatusError)
 _ErrorDetails = tuple[str, "str | None", "str | None", "str | None"]  # message, type, code, param
 _S = TypeVar("_S", Stream, AsyncStream)
-_AG = TypeVar("_AG", Agent, AsyncAgent)
+if TYPE_CHECKING:
+    from .agent import Agent, AsyncAgent
+    from .embeddings import EmbeddingsResponse
+    from .tools import Tool
+
+_AG = TypeVar("_AG", "Agent", "AsyncAgent")
 
 
-@dataclass(frozen=True)
 class _Flavour(Generic[_H, _S, _AG]):
-    """What makes a client sync or async, besides how it sends and closes: the types it builds."""
+    """What makes a client sync or async, besides how it sends and closes: the types it builds.
+    ``agent`` gives the agent class, imported when the first agent is made: only an application
+    that runs one needs the agent loop and tools (and pydantic's models, for the tools)."""
 
-    http: type[_H]
-    sharded: Callable[[], httpx.BaseTransport | httpx.AsyncBaseTransport]
-    stream: type[_S]
-    agent: type[_AG]
+    __slots__ = ("agent", "http", "sharded", "stream")
+
+    def __init__(
+        self,
+        http: type[_H],
+        sharded: Callable[[], httpx.BaseTransport | httpx.AsyncBaseTransport],
+        stream: type[_S],
+        agent: Callable[[], type[_AG]],
+    ) -> None:
+        self.http: type[_H] = http
+        self.sharded = sharded
+        self.stream: type[_S] = stream
+        self.agent: Callable[[], type[_AG]] = agent
 
     def owned_http_client(self, timeout: httpx.Timeout) -> _H:
         """The HTTP client spanstream creates when none is given: httpx's, with its pool split
@@ -99,8 +110,20 @@ class _Flavour(Generic[_H, _S, _AG]):
         return self.http(timeout=timeout, transport=self.sharded())  # type: ignore[arg-type]
 
 
-_SYNC = _Flavour(httpx.Client, ShardedTransport, Stream, Agent)
-_ASYNC = _Flavour(httpx.AsyncClient, AsyncShardedTransport, AsyncStream, AsyncAgent)
+def _agent() -> type[Agent]:
+    from .agent import Agent
+
+    return Agent
+
+
+def _async_agent() -> type[AsyncAgent]:
+    from .agent import AsyncAgent
+
+    return AsyncAgent
+
+
+_SYNC = _Flavour(httpx.Client, ShardedTransport, Stream, _agent)
+_ASYNC = _Flavour(httpx.AsyncClient, AsyncShardedTransport, AsyncStream, _async_agent)
 
 
 class ClientOptions(TypedDict, total=False):
@@ -135,8 +158,7 @@ _MAX_CACHED_URLS = 64
 names it (models chosen by callers must not grow the cache without end)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Routes:
+class _Routes(NamedTuple):
     """Where a client's requests go: the base URL, the query every request carries, and the API
     paths sent under a deployment (see :class:`~spanstream.providers.base.ApiVersioning`)."""
 
@@ -292,6 +314,8 @@ class _ClientConfig:
         }
         if self.inject_trace_context:
             # Called while the inference span is current: the provider sees it as the parent.
+            from opentelemetry import propagate  # loads the configured propagators: opt-in
+
             propagate.inject(headers)
         routes = self._routes
         if url is None:
@@ -516,7 +540,7 @@ class _BaseClient(Generic[_H, _S, _AG]):
         if chosen not in offered:
             raise ValueError(f"api must be one of {offered} for this client, got {api!r}")
         turns = AGENT_APIS[chosen]
-        return self._flavour.agent(
+        return self._flavour.agent()(
             turns.stream(self),
             api=chosen,
             provider=self._config.provider_name,
@@ -529,7 +553,7 @@ class _BaseClient(Generic[_H, _S, _AG]):
         )
 
 
-class _SyncClient(_BaseClient[httpx.Client, Stream, Agent]):
+class _SyncClient(_BaseClient[httpx.Client, Stream, "Agent"]):
     """What the synchronous clients share: sending with retries, closing."""
 
     _flavour = _SYNC
@@ -555,7 +579,7 @@ class _SyncClient(_BaseClient[httpx.Client, Stream, Agent]):
         self.close()
 
 
-class _AsyncClient(_BaseClient[httpx.AsyncClient, AsyncStream, AsyncAgent]):
+class _AsyncClient(_BaseClient[httpx.AsyncClient, AsyncStream, "AsyncAgent"]):
     """What the ``asyncio`` clients share: sending with retries, closing."""
 
     _flavour = _ASYNC

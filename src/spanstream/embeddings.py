@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._record import Record
 from .events import Usage
 
 __all__ = ["EmbeddingsResponse", "Vector"]
@@ -22,8 +23,8 @@ Vector = tuple[float, ...]
 """One embedding."""
 
 
-@dataclass(frozen=True, slots=True)
-class EmbeddingsResponse:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class EmbeddingsResponse(Record):
     """The embeddings of one request: ``vectors[i]`` is the embedding of the ``i``-th input
     (the server's ``index`` decides the order, not the order it listed them in)."""
 

@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Literal, TypeGuard, Union
 
+from ._record import Record
+
 __all__ = [
     "Citation",
     "CitationAdded",
@@ -64,8 +66,8 @@ def is_token_count(value: object) -> TypeGuard[int]:
     return type(value) is int and 0 <= value <= TOKEN_COUNT_MAX
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Usage(Record):
     """Token usage in the GenAI conventions' meaning.
 
     ``input_tokens`` includes cached input tokens; ``output_tokens`` includes reasoning tokens;
@@ -82,8 +84,8 @@ class Usage:
     reasoning_output_tokens: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderError:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ProviderError(Record):
     """An error the provider reported inside the stream (not an HTTP error status)."""
 
     message: str
@@ -92,8 +94,8 @@ class ProviderError:
     param: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCall:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ToolCall(Record):
     """A function call the model asked for.
 
     ``arguments`` is the raw JSON text exactly as streamed; ``parsed_arguments`` is its decoded
@@ -120,8 +122,8 @@ class ToolCall:
         return cls(call_id, name, arguments, item_id, parsed)
 
 
-@dataclass(frozen=True, slots=True)
-class Reasoning:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Reasoning(Record):
     """A reasoning item: summary parts, raw reasoning text parts, and the opaque
     ``encrypted_content`` to send back on the next turn (when requested)."""
 
@@ -135,8 +137,8 @@ class Reasoning:
     """Anthropic ``redacted_thinking``: the reasoning is only in ``encrypted_content``."""
 
 
-@dataclass(frozen=True, slots=True)
-class Citation:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Citation(Record):
     """A source the answer cites: an OpenAI Responses annotation (``url_citation``,
     ``file_citation``, ...) or an Anthropic citation (``web_search_result_location``,
     ``char_location``, ...), as the stream reported it.
@@ -185,8 +187,8 @@ class Citation:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Response(Record):
     """The accumulated result of one stream."""
 
     id: str | None
@@ -215,32 +217,32 @@ class Response:
     """Embeddings: the length of the vectors returned (``gen_ai.embeddings.dimension.count``)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseStarted:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ResponseStarted(Record):
     """The provider acknowledged the request (Responses ``response.created``)."""
 
     id: str | None
     model: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class TextDelta:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class TextDelta(Record):
     """A piece of the assistant's visible text."""
 
     text: str
     item_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RefusalDelta:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RefusalDelta(Record):
     """A piece of a refusal; never merged into the text."""
 
     text: str
     item_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ReasoningDelta:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ReasoningDelta(Record):
     """A piece of reasoning: a summary (``kind="summary"``) or raw reasoning text.
     ``part`` numbers the summary parts (or text parts) of one reasoning item."""
 
@@ -250,15 +252,15 @@ class ReasoningDelta:
     part: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class ReasoningDone:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ReasoningDone(Record):
     """A reasoning item is complete."""
 
     reasoning: Reasoning
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCallStarted:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ToolCallStarted(Record):
     """The model started a function call."""
 
     call_id: str
@@ -266,8 +268,8 @@ class ToolCallStarted:
     item_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCallArgumentsDelta:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ToolCallArgumentsDelta(Record):
     """A piece of a function call's JSON arguments."""
 
     call_id: str
@@ -275,22 +277,22 @@ class ToolCallArgumentsDelta:
     item_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCallDone:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ToolCallDone(Record):
     """A function call is complete: emitted as soon as its item is done, not at the end."""
 
     tool_call: ToolCall
 
 
-@dataclass(frozen=True, slots=True)
-class CitationAdded:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class CitationAdded(Record):
     """The model cited a source for the text of message ``citation.item_id``."""
 
     citation: Citation
 
 
-@dataclass(frozen=True, slots=True)
-class MessageDone:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class MessageDone(Record):
     """An assistant message item is complete, with its full text and refusal."""
 
     id: str | None
@@ -298,30 +300,30 @@ class MessageDone:
     refusal: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UsageReported:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class UsageReported(Record):
     """The provider reported token usage."""
 
     usage: Usage
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorReported:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ErrorReported(Record):
     """The provider reported an error inside the stream (an ``error`` event)."""
 
     error: ProviderError
     sequence_number: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseDone:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ResponseDone(Record):
     """The stream reached its terminal event: completed, incomplete or failed."""
 
     response: Response
 
 
-@dataclass(frozen=True, slots=True)
-class ItemDone:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ItemDone(Record):
     """An output item with no dedicated event is complete (a hosted tool call such as a web
     search, an MCP call, a shell call). ``data`` is the item as the provider sent it."""
 
@@ -330,15 +332,15 @@ class ItemDone:
     data: dict[str, object]
 
 
-@dataclass(frozen=True, slots=True)
-class TurnStarted:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class TurnStarted(Record):
     """An agent run starts turn ``turn`` (1-based): a new model call."""
 
     turn: int
 
 
-@dataclass(frozen=True, slots=True)
-class ToolResult:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ToolResult(Record):
     """An agent ran a tool call; ``output`` is what goes back to the model. ``error`` is the
     error's type name when the tool raised or its arguments were invalid (the model then sees
     the error text as the output)."""
@@ -348,8 +350,8 @@ class ToolResult:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class UnknownEvent:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class UnknownEvent(Record):
     """An event type this version of spanstream does not know, passed through untouched."""
 
     type: str

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Literal, Protocol
 
+from ._record import Record
 from ._request import RequestInfo
 from .events import Response
 
@@ -81,8 +82,8 @@ class StreamTimings:
         return None if self.ended is None else self.ended - self.started
 
 
-@dataclass(frozen=True, slots=True)
-class StreamResult:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class StreamResult(Record):
     """Everything known about a stream when it ends."""
 
     outcome: Outcome

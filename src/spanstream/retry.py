@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from ._record import Record
+
 __all__ = ["RETRYABLE_STATUS", "RetryPolicy"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -19,8 +21,8 @@ _MAX_RETRY_AFTER = 60.0
 _DISCONNECTED_WITHOUT_RESPONSE = "Server disconnected without sending a response"
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class RetryPolicy(Record):
     """Retries with exponential backoff and jitter, before the first byte of a response only.
 
     Retried: connection failures (connect errors and connect timeouts), a connection the server

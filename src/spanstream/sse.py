@@ -39,6 +39,7 @@ import codecs
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from ._record import Record
 from .errors import SSEDecodeError
 
 __all__ = ["DEFAULT_MAX_EVENT_SIZE", "RawEvent", "SSEDecoder", "ServerSentEvent"]
@@ -60,8 +61,8 @@ the fields of :class:`ServerSentEvent` with ``data`` as UTF-8 ``bytes`` (already
 valid)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSentEvent:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ServerSentEvent(Record):
     """One dispatched server-sent event.
 
     ``event`` is the event type (``"message"`` when the stream gave none or an empty one);

@@ -23,18 +23,19 @@ The rules of the end, for every API alike:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import logging
+import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
 from ._body import async_chunks, is_json, sync_chunks
+from ._record import Record
 from ._secrets import scrub_exception
 from ._watchdog import Watch, shut, socket_of, watchdog
 from .errors import (
@@ -78,8 +79,8 @@ def _keep(text: str) -> str:
     return text
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class StreamSettings:
+@dataclasses.dataclass(frozen=True, slots=True, eq=False, repr=False)
+class StreamSettings(Record):
     """How a stream bounds a server and cleans what it reports (set from the client's options).
 
     ``idle_timeout``: seconds without an event (comments do not count) before the stream ends
@@ -114,7 +115,15 @@ _OUTPUT_DELTAS = (TextDelta, RefusalDelta, ToolCallStarted, ToolCallArgumentsDel
 _Sent = TypeVar("_Sent")  # what sending returns (awaitable for the async stream)
 _Chunks = TypeVar("_Chunks")  # the body's chunks: an iterator or an async iterator
 
-_closing: set[asyncio.Task[None]] = set()  # keeps close tasks of collected streams alive
+_closing: set[Any] = set()  # keeps the close tasks of collected async streams alive
+
+
+def _is_cancellation(error: BaseException | None) -> bool:
+    """Whether ``error`` cancelled an ``asyncio`` task. asyncio is not imported for this: a
+    process that never imported it has no task to cancel (importing it would cost every
+    ``import spanstream`` what only async code uses)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(error, asyncio.CancelledError)
 
 
 def error_type_of(error: BaseException) -> str:
@@ -624,7 +633,7 @@ class _StreamCore:
         """The consumer left the ``with`` block (or closed the stream) before the end."""
         if self.finished:
             return
-        if isinstance(error, asyncio.CancelledError):
+        if _is_cancellation(error):
             self.finish("cancelled", error)
         elif isinstance(error, GeneratorExit):
             # A generator consuming the stream was closed: abandoned, not an error.
@@ -637,7 +646,12 @@ class _StreamCore:
         or ``cancelled``, if not ended already), deliver nothing more, and wake a consumer
         blocked in a read by shutting its connection down, as the watchdog does. True when
         such a reader was woken: it releases the response itself."""
-        self.consumer_exit(asyncio.CancelledError("stream cancelled") if cancel else None)
+        if cancel:
+            import asyncio  # cancel() is what a web server's event loop calls
+
+            self.consumer_exit(asyncio.CancelledError("stream cancelled"))
+        else:
+            self.consumer_exit(None)
         self.closed()
         watch = self.watch
         if self.reading and watch is not None:
@@ -1002,9 +1016,12 @@ class AsyncStream(
             return
         # Closing needs the event loop; schedule it if one is running, else the pool reclaims
         # the connection when the response object is collected.
+        asyncio = sys.modules.get("asyncio")  # an async stream ran on it, unless shutting down
         try:
-            loop = asyncio.get_running_loop()
+            loop = asyncio.get_running_loop() if asyncio is not None else None
         except RuntimeError:
+            return
+        if loop is None:
             return
         task = loop.create_task(response.aclose())
         _closing.add(task)

@@ -100,6 +100,40 @@ def test_import_spanstream_loads_no_parser_wire_model_or_pydantic_model() -> Non
     assert "spanstream.providers.openai_chat.wire" not in parsed  # only the API that streamed
 
 
+def test_import_spanstream_loads_no_request_builder_agent_asyncio_or_propagator() -> None:
+    # Each API's request builder loads with its first request, the agent loop and tools with the
+    # first agent, asyncio with async code, the trace-context propagators when one is injected.
+    result = _run(
+        """
+        import spanstream
+        from spanstream import Client
+
+        def loaded():
+            return sorted(
+                name for name in sys.modules
+                if name in ("asyncio", "spanstream.agent", "spanstream.tools",
+                            "opentelemetry.propagate")
+                or name.endswith(".request") and name.startswith("spanstream.providers.")
+            )
+
+        at_import = loaded()
+        client = Client(api_key="sk-test", base_url="http://127.0.0.1:9/v1")
+        with_client = loaded()
+        stream = client.chat.completions.stream(model="m", messages=[])
+        built = loaded()
+        client.agent(model="m")
+        print(json.dumps({"at_import": at_import, "with_client": with_client, "built": built,
+                          "agent": loaded()}))
+        """
+    )
+    assert result["at_import"] == []
+    assert result["with_client"] == []
+    assert result["built"] == ["spanstream.providers.openai_chat.request"]
+    agent = result["agent"]
+    assert isinstance(agent, list)
+    assert "spanstream.agent" in agent
+
+
 def test_star_import_still_gives_configure_and_telemetry_handle() -> None:
     result = _run(
         """

@@ -879,7 +879,7 @@ async def test_async_retry_after_header_sets_the_wait_before_the_retry(
         await real_sleep(0)
         return result
 
-    monkeypatch.setattr("spanstream._send.asyncio.sleep", fake_sleep)
+    monkeypatch.setattr(asyncio, "sleep", fake_sleep)  # _send imports asyncio when it sleeps
     api = FakeAPI(error(503, headers={"retry-after": "3"}), sse())
     client = make_async_client(api, retry=RetryPolicy(initial_delay=0.5, max_delay=8, jitter=0))
     await arun(client)

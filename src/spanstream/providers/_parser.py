@@ -14,16 +14,15 @@ This module needs no pydantic model: a parser module imports it at once and its 
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import math
-import sys
 from collections.abc import Callable, Collection
 from typing import Any, TypeAlias, TypeVar
 
 from pydantic_core import ValidationError
 
+from .._lazy import first_use_module
 from ..accumulate import Accumulator
 from ..errors import MalformedEventError
 from ..events import ProviderError, Response, StreamEvent, UnknownEvent
@@ -98,28 +97,11 @@ def describe(exc: Exception) -> str:
     return type(exc).__name__
 
 
-class _FirstUse:
-    """A module a parser module names but imports when it is first used: the first attribute
-    read imports it and puts it in this stand-in's place among the parser module's globals, so
-    that every later read (``wire.X`` in a method) is a plain module attribute."""
-
-    __slots__ = ("_name", "_owner")
-
-    def __init__(self, owner: str, name: str) -> None:
-        self._owner = owner
-        self._name = name
-
-    def __getattr__(self, attribute: str) -> Any:
-        module = importlib.import_module(self._name)
-        setattr(sys.modules[self._owner], self._name.rpartition(".")[2], module)
-        return getattr(module, attribute)
-
-
 def wire_module(owner: str) -> Any:
     """The ``wire`` module of the provider package of the parser module ``owner``, imported on
     first use: it builds pydantic models, which ``import spanstream`` never needs (assign it
     under ``if not TYPE_CHECKING:`` and import the module itself under ``if TYPE_CHECKING:``)."""
-    return _FirstUse(owner, f"{owner.rpartition('.')[0]}.wire")
+    return first_use_module(owner, f"{owner.rpartition('.')[0]}.wire")
 
 
 class ParserBase:

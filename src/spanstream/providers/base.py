@@ -11,10 +11,11 @@ import importlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Any, Protocol, get_origin
+from typing import Any, Literal, Protocol, get_origin
 
 from typing_extensions import Required, TypedDict, get_type_hints
 
+from .._record import Record
 from .._request import FETCH_RESPONSE, ProviderAttributes, RequestContent, RequestInfo
 from ..events import ProviderError, Response, StreamEvent
 from ..sse import ServerSentEvent
@@ -40,6 +41,10 @@ __all__ = [
     "required_keys",
     "str_of",
 ]
+
+
+Api = Literal["responses", "chat", "anthropic"]
+"""The APIs an agent's turns can use (:data:`spanstream._resources.AGENT_APIS`)."""
 
 
 class CommonParams(TypedDict, total=False):
@@ -160,8 +165,8 @@ def conversation_id_of(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedRequest:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class PreparedRequest(Record):
     """An HTTP request ready to send, minus authentication (the client adds that), with the
     parser that reads its streamed reply."""
 
@@ -178,8 +183,8 @@ class PreparedRequest:
     parser reads with ``feed_body``."""
 
 
-@dataclass(frozen=True, slots=True)
-class ApiVersioning:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ApiVersioning(Record):
     """How a provider whose API is chosen by an API version in the query lays out its URLs (Azure
     OpenAI's, as the openai SDK's ``AzureOpenAI`` builds them): data the client applies.
 
@@ -211,8 +216,8 @@ class ApiVersioning:
         return self.dated_path, self.deployment_paths
 
 
-@dataclass(frozen=True, slots=True)
-class Provider:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Provider(Record):
     """Where a provider's API lives and how it authenticates: what a client must not hard-code.
 
     One description serves every API of the provider (OpenAI's Responses and Chat Completions

@@ -11,9 +11,10 @@ or Anthropic Messages content blocks (``thinking`` with its signature, ``tool_us
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal, Protocol
+from typing import Protocol
 
 from ..events import Response, ToolResult
+from .base import Api
 
 __all__ = [
     "AnthropicConversation",
@@ -24,7 +25,6 @@ __all__ = [
 ]
 
 Item = dict[str, object]
-Api = Literal["responses", "chat", "anthropic"]
 
 
 class ToolSpec(Protocol):

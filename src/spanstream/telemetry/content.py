@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from .._record import Record
 from ..events import Response
 from .attributes import finish_reasons
 
@@ -71,8 +72,8 @@ class CaptureMode(enum.Enum):
             return cls.NO_CONTENT
 
 
-@dataclass(frozen=True, slots=True)
-class CapturedContent:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class CapturedContent(Record):
     """What one inference said, in the shapes of the GenAI conventions' gen-ai-*.json schemas."""
 
     input_messages: list[Message]
@@ -85,8 +86,8 @@ ContentHook = Callable[[CapturedContent], "CapturedContent | None"]
 """Sees the content before it is recorded; returns it (possibly redacted) or ``None``."""
 
 
-@dataclass(frozen=True, slots=True)
-class ContentCapture:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class ContentCapture(Record):
     """Content capture settings: mode, size limit, redaction hook, event emission."""
 
     mode: CaptureMode = CaptureMode.NO_CONTENT

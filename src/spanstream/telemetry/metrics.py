@@ -43,6 +43,7 @@ from opentelemetry.semconv.attributes import error_attributes, server_attributes
 from opentelemetry.util.types import AttributeValue
 
 from .. import __version__
+from .._record import Record
 from .._request import FETCH_RESPONSE, RequestInfo
 from ..results import StreamResult
 from .attributes import SPANSTREAM_OUTCOME, token_count
@@ -77,8 +78,8 @@ Measure = Literal[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class MetricSpec:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class MetricSpec(Record):
     """One instrument: its name, kind, unit and buckets, and the extra attributes it carries."""
 
     name: str
