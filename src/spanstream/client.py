@@ -674,7 +674,7 @@ class AsyncAnthropicClient(_AsyncClient):
     messages: Messages[AsyncStream, Coroutine[Any, Any, Response]]
 
 
-class AzureOpenAIClient(_SyncClient):
+class AzureOpenAIClient(Client):
     """A synchronous client for Azure OpenAI: the APIs of :class:`Client` (``responses``,
     ``chat.completions``, ``embeddings``) with Azure's endpoint, ``api-key`` authentication and
     URLs, as the openai SDK's ``AzureOpenAI`` sends them; spans say
@@ -693,18 +693,10 @@ class AzureOpenAIClient(_SyncClient):
     """
 
     _provider = AZURE_OPENAI
-    _apis = (Responses, Chat, Embeddings)
-    responses: Responses[Stream, Response]
-    chat: Chat[Stream, Response]
-    embeddings: Embeddings[EmbeddingsResponse]
 
 
-class AsyncAzureOpenAIClient(_AsyncClient):
+class AsyncAzureOpenAIClient(AsyncClient):
     """The ``asyncio`` twin of :class:`AzureOpenAIClient` (same arguments,
     ``httpx.AsyncClient``)."""
 
     _provider = AZURE_OPENAI
-    _apis = (Responses, Chat, Embeddings)
-    responses: Responses[AsyncStream, Coroutine[Any, Any, Response]]
-    chat: Chat[AsyncStream, Coroutine[Any, Any, Response]]
-    embeddings: Embeddings[Coroutine[Any, Any, EmbeddingsResponse]]

@@ -400,13 +400,7 @@ class _StreamCore:
             self.last_data = data if len(data) <= _HELD_DATA else parser.cursor(data)
         except StreamError as exc:
             # Events decoded before the bad one are still delivered, then the error is raised.
-            # The chained cause (a pydantic ValidationError) quotes the payload: it must not
-            # reach a recorded exception's stack trace.
-            exc.__cause__ = exc.__context__ = None
-            exc.__suppress_context__ = True
-            self.to_raise = exc
-            self.finish("error", exc)
-            return False
+            return self._unreadable(exc)
         # Per network read, not per event: one clock read, a counter and one buffered gap.
         now = time.perf_counter()
         timings = self.timings
@@ -429,12 +423,18 @@ class _StreamCore:
         try:
             self.queue.extend(self.parser.feed_body(data))
         except StreamError as exc:
-            exc.__cause__ = exc.__context__ = None
-            exc.__suppress_context__ = True
-            self.to_raise = exc
-            self.finish("error", exc)
-            return False
+            return self._unreadable(exc)
         return True
+
+    def _unreadable(self, exc: StreamError) -> bool:
+        """End the stream with a parser's error, to raise once the queue is delivered. The
+        chained cause (a pydantic ValidationError) quotes the payload: it must not reach a
+        recorded exception's stack trace. Returns False (what the parse methods return)."""
+        exc.__cause__ = exc.__context__ = None
+        exc.__suppress_context__ = True
+        self.to_raise = exc
+        self.finish("error", exc)
+        return False
 
     def _ignore(self, data: bytes) -> None:
         """An event after the terminal event: not delivered, counted. The Chat Completions

@@ -7,6 +7,7 @@ provider module; it is re-exported here for the request builders.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -64,10 +65,12 @@ _REQUIRED: object = Required
 
 
 @cache
+@functools.cache
 def required_keys(params: type) -> frozenset[str]:
     """The ``Required`` keys of an API's parameter ``TypedDict``. Its ``__required_keys__``
     misses them when the module defining it postpones annotations (``from __future__ import
-    annotations``: the class sees ``"Required[str]"`` as a string), so the hints are resolved."""
+    annotations``: the class sees ``"Required[str]"`` as a string), so the hints are resolved
+    (once per ``TypedDict``)."""
     hints: dict[str, object] = get_type_hints(params, include_extras=True)
     marked = {name for name, hint in hints.items() if get_origin(hint) is _REQUIRED}
     return frozenset(marked) | frozenset(getattr(params, "__required_keys__", ()))
@@ -114,10 +117,10 @@ def extra_body_of(params: Mapping[str, object]) -> dict[str, object]:
 def prepare_request(
     path: str,
     params: Mapping[str, object],
-    *,
-    required: Collection[str],
+    kind: type,
     describe: Callable[[dict[str, object]], RequestInfo],
     parser: ParserFactory,
+    *,
     local: Collection[str] = (),
     derived: Mapping[str, object] | None = None,
     stream: bool = True,
@@ -125,11 +128,13 @@ def prepare_request(
     """The ``POST`` to ``path`` from the keyword arguments of an API's ``stream()`` (or, with
     ``stream=False``, its ``create()``: the reply is one JSON document).
 
-    The body is :func:`request_body` of ``params`` (``local`` names the API's own arguments that
+    ``kind`` is the API's parameter ``TypedDict`` (its required keys must be given). The body is
+    :func:`request_body` of ``params`` (``local`` names the API's own arguments that
     are not body fields), then the ``derived`` fields the API made of those, then ``extra_body``;
     ``describe`` reads the final body into the request's :class:`RequestInfo`, which names the
     caller's ``conversation_id`` when one is given.
     """
+    required = required_keys(kind)
     body = request_body(params, required, (*_COMMON_LOCAL, *local), stream=stream)
     if derived:
         body.update(derived)

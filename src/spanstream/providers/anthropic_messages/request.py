@@ -43,14 +43,7 @@ def build_request(*, stream: bool = True, **params: Unpack[MessagesParams]) -> b
     accepts (``output_config``...) can be passed even if this version does not name it.
     ``conversation_id`` (not sent) names the conversation the caller tracks, for the telemetry.
     """
-    return base.prepare_request(
-        "/messages",
-        params,
-        required=base.required_keys(MessagesParams),
-        describe=_info,
-        parser=_PARSER,
-        stream=stream,
-    )
+    return base.prepare_request("/messages", params, MessagesParams, _info, _PARSER, stream=stream)
 
 
 def _info(body: Mapping[str, object]) -> base.RequestInfo:

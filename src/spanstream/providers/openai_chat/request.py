@@ -63,9 +63,9 @@ def build_request(*, stream: bool = True, **params: Unpack[ChatParams]) -> base.
     return base.prepare_request(
         "/chat/completions",
         params,
-        required=base.required_keys(ChatParams),
-        describe=_info,
-        parser=_PARSER,
+        ChatParams,
+        _info,
+        _PARSER,
         local=("include_usage", "stream_options"),
         derived={"stream_options": options} if options and stream else None,
         stream=stream,

@@ -48,13 +48,7 @@ def build_request(**params: Unpack[EmbeddingsParams]) -> PreparedRequest:
         raise TypeError("create() got conversation_id, which the embeddings span does not have")
     encoding = {} if params.get("encoding_format") else {"encoding_format": DEFAULT_ENCODING_FORMAT}
     prepared = prepare_request(
-        "/embeddings",
-        params,
-        required=base.required_keys(EmbeddingsParams),
-        describe=_info,
-        parser=_PARSER,
-        derived=encoding,
-        stream=False,
+        "/embeddings", params, EmbeddingsParams, _info, _PARSER, derived=encoding, stream=False
     )
     assert prepared.body is not None
     inputs = input_count(prepared.body.get("input"))

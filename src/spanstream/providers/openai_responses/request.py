@@ -57,12 +57,7 @@ def build_request(
     ``conversation`` parameter names.
     """
     return base.prepare_request(
-        "/responses",
-        params,
-        required=base.required_keys(ResponsesParams),
-        describe=_info,
-        parser=_PARSER,
-        stream=stream,
+        "/responses", params, ResponsesParams, _info, _PARSER, stream=stream
     )
 
 
