@@ -24,6 +24,8 @@ with a stop reason (relays that drop the last frame). A ``message_stop`` that no
 before still completes the response, with no finish reason: none is invented (``finish_reason``
 ``None``, ``finish_reasons`` empty, no ``gen_ai.response.finish_reasons`` on the span), as for a
 Chat Completions stream ended by ``[DONE]`` without one (issue #22).
+A message that was not streamed is read by :meth:`MessagesParser.feed_body` as the events its
+stream would have had, through the same handlers.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ and none is invented: ``Response.finish_reason`` is ``None`` and ``finish_reason
 the span has no ``gen_ai.response.finish_reasons`` (as the openai SDK leaves ``None``). Only when
 some choices gave one and others did not are the others ``"error"``, the conventions' value for a
 reason expected but not received, to keep the list one per choice.
+A completion that was not streamed is read by :meth:`ChatCompletionsParser.feed_body` as the one
+chunk it amounts to, then ended as ``[DONE]`` ends a stream.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ same way, and the event is kept (see :mod:`spanstream.providers._parser`).
 
 An output item is its ``output_index``: every event of one item carries the id the item was first
 given, whatever id the event itself has (issue #21).
+A response that was not streamed is read by :meth:`ResponsesParser.feed_body`, item by item
+through the same handlers, into the same accumulated response.
 """
 
 from __future__ import annotations
