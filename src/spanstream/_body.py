@@ -49,6 +49,11 @@ def is_json(content_type: str) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
+def is_event_stream(content_type: str) -> bool:
+    """Whether a ``Content-Type`` names an event stream (``text/event-stream``)."""
+    return content_type.split(";", 1)[0].strip().lower() == "text/event-stream"
+
+
 def sync_chunks(response: httpx.Response) -> Iterator[bytes]:
     """The body's chunks (decoded by httpx when it is content-encoded)."""
     stream = _transport_stream(response, httpx.SyncByteStream)

@@ -103,8 +103,11 @@ class Responses(Resource[S, C]):
     def create(self, **params: Unpack[ResponsesParams]) -> C:
         """Create a response without streaming it (the parameters: those of :meth:`stream`):
         the same :class:`~spanstream.events.Response` as a stream's ``final_response()``,
-        inside the same span (``gen_ai.request.stream`` false, no time to first chunk).
-        Raises :class:`~spanstream.errors.ResponseFailedError` if the response failed.
+        inside the same span (without ``gen_ai.request.stream``, which the conventions set
+        only on a streamed request, and without time to first chunk). Raises
+        :class:`~spanstream.errors.ResponseFailedError` if the response failed. With
+        ``background=True`` the response comes back unfinished (``status`` ``in_progress``,
+        its ``id`` to stream it by with :meth:`resume`).
 
         >>> response = client.responses.create(model="gpt-4.1", input="Say hi")
         >>> response.text

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple, Union
 
 import httpx
 
-from ._body import is_json
+from ._body import is_event_stream, is_json
 from .errors import SpanstreamError
 from .stream import wrap_transport_error
 
@@ -71,9 +71,6 @@ SendFlow = Generator[Step, object, tuple[httpx.Response, int]]
 """Yields steps, receives their results; returns the streaming response and the retries."""
 
 
-_EVENT_STREAM = "text/event-stream"
-
-
 def unexpected_content_type(response: httpx.Response, *, stream: bool = True) -> bool:
     """Whether a success response is certainly not the reply asked for: HTML (a proxy's or a
     portal's page), or JSON to a streaming request (an error body, or a server that ignored
@@ -81,7 +78,7 @@ def unexpected_content_type(response: httpx.Response, *, stream: bool = True) ->
     loosely (``text/plain``, none). To a request that is not streamed, JSON is the reply (and
     an event stream is read as one: the server streamed anyway)."""
     content_type = response.headers.get("content-type", "")
-    if content_type.startswith(_EVENT_STREAM):
+    if is_event_stream(content_type):
         return False
     media = content_type.split(";", 1)[0].strip().lower()
     return media in ("text/html", "application/xhtml+xml") or (stream and is_json(media))

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Literal, TextIO, get_args
+from typing import Any, Literal, TextIO, cast, get_args
 
 import httpx
 from opentelemetry import _logs, trace
@@ -30,6 +30,8 @@ from .events import (
     CitationAdded,
     ReasoningDelta,
     RefusalDelta,
+    Response,
+    StreamEvent,
     TextDelta,
     ToolCallDone,
     ToolResult,
@@ -83,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             instructions=args.instructions,
             max_output_tokens=args.max_output_tokens,
             temperature=args.temperature,
+            stream=not args.no_stream,
             **telemetry,
         )
     except ConfigurationError as exc:
@@ -115,13 +118,14 @@ def _parser() -> argparse.ArgumentParser:
     _drip_option(demo_cmd, 0.004)
     chat_cmd = commands.add_parser(
         "chat",
-        help="stream one answer from a real endpoint and print its span",
+        help="stream one answer (or, with --no-stream, ask for it whole) from a real endpoint "
+        "and print its span",
         description=(
-            "Stream one answer from a real endpoint and print its span: OpenAI Responses (the "
-            "default), Chat Completions or Anthropic Messages (--api), at OpenAI, Anthropic or "
-            "any compatible server (--base-url). The key is OPENAI_API_KEY (ANTHROPIC_API_KEY "
-            "for --api anthropic); a server on this machine (localhost, 127.0.0.1, ::1) needs "
-            "none."
+            "Stream one answer from a real endpoint (or, with --no-stream, ask for it whole) "
+            "and print its span: OpenAI Responses (the default), Chat Completions or Anthropic "
+            "Messages (--api), at OpenAI, Anthropic or any compatible server (--base-url). The "
+            "key is OPENAI_API_KEY (ANTHROPIC_API_KEY for --api anthropic); a server on this "
+            "machine (localhost, 127.0.0.1, ::1) needs none."
         ),
     )
     chat_cmd.add_argument("prompt", help="what to ask")
@@ -149,6 +153,12 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="sampling temperature (default: the server's)",
+    )
+    chat_cmd.add_argument(
+        "--no-stream",
+        action="store_true",
+        help="ask for the whole answer at once (create(): one JSON reply) and print it when it "
+        "has arrived; its span has no gen_ai.request.stream and no time to first chunk",
     )
     _telemetry_options(chat_cmd)
     replay_cmd = commands.add_parser(
@@ -377,12 +387,14 @@ def chat(
     instructions: str | None = None,
     max_output_tokens: int | None = None,
     temperature: float | None = None,
+    stream: bool = True,
     out: TextIO | None = None,
     otlp_endpoint: str | None = None,
     verbose: bool = False,
 ) -> int:
-    """Stream one answer from a real endpoint on ``api`` and print its span. The key comes from
-    the provider's variable; a server on this machine gets :data:`LOCAL_API_KEY` without one."""
+    """Stream one answer from a real endpoint on ``api`` (``stream=False``: ask for it whole,
+    with ``create()``) and print its span. The key comes from the provider's variable; a server
+    on this machine gets :data:`LOCAL_API_KEY` without one."""
     out = out or sys.stdout
     provider = ANTHROPIC if api == "anthropic" else OPENAI
     url = base_url or os.environ.get(provider.base_url_env) or provider.default_base_url or ""
@@ -396,7 +408,8 @@ def chat(
         return 2
     telemetry = _CliTelemetry("chat", otlp_endpoint, verbose)
     request = _Request(prompt, model, instructions, max_output_tokens, temperature)
-    return _stream_and_print(telemetry, telemetry.client(url, api_key, api=api), api, request, out)
+    client = telemetry.client(url, api_key, api=api)
+    return _stream_and_print(telemetry, client, api, request, out, stream=stream)
 
 
 def replay(
@@ -451,31 +464,42 @@ class _Request:
         self.temperature = temperature
 
     def stream(self, client: Client | AnthropicClient, api: ApiName) -> Stream:
+        """The request, streamed."""
+        resource, params = self._api(client, api)
+        return cast(Stream, resource.stream(**params))
+
+    def create(self, client: Client | AnthropicClient, api: ApiName) -> Response:
+        """The request, not streamed: the whole answer."""
+        resource, params = self._api(client, api)
+        return cast(Response, resource.create(**params))
+
+    def _api(self, client: Client | AnthropicClient, api: ApiName) -> tuple[Any, dict[str, Any]]:
+        """The client's resource for ``api`` and the request's parameters in its form."""
         messages: list[dict[str, object]] = [{"role": "user", "content": self.prompt}]
         if isinstance(client, AnthropicClient):
-            return client.messages.stream(
-                model=self.model,
-                messages=messages,
-                system=self.instructions,
-                max_tokens=self.max_output_tokens or ANTHROPIC_MAX_TOKENS,
-                temperature=self.temperature,
-            )
+            return client.messages, {
+                "model": self.model,
+                "messages": messages,
+                "system": self.instructions,
+                "max_tokens": self.max_output_tokens or ANTHROPIC_MAX_TOKENS,
+                "temperature": self.temperature,
+            }
         if api == "chat":
             if self.instructions:
                 messages.insert(0, {"role": "system", "content": self.instructions})
-            return client.chat.completions.stream(
-                model=self.model,
-                messages=messages,
-                max_completion_tokens=self.max_output_tokens,
-                temperature=self.temperature,
-            )
-        return client.responses.stream(
-            model=self.model,
-            input=self.prompt,
-            instructions=self.instructions,
-            max_output_tokens=self.max_output_tokens,
-            temperature=self.temperature,
-        )
+            return client.chat.completions, {
+                "model": self.model,
+                "messages": messages,
+                "max_completion_tokens": self.max_output_tokens,
+                "temperature": self.temperature,
+            }
+        return client.responses, {
+            "model": self.model,
+            "input": self.prompt,
+            "instructions": self.instructions,
+            "max_output_tokens": self.max_output_tokens,
+            "temperature": self.temperature,
+        }
 
 
 def _stream_and_print(
@@ -484,11 +508,18 @@ def _stream_and_print(
     api: ApiName,
     request: _Request,
     out: TextIO,
+    *,
+    stream: bool = True,
 ) -> int:
-    """Stream ``request``, print it as it arrives, then the spans; 1 if the stream failed."""
+    """Stream ``request``, print it as it arrives, then the spans; 1 if the stream failed.
+    ``stream=False``: ask for the whole answer (``create()``) and print it once it is in."""
     try:
-        with client, request.stream(client, api) as stream:
-            _print_stream(stream, out)
+        with client:
+            if stream:
+                with request.stream(client, api) as events:
+                    _print_stream(events, out)
+            else:
+                _print_stream(_answer_events(request.create(client, api)), out)
     except SpanstreamError as exc:
         sys.stderr.write(f"\nspanstream {telemetry.command}: {type(exc).__name__}: {exc}\n")
         telemetry.finish(out, heading=False)
@@ -565,6 +596,28 @@ def _print_stream(events: Iterable[AgentEvent], out: TextIO) -> None:
         section = (kind, part)
         out.write(text)
         out.flush()
+
+
+def _answer_events(response: Response) -> list[StreamEvent]:
+    """A whole answer as the events :func:`_print_stream` prints of a stream: its reasoning,
+    text, refusal, tool calls and sources."""
+    events: list[StreamEvent] = []
+    for reasoning in response.reasoning:
+        events += [
+            ReasoningDelta(text, reasoning.id, "summary", i)
+            for i, text in enumerate(reasoning.summary)
+        ]
+        events += [
+            ReasoningDelta(text, reasoning.id, "text", i)
+            for i, text in enumerate(reasoning.content)
+        ]
+    if response.text:
+        events.append(TextDelta(response.text))
+    if response.refusal:
+        events.append(RefusalDelta(response.refusal))
+    events += [ToolCallDone(call) for call in response.tool_calls]
+    events += [CitationAdded(citation) for citation in response.citations]
+    return events
 
 
 _ONE_PER_SECTION = frozenset({"turn", "tool call", "tool result", "source"})

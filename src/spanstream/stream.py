@@ -34,7 +34,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from ._body import async_chunks, is_json, sync_chunks
+from ._body import async_chunks, is_event_stream, sync_chunks
 from ._record import Record
 from ._secrets import scrub_exception
 from ._watchdog import Watch, shut, socket_of, watchdog
@@ -349,10 +349,11 @@ class _StreamCore:
     def sent(self, response: httpx.Response) -> httpx.Response:
         """The response's head arrived: keep it, and arm the idle and drain deadlines on its
         connection (when the transport exposes its socket: httpx's own HTTP/1.1 transports
-        do). A reply to a request that is not streamed is one JSON document, unless the server
-        streamed it anyway (then it is read as the stream it is)."""
+        do). A reply to a request that is not streamed is one JSON document (whatever its label:
+        compatible servers label loosely), unless the server says it streamed it anyway (then it
+        is read as the stream it is)."""
         self.response = response
-        if not self.info.stream and is_json(response.headers.get("content-type", "")):
+        if not self.info.stream and not is_event_stream(response.headers.get("content-type", "")):
             self.decoder = _Document(self.settings.max_event_size)
         sock = socket_of(response.extensions)
         if sock is not None:

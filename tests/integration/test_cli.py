@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,14 @@ from spanstream.cli import demo, is_local, main
 from spanstream.testing import ReplayServer
 
 from ..conftest import FIXTURES, RESPONSES
+from ..recorded import (
+    decode_anthropic,
+    decode_chat,
+    decode_fixture,
+    sdk_anthropic_message,
+    sdk_chat_completion,
+    sdk_terminal_payload,
+)
 
 
 def test_demo_streams_the_recording_and_prints_the_span_tree() -> None:
@@ -259,3 +268,77 @@ def test_help_names_every_command_and_chat_option() -> None:
     for option in ("--api {responses,chat,anthropic}", "--temperature", "--max-output-tokens"):
         assert option in parser_help
     assert "needs none" in parser_help  # no key for a server on this machine
+
+
+def _whole_reply(api: str) -> tuple[str, str]:
+    """A recorded answer as the reply to a request that is not streamed, and its text."""
+    if api == "responses":
+        path = RESPONSES / "gpt-4o-web-search-url-citation-annotations.sse"
+        terminal = sdk_terminal_payload(path)
+        assert terminal is not None
+        return json.dumps(terminal["response"]), decode_fixture(path).parser.response.text
+    if api == "chat":
+        path = CHAT / "gpt-4.1-cached-tokens.sse"
+        return sdk_chat_completion(path).model_dump_json(), decode_chat(path).parser.response.text
+    path = ANTHROPIC / "claude-haiku-4-5-thinking-signature.sse"
+    reply = sdk_anthropic_message(path).model_dump_json()
+    return reply, decode_anthropic(path).parser.response.text
+
+
+@pytest.mark.parametrize("api", ["responses", "chat", "anthropic"])
+def test_chat_no_stream_asks_for_the_whole_answer_and_prints_it_with_its_span(
+    api: str,
+    sse_replay_server: ReplayServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    reply, text = _whole_reply(api)
+    sse_replay_server.reply_with_json(reply)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    argv = ["chat", "-m", "m1", "--api", api, "--base-url", sse_replay_server.base_url]
+
+    assert main([*argv, "--no-stream", "Hi"]) == 0
+
+    request = sse_replay_server.last_request
+    assert "stream" not in request.json()
+    assert request.headers["accept"] == "application/json"
+    out = capsys.readouterr().out
+    assert f"[answer] {text}" in out
+    assert "- chat m1  [CLIENT" in out
+    assert "spanstream.outcome = completed" in out
+    # Not a stream: no gen_ai.request.stream, no time to first chunk.
+    assert "gen_ai.request.stream" not in out
+    assert "time_to_first" not in out
+    if api == "responses":
+        assert out.count("[source] ") == 3  # the answer's citations, as a stream prints them
+    if api == "anthropic":
+        assert "[reasoning] " in out  # the thinking block
+
+
+def test_chat_no_stream_reports_a_reply_that_is_not_json(
+    sse_replay_server: ReplayServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sse_replay_server.reply_with_json("<html>Log in</html>", headers={"Content-Type": "text/html"})
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    argv = ["chat", "-m", "m1", "--base-url", sse_replay_server.base_url, "--no-stream", "Hi"]
+
+    assert main(argv) == 1
+
+    captured = capsys.readouterr()
+    assert "UnexpectedContentTypeError" in captured.err
+    assert "expected JSON" in captured.err
+    assert "spanstream.outcome = error" in captured.out
+
+
+def test_chat_help_names_no_stream() -> None:
+    parser_help = subprocess.run(
+        [sys.executable, "-m", "spanstream.cli", "chat", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "--no-stream" in parser_help
+    assert "create()" in parser_help

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from anthropic.lib.streaming._messages import TRACKS_TOOL_INPUT, accumulate_event
+from anthropic.lib.streaming._messages import TRACKS_TOOL_INPUT
 from anthropic.types import Message
 
 # `tests/` is not a package: make the shared helper module importable from this sub-folder.
@@ -32,6 +32,7 @@ from recorded import (  # noqa: E402
     decode_anthropic,
     recording,
     recordings,
+    sdk_anthropic_message,
 )
 from spanstream.events import (  # noqa: E402
     CitationAdded,
@@ -101,23 +102,6 @@ def test_chunking_does_not_change_events(path: Path, chunk_size: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _sdk_message(path: Path) -> Message:
-    """The final message as the SDK's ``MessageStream`` accumulates it (``ping`` skipped, as
-    its ``Stream`` does)."""
-    snapshot: Any = None
-    json_bufs: dict[int, bytes] = {}
-    for name, payload in anthropic_sdk_events(path.read_bytes()):
-        if name == "ping":
-            continue
-        snapshot = accumulate_event(
-            event=payload,  # type: ignore[arg-type]  # the SDK constructs the model itself
-            current_snapshot=snapshot,
-            json_bufs=json_bufs,
-        )
-    assert snapshot is not None
-    return snapshot  # type: ignore[no-any-return]
-
-
 def _expected_usage(message: Message) -> Usage:
     """The conventions' rule for Anthropic: input = input + cache read + cache creation; the
     total (which Anthropic does not send) is that input plus output, as OpenAI's is."""
@@ -138,14 +122,14 @@ def _expected_usage(message: Message) -> Usage:
 
 @pytest.mark.parametrize("path", _ids(FIXTURES))
 def test_text_matches_sdk_text_blocks(path: Path) -> None:
-    message = _sdk_message(path)
+    message = sdk_anthropic_message(path)
     expected = "".join(block.text for block in message.content if block.type == "text")
     assert decode_anthropic(path).parser.response.text == expected
 
 
 @pytest.mark.parametrize("path", _ids(FIXTURES))
 def test_tool_calls_match_sdk_tool_use_blocks(path: Path) -> None:
-    message = _sdk_message(path)
+    message = sdk_anthropic_message(path)
     expected = [(b.id, b.name, b.input) for b in message.content if b.type == "tool_use"]
     calls = decode_anthropic(path).parser.response.tool_calls
     assert [(c.call_id, c.name, c.parsed_arguments) for c in calls] == expected
@@ -153,7 +137,7 @@ def test_tool_calls_match_sdk_tool_use_blocks(path: Path) -> None:
 
 @pytest.mark.parametrize("path", _ids(FIXTURES))
 def test_thinking_and_signature_match_sdk_thinking_blocks(path: Path) -> None:
-    message = _sdk_message(path)
+    message = sdk_anthropic_message(path)
     expected = [(b.thinking, b.signature) for b in message.content if b.type == "thinking"]
     reasoning = decode_anthropic(path).parser.response.reasoning
     assert [("".join(r.content), r.signature) for r in reasoning] == expected
@@ -161,7 +145,7 @@ def test_thinking_and_signature_match_sdk_thinking_blocks(path: Path) -> None:
 
 @pytest.mark.parametrize("path", _ids(FIXTURES))
 def test_server_tool_blocks_match_sdk_blocks(path: Path) -> None:
-    message = _sdk_message(path)
+    message = sdk_anthropic_message(path)
     blocks = [block for block in message.content if block.type not in OWN_BLOCKS]
     items = decode_anthropic(path).of_type(ItemDone)
     assert [(i.type, i.data.get("id")) for i in items] == [
@@ -186,7 +170,7 @@ def _citation_key(citation: Any) -> tuple[Any, ...]:
 
 @pytest.mark.parametrize("path", _ids(FIXTURES))
 def test_citations_match_sdk_text_block_citations(path: Path) -> None:
-    message = _sdk_message(path)
+    message = sdk_anthropic_message(path)
     expected = [
         _citation_key(c)
         for block in message.content
@@ -212,7 +196,7 @@ def test_web_search_citations_name_their_pages() -> None:
 
 @pytest.mark.parametrize("path", _ids(FIXTURES))
 def test_stop_reason_matches_sdk(path: Path) -> None:
-    stop_reason = _sdk_message(path).stop_reason
+    stop_reason = sdk_anthropic_message(path).stop_reason
     assert stop_reason is not None
     response = decode_anthropic(path).parser.response
     assert response.finish_reason == STOP_REASONS[stop_reason]
@@ -220,7 +204,7 @@ def test_stop_reason_matches_sdk(path: Path) -> None:
 
 @pytest.mark.parametrize("path", _ids(FIXTURES))
 def test_usage_matches_sdk_usage_normalized_once(path: Path) -> None:
-    expected = _expected_usage(_sdk_message(path))
+    expected = _expected_usage(sdk_anthropic_message(path))
     assert decode_anthropic(path).parser.response.usage == expected
 
 

@@ -21,8 +21,6 @@ from typing import Any
 
 import pytest
 from openai._models import construct_type
-from openai.lib.streaming.chat import ChatCompletionStreamState
-from openai.types.chat import ChatCompletionChunk
 
 # `tests/` is not a package: make the shared helper module importable from this sub-folder.
 _TESTS_DIR = str(Path(__file__).resolve().parents[1])
@@ -30,11 +28,16 @@ if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
 from recorded import (  # noqa: E402
+    CHAT_ERROR_RECORDINGS,
+    CHAT_SDK_CANNOT_READ,
+    MISTRAL_TOOL_CALLS,
     OPENAI_CHAT,
     decode,
     decode_chat,
     recording,
     recordings,
+    sdk_chat_chunks,
+    sdk_chat_completion,
     sdk_payloads,
 )
 from spanstream.events import (  # noqa: E402
@@ -55,22 +58,6 @@ from spanstream.providers.openai_chat import ChatCompletionsParser  # noqa: E402
 from spanstream.providers.openai_chat.parser import FINISH_REASONS  # noqa: E402
 
 FIXTURES = recordings(OPENAI_CHAT)
-
-# The SDK's accumulator cannot read these recordings (a limit of the SDK, not of the recording):
-# checked against the raw payloads in targeted tests instead.
-MISTRAL_TOOL_CALLS = (
-    "openinferenc__test_synchronous_streaming_chat_completions_with_tool_call_response"
-    "_emits_expect.sse"
-)
-SDK_CANNOT_READ = {
-    MISTRAL_TOOL_CALLS: "Mistral sends tool calls without `index`; the SDK's state indexes by it",
-}
-
-# Recordings ending in an in-stream error object (Groq): the SDK raises instead of accumulating.
-ERROR_RECORDINGS = {
-    "pydantic-ai__test_tool_use_failed_error_streaming.sse",
-    "pydantic-ai__test_tool_use_failed_error_streaming_with_text.sse",
-}
 
 
 def _params(paths: list[Path], limits: dict[str, str] | None = None) -> list[Any]:
@@ -111,7 +98,7 @@ def test_ends_with_exactly_one_response_done(path: Path) -> None:
     assert len(done) == 1
     assert decoded.events[-1] is done[0]
     assert decoded.parser.response == done[0].response
-    expected = "failed" if path.name in ERROR_RECORDINGS else ("completed", "incomplete")
+    expected = "failed" if path.name in CHAT_ERROR_RECORDINGS else ("completed", "incomplete")
     assert done[0].response.status in expected
 
 
@@ -130,35 +117,12 @@ def test_chunking_does_not_change_events(path: Path, chunk_size: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _sdk_chunks(path: Path) -> list[ChatCompletionChunk]:
-    """The recording's chunks as the SDK's ``Stream`` builds them (``construct_type``, its
-    non-strict default), skipping what its ``ChatCompletionStream`` skips: Azure's chunks whose
-    ``object`` is not ``chat.completion.chunk``. ``reasoning_details`` (OpenRouter, not in the
-    SDK's types) is dropped first: ``accumulate_delta`` rejects its index-less list entries."""
-    chunks = []
-    for payload in sdk_payloads(path.read_bytes()):
-        for choice in payload.get("choices") or ():
-            (choice.get("delta") or {}).pop("reasoning_details", None)
-        chunk = construct_type(type_=ChatCompletionChunk, value=payload)
-        assert isinstance(chunk, ChatCompletionChunk)
-        if chunk.object == "chat.completion.chunk":
-            chunks.append(chunk)
-    return chunks
-
-
-def _sdk_snapshot(path: Path) -> Any:
-    state: ChatCompletionStreamState[Any] = ChatCompletionStreamState()
-    for chunk in _sdk_chunks(path):
-        state.handle_chunk(chunk)
-    return state.current_completion_snapshot
-
-
 def _sdk_usage(path: Path) -> Usage | None:
     """The last usage any chunk reported. Groq, before ``stream_options``, put it in
     ``x_groq.usage`` (outside the SDK's types, read from the chunk's extra fields): spanstream
     reads it there on purpose."""
     usage = None
-    for chunk in _sdk_chunks(path):
+    for chunk in sdk_chat_chunks(path):
         groq = getattr(chunk, "x_groq", None)
         if chunk.usage is not None:
             usage = chunk.usage
@@ -179,22 +143,22 @@ def _sdk_usage(path: Path) -> Usage | None:
     )
 
 
-DIFFERENTIAL = [p for p in FIXTURES if p.name not in ERROR_RECORDINGS]
+DIFFERENTIAL = [p for p in FIXTURES if p.name not in CHAT_ERROR_RECORDINGS]
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Mistral's list content in a str field
-@pytest.mark.parametrize("path", _params(DIFFERENTIAL, SDK_CANNOT_READ))
+@pytest.mark.parametrize("path", _params(DIFFERENTIAL, CHAT_SDK_CANNOT_READ))
 def test_text_and_refusal_match_sdk_message(path: Path) -> None:
-    message = _sdk_snapshot(path).choices[0].message
+    message = sdk_chat_completion(path).choices[0].message
     response = decode_chat(path).parser.response
     assert response.text == (message.content or "")
     assert response.refusal == (message.refusal or None)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("path", _params(DIFFERENTIAL, SDK_CANNOT_READ))
+@pytest.mark.parametrize("path", _params(DIFFERENTIAL, CHAT_SDK_CANNOT_READ))
 def test_tool_calls_match_sdk_message(path: Path) -> None:
-    message = _sdk_snapshot(path).choices[0].message
+    message = sdk_chat_completion(path).choices[0].message
     expected = [(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or ()]
     got = [(c.call_id, c.name, c.arguments) for c in decode_chat(path).parser.response.tool_calls]
     assert got == expected
@@ -202,17 +166,17 @@ def test_tool_calls_match_sdk_message(path: Path) -> None:
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize("path", _params(DIFFERENTIAL))  # chunks, not the SDK's accumulation
-def test_system_fingerprint_matches_the_sdk_chunks(path: Path) -> None:
+def test_system_fingerprint_matches_thesdk_chat_chunks(path: Path) -> None:
     # The last one a chunk carried (servers repeat the same one on every chunk).
-    fingerprints = [c.system_fingerprint for c in _sdk_chunks(path) if c.system_fingerprint]
+    fingerprints = [c.system_fingerprint for c in sdk_chat_chunks(path) if c.system_fingerprint]
     expected = fingerprints[-1] if fingerprints else None
     assert decode_chat(path).parser.response.system_fingerprint == expected
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("path", _params(DIFFERENTIAL, SDK_CANNOT_READ))
+@pytest.mark.parametrize("path", _params(DIFFERENTIAL, CHAT_SDK_CANNOT_READ))
 def test_finish_reasons_match_sdk_choices(path: Path) -> None:
-    choices = sorted(_sdk_snapshot(path).choices, key=lambda c: c.index)
+    choices = sorted(sdk_chat_completion(path).choices, key=lambda c: c.index)
     given = [FINISH_REASONS.get(c.finish_reason, c.finish_reason) for c in choices]
     response = decode_chat(path).parser.response
     # No finish reason at all (Snowflake sends none): none, as the SDK leaves None (#22). Some
@@ -337,7 +301,7 @@ def test_several_choices_final_response_holds_choice_zero() -> None:
     for event in decoded.of_type(TextDelta):
         by_choice[event.item_id] = by_choice.get(event.item_id, "") + event.text
     assert set(by_choice) == {"choice-0", "choice-1"}
-    snapshot = _sdk_snapshot(path)
+    snapshot = sdk_chat_completion(path)
     assert by_choice["choice-1"] == snapshot.choices[1].message.content
     response = decoded.parser.response
     assert response.text == by_choice["choice-0"] == snapshot.choices[0].message.content

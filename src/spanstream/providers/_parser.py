@@ -159,10 +159,6 @@ class ParserBase:
         :meth:`~spanstream.sse.SSEDecoder.feed_raw` returns it, or ``str``)."""
         raise NotImplementedError
 
-    def feed_body(self, data: bytes) -> list[StreamEvent]:
-        """Parse a reply that was not streamed (see :meth:`~.base.Parser.feed_body`)."""
-        raise NotImplementedError  # WIP: each parser's own, next
-
     def cursor(self, data: bytes) -> int | None:
         """Where a stream could be resumed after this event: nowhere, unless the API says
         (see :class:`~spanstream.providers.base.Parser`)."""
@@ -252,6 +248,37 @@ class ParserBase:
                 self._dropped.append(f"{name} dropped: {where}: {error['msg']}")
         self._dropped.clear()
         return None
+
+    # -- a reply that was not streamed ----------------------------------------------------------
+
+    def _decode_body(self, data: bytes, model: Any, what: str) -> Any:
+        """Decode a reply that is one JSON document (a ``create()``) into the wire ``model`` (a
+        pydantic model class), read as leniently as an event: dropped fields are reported as
+        ``what`` and a huge number or a bad :attr:`droppable` field is mended
+        (:meth:`_revalidate`). A reply that still cannot be read raises
+        :class:`~spanstream.errors.MalformedEventError`, strict or not: it is the whole answer,
+        with nothing after it to keep."""
+        try:
+            body = model.model_validate_json(data, context=self._dropped)
+        except ValidationError as exc:
+            body = self._revalidate(
+                data,
+                exc,
+                lambda decoded: model.model_validate(decoded, context=self._dropped),
+                self.droppable,
+            )
+            if body is None:
+                raise self._malformed_reply(describe(exc)) from None
+        # The base's report, named by the reply (a subclass may name its events otherwise).
+        ParserBase._report_dropped(self, what)
+        return body
+
+    def _malformed_reply(self, reason: str) -> MalformedEventError:
+        """The error of a reply that cannot be read; ``reason`` names the field, never the
+        payload (it may hold the user's content)."""
+        return MalformedEventError(
+            f"malformed {self.api} reply: {reason}", event_type=None, sequence_number=None
+        )
 
     # -- bad input --------------------------------------------------------------------------------
 

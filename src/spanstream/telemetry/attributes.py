@@ -54,6 +54,9 @@ _LEFT = frozenset({"cancelled", "abandoned"})  # outcomes of a consumer that sto
 LATEST_OPT_IN = "gen_ai_latest_experimental"
 
 _FINISHED = frozenset({"completed", "incomplete"})
+# Outcomes after which no finish reason is awaited: a consumer that left, or a response that
+# settled while the server still says "in_progress" (a background response, just created).
+_NO_REASON_AWAITED = _LEFT | _FINISHED
 
 
 def use_latest_conventions() -> bool:
@@ -130,12 +133,17 @@ def end_attributes(
     reasons = received_finish_reasons(response)
     if reasons:
         attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
-    elif outcome not in _LEFT and response.status not in _FINISHED and info.family == "inference":
+    elif (
+        outcome not in _NO_REASON_AWAITED
+        and response.status not in _FINISHED
+        and info.family == "inference"
+    ):
         # The conventions ask for "error" where a finish reason was expected but never came
         # because the response did not finish (failed, cut); no other family has finish reasons.
         attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = ["error"]
     # None is invented otherwise: a finished response whose server gave no reason (a Chat
-    # stream ended by [DONE], an Anthropic message_stop without stop_reason), or a consumer
+    # stream ended by [DONE], an Anthropic message_stop without stop_reason), a background
+    # response just created (still in progress: create(background=True)), or a consumer
     # that left (cancelled, abandoned) and expected no reason any more, so that an answer a
     # user cut short is not counted as an error by finish reason (the attribute is
     # Recommended, so it may be omitted; the metrics give such a stream no error.type either).

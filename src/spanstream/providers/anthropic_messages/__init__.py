@@ -1,4 +1,4 @@
-"""Anthropic Messages (``POST /v1/messages`` with ``stream: true``)."""
+"""Anthropic Messages (``POST /v1/messages``, streamed with ``stream: true`` or not)."""
 
 from typing import TYPE_CHECKING
 

@@ -24,10 +24,13 @@ with a stop reason (relays that drop the last frame). A ``message_stop`` that no
 before still completes the response, with no finish reason: none is invented (``finish_reason``
 ``None``, ``finish_reasons`` empty, no ``gen_ai.response.finish_reasons`` on the span), as for a
 Chat Completions stream ended by ``[DONE]`` without one (issue #22).
+A message that was not streamed is read by :meth:`MessagesParser.feed_body` as the events its
+stream would have had, through the same handlers.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -132,6 +135,37 @@ class MessagesParser(ParserBase):
         if self.done or (self._error is None and self._stop_reason is None):
             return NOTHING
         return self._finish()
+
+    def feed_body(self, data: bytes) -> list[StreamEvent]:
+        """Read a message that was not streamed: the events its stream would have had, through
+        their handlers. Its ``message_start`` (id, model, usage: the final one, normalized as a
+        stream's is), then each content block started whole and stopped, with what its deltas
+        would have carried: a ``tool_use`` block's ``input`` as its arguments (JSON text, as
+        ``input_json_delta`` streams it), a text block's ``citations``; then the stop reason
+        ends it as ``message_stop`` does. ``{"type": "error", ...}`` with a success status is a
+        failed response, as an ``error`` event is; a reply with no ``content`` is malformed."""
+        message: wire.MessageBody = self._decode_body(data, wire.MessageBody, "message")
+        if message.type == "error" or (message.content is None and message.error is not None):
+            failure = wire.ErrorEvent.model_construct(type="error", error=message.error)
+            return self._on_error(failure, data) + self._finish()
+        if message.content is None:
+            raise self._malformed_reply("content: the reply has no content")
+        start = wire.MessageStart.model_construct(type="message_start", message=message)
+        out = self._on_message_start(start, data)
+        for index, block in enumerate(message.content):
+            started = wire.ContentBlockStart.model_construct(
+                type="content_block_start", index=index, content_block=block
+            )
+            out += self._on_block_start(started, data)
+            for delta in _deltas_of(block):
+                streamed = wire.ContentBlockDelta.model_construct(
+                    type="content_block_delta", index=index, delta=delta
+                )
+                out += self._on_block_delta(streamed, data)
+            stopped = wire.ContentBlockStop.model_construct(type="content_block_stop", index=index)
+            out += self._on_block_stop(stopped, data)
+        self._stop_reason = message.stop_reason
+        return out + self._finish()
 
     def _validate(self, decoded: dict[str, object]) -> wire.WireEvent:
         return wire.any_event_adapter.validate_python(decoded, context=self._dropped)
@@ -329,6 +363,25 @@ class MessagesParser(ParserBase):
         )
         out.append(events.ResponseDone(response))
         return out
+
+
+def _deltas_of(block: wire.ContentBlock) -> list[wire.Delta]:
+    """What a whole content block's stream would have carried in deltas besides what its
+    ``content_block_start`` holds: a ``tool_use`` block's input (the text that
+    ``input_json_delta`` streams; server tool blocks keep theirs in the block) and a text
+    block's citations (``citations_delta``, one each)."""
+    kind = block.get("type")
+    if kind == "tool_use" and "input" in block:
+        arguments = json.dumps(block["input"], ensure_ascii=False)
+        return [wire.Delta.model_construct(type="input_json_delta", partial_json=arguments)]
+    citations = block.get("citations") if kind == "text" else None
+    if not isinstance(citations, list):
+        return []
+    return [
+        wire.Delta.model_construct(type="citations_delta", citation=citation)
+        for citation in citations
+        if isinstance(citation, dict)
+    ]
 
 
 def _normalized(fields: dict[str, int]) -> events.Usage:

@@ -19,7 +19,14 @@ from pydantic import Field, TypeAdapter
 
 from .._lenient import Droppable, LenientStr, TokenCount, Wire, decoders, event_union
 
-__all__ = ["EVENT_DECODERS", "NO_MESSAGE", "ContentBlock", "WireEvent", "any_event_adapter"]
+__all__ = [
+    "EVENT_DECODERS",
+    "NO_MESSAGE",
+    "ContentBlock",
+    "MessageBody",
+    "WireEvent",
+    "any_event_adapter",
+]
 
 ContentBlock = dict[str, object]
 """A content block as decoded JSON (``text``, ``thinking``, ``tool_use``, server tool blocks...)."""
@@ -69,6 +76,18 @@ class MessageDeltaBody(Wire):
 class ErrorObject(Wire):
     type: LenientStr = None
     message: str | None = None
+
+
+class MessageBody(MessageObject):
+    """A message that was not streamed (``POST /messages`` without ``stream``): the message of
+    ``message_start`` with its content blocks whole (kept as decoded JSON, as
+    ``content_block_start`` carries them) and its stop reason; or, from a relay that answers
+    a failure with a success status, ``{"type": "error", "error": {...}}``."""
+
+    type: str | None = None
+    content: list[ContentBlock] | None = None
+    stop_reason: Annotated[str | None, Droppable] = None
+    error: Annotated[ErrorObject | None, Droppable] = None
 
 
 class _Event(Wire):

@@ -1,4 +1,4 @@
-"""OpenAI Chat Completions (``POST /v1/chat/completions`` with ``stream: true``), as spoken by
+"""OpenAI Chat Completions (``POST /v1/chat/completions``, streamed or not), as spoken by
 OpenAI and by the compatible servers (vLLM, llama.cpp, Ollama, gateways)."""
 
 from typing import TYPE_CHECKING

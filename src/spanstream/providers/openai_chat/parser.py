@@ -23,6 +23,8 @@ and none is invented: ``Response.finish_reason`` is ``None`` and ``finish_reason
 the span has no ``gen_ai.response.finish_reasons`` (as the openai SDK leaves ``None``). Only when
 some choices gave one and others did not are the others ``"error"``, the conventions' value for a
 reason expected but not received, to keep the list one per choice.
+A completion that was not streamed is read by :meth:`ChatCompletionsParser.feed_body` as the one
+chunk it amounts to, then ended as ``[DONE]`` ends a stream.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ else:
 __all__ = ["FINISH_REASONS", "ChatCompletionsParser"]
 
 _CHUNK = "chat.completion.chunk"
+_COMPLETION = "chat.completion"  # a reply that was not streamed
 
 FINISH_REASONS: dict[str, events.FinishReason] = {
     "stop": "stop",
@@ -118,6 +121,15 @@ class ChatCompletionsParser(ParserBase):
         if self._error is not None or finished:
             return self._finish()
         return NOTHING
+
+    def feed_body(self, data: bytes) -> list[StreamEvent]:
+        """Read a completion that was not streamed (``chat.completion``): the one chunk it
+        amounts to, each choice's ``message`` read as its delta, then its end as ``[DONE]``
+        ends a stream. A reply with neither ``choices`` nor ``error`` is malformed."""
+        completion: wire.ChatCompletion = self._decode_body(data, wire.ChatCompletion, _COMPLETION)
+        if completion.choices is None and completion.error is None:
+            raise self._malformed_reply("choices: the reply has no choices")
+        return self._on_chunk(completion, data) + self._finish()
 
     def _validate(self, decoded: dict[str, object]) -> wire.ChatCompletionChunk:
         return wire.ChatCompletionChunk.model_validate(decoded, context=self._dropped)

@@ -5,7 +5,8 @@ the compatible servers recorded in ``tests/fixtures/openai-chat`` (Azure, DeepSe
 Mistral, OpenRouter, Together, vLLM-style servers...). The models are deliberately lenient:
 servers omit fields the API reference calls required (Azure's first chunk has empty ``id`` and
 ``model``, Mistral tool calls have no ``index``), so every field has a default and unknown
-fields are ignored. Only the fields spanstream reads are declared.
+fields are ignored. Only the fields spanstream reads are declared. A completion that was not
+streamed is :class:`ChatCompletion`: the same chunk, each choice with its whole message.
 
 These models never leave the provider package: the parser turns them into
 :mod:`spanstream.events`.
@@ -15,12 +16,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from pydantic import Field
+
 from .._lenient import Droppable, LenientStr, TokenCount, Wire, built, decoders
 
 __all__ = [
     "DROPPABLE",
     "EVENT_DECODERS",
     "NO_DELTA",
+    "ChatCompletion",
     "ChatCompletionChunk",
     "ErrorObject",
     "ErrorPayload",
@@ -123,6 +127,22 @@ class ChatCompletionChunk(Wire):
     x_groq: GroqExtension | None = None
     error: ErrorObject | None = None
     """OpenRouter and others report a mid-stream failure inside an otherwise normal chunk."""
+
+
+class MessageChoice(Choice):
+    """A choice of a completion that was not streamed: its whole ``message``, read as the one
+    delta it amounts to (a message has a delta's fields: content, refusal, reasoning, tool
+    calls, whose ``index`` it leaves out)."""
+
+    delta: Delta | None = Field(default=None, validation_alias="message")
+
+
+class ChatCompletion(ChatCompletionChunk):
+    """A completion that was not streamed (``chat.completion``): one chunk whose choices carry
+    their whole message (:class:`MessageChoice`)."""
+
+    # A list of MessageChoice is read as the list of Choice it is (never written to).
+    choices: list[MessageChoice] | None = None  # type: ignore[assignment]
 
 
 DROPPABLE = ("id", "model", "usage", "service_tier", "system_fingerprint", "x_groq")

@@ -19,12 +19,9 @@ import binascii
 import sys
 from array import array
 
-from pydantic import ValidationError
-
 from ...embeddings import EmbeddingsResponse, Vector
-from ...errors import MalformedEventError
 from ...events import ProviderError, Response, ResponseStatus, StreamEvent, UnknownEvent, Usage
-from .._parser import Data, ParserBase, describe, text_of
+from .._parser import Data, ParserBase, text_of
 from . import wire
 
 __all__ = ["EmbeddingsParser"]
@@ -97,11 +94,7 @@ class EmbeddingsParser(ParserBase):
     def feed_body(self, data: bytes) -> list[StreamEvent]:
         """Read the whole reply (see the module's rules); no events: the result is
         :attr:`result`, the outcome :attr:`response`'s status."""
-        try:
-            reply = wire.EmbeddingsList.model_validate_json(data, context=self._dropped)
-        except ValidationError as exc:
-            raise self._malformed(describe(exc)) from None
-        self._report_dropped(_REPLY)
+        reply: wire.EmbeddingsList = self._decode_body(data, wire.EmbeddingsList, _REPLY)
         self.done = True
         if reply.data is None and reply.error is not None:
             error = reply.error
@@ -114,7 +107,7 @@ class EmbeddingsParser(ParserBase):
             self._status = "failed"
             return []
         if reply.data is None:
-            raise self._malformed("data: the reply has no embeddings")
+            raise self._malformed_reply("data: the reply has no embeddings")
         usage = reply.usage
         self._result = EmbeddingsResponse(
             vectors=self._vectors(reply.data),
@@ -131,10 +124,14 @@ class EmbeddingsParser(ParserBase):
         indexes = [item.index for item in items]
         if any(index is not None for index in indexes):
             if sorted(i if i is not None else -1 for i in indexes) != list(range(len(items))):
-                raise self._malformed("data.index: the indexes do not number the embeddings 0..n-1")
+                raise self._malformed_reply(
+                    "data.index: the indexes do not number the embeddings 0..n-1"
+                )
             items = sorted(items, key=lambda item: item.index or 0)
         if self._inputs is not None and len(items) != self._inputs:
-            raise self._malformed(f"data: {len(items)} embedding(s) for {self._inputs} input(s)")
+            raise self._malformed_reply(
+                f"data: {len(items)} embedding(s) for {self._inputs} input(s)"
+            )
         return tuple(self._vector(position, item.embedding) for position, item in enumerate(items))
 
     def _vector(self, position: int, embedding: list[float] | str) -> Vector:
@@ -145,18 +142,12 @@ class EmbeddingsParser(ParserBase):
         try:
             raw = base64.b64decode(embedding, validate=True)
         except (binascii.Error, ValueError):
-            raise self._malformed(f"data.{position}.embedding: not base64") from None
+            raise self._malformed_reply(f"data.{position}.embedding: not base64") from None
         if len(raw) % 4:
-            raise self._malformed(
+            raise self._malformed_reply(
                 f"data.{position}.embedding: {len(raw)} bytes is no whole number of float32"
             )
         floats = array("f", raw)
         if sys.byteorder == "big":
             floats.byteswap()
         return tuple(floats)
-
-    def _malformed(self, reason: str) -> MalformedEventError:
-        # Never the payload in the message: it may hold the user's content.
-        return MalformedEventError(
-            f"malformed {self.api} reply: {reason}", event_type=None, sequence_number=None
-        )

@@ -1,4 +1,4 @@
-"""OpenAI Responses API (``POST /v1/responses`` with ``stream: true``; ``GET /v1/responses/{id}``
+"""OpenAI Responses API (``POST /v1/responses``, streamed or not; ``GET /v1/responses/{id}``
 with ``stream=true`` to stream a stored response)."""
 
 from typing import TYPE_CHECKING

@@ -14,6 +14,8 @@ same way, and the event is kept (see :mod:`spanstream.providers._parser`).
 
 An output item is its ``output_index``: every event of one item carries the id the item was first
 given, whatever id the event itself has (issue #21).
+A response that was not streamed is read by :meth:`ResponsesParser.feed_body`, item by item
+through the same handlers, into the same accumulated response.
 """
 
 from __future__ import annotations
@@ -55,6 +57,13 @@ _TERMINAL_STATUS: dict[str, events.ResponseStatus] = {
     "response.completed": "completed",
     "response.incomplete": "incomplete",
     "response.failed": "failed",
+}
+# A reply's status -> how it ends: as the terminal events, or (a background response, just
+# created) not finished; see ResponsesParser.feed_body.
+_BODY_STATUS: dict[str, events.ResponseStatus] = {
+    **{status: status for status in _TERMINAL_STATUS.values()},
+    "queued": "in_progress",
+    "in_progress": "in_progress",
 }
 
 
@@ -149,6 +158,32 @@ class ResponsesParser(ParserBase):
         if self.done or self._error is None:
             return NOTHING
         return [self._finish("failed", self._error)]
+
+    def feed_body(self, data: bytes) -> list[StreamEvent]:
+        """Read a response that was not streamed: the object a terminal event restates, its
+        output items whole. Each item is read as its ``response.output_item.done`` would be
+        (a message's citations as its ``annotation.added`` events), then the response ends as
+        the terminal event of its ``status`` ends a stream (none: ``completed``, or ``failed``
+        with an ``error``).
+
+        A background response (``background=True``) comes back ``queued`` or ``in_progress``:
+        it ends ``in_progress``, with its id and model, no output and no finish reason (stream
+        it with ``client.responses.resume(response.id)``). A reply with neither ``output`` nor
+        ``error``, or with a status no response has, is malformed."""
+        body: wire.ResponseBody = self._decode_body(data, wire.ResponseBody, "response")
+        if body.output is None and body.error is None:
+            raise self._malformed_reply("output: the reply has no output")
+        given = body.status or ("failed" if body.error is not None else "completed")
+        status = _BODY_STATUS.get(given)
+        if status is None:
+            raise self._malformed_reply("status: not a status a response has")
+        self._started = True
+        out = self._emit(events.ResponseStarted(body.id, body.model))
+        for index, item in enumerate(body.output or ()):
+            out.extend(self._item_citations(item, index))
+            out.append(self._item_event(item, None, index))
+        self._conclude(status, body, out)
+        return out
 
     # -- handlers -------------------------------------------------------------------------------
 
@@ -299,14 +334,21 @@ class ResponsesParser(ParserBase):
         else:
             self._acc.id = response.id or self._acc.id
             self._acc.model = response.model or self._acc.model
+        self._backfill_items(response, data, out)
+        self._conclude(_TERMINAL_STATUS[payload.type], response, out)
+        return out
+
+    def _conclude(
+        self, status: events.ResponseStatus, response: wire.ResponseFields, out: list[StreamEvent]
+    ) -> None:
+        """End the response with ``status``, as its terminal event restating ``response``
+        says: the service tier that served it, the usage, the error, the finish reason."""
         if response.service_tier:
             self._acc.service_tier = response.service_tier
-        self._backfill_items(response, data, out)
         if response.usage is not None:
             usage = _usage(response.usage)
             self._acc.add(events.UsageReported(usage))
             out.append(events.UsageReported(usage))
-        status = _TERMINAL_STATUS[payload.type]
         error = self._error
         if status == "failed" and response.error is not None:
             error = events.ProviderError(
@@ -315,9 +357,11 @@ class ResponsesParser(ParserBase):
                 type=response.error.type,
                 param=response.error.param,
             )
+        elif status == "failed" and error is None:
+            # A failure must say why (ResponseFailedError carries it): a server that sends none.
+            error = events.ProviderError(message="the response failed without an error")
         reason = response.incomplete_details.reason if response.incomplete_details else None
         out.append(self._finish(status, error, reason))
-        return out
 
     def _backfill_items(
         self, response: wire.ResponseObject, data: Data, out: list[StreamEvent]
@@ -373,10 +417,13 @@ class ResponsesParser(ParserBase):
         reason: str | None = None,
     ) -> events.ResponseDone:
         self.done = True
+        finish_reason: events.FinishReason | None
         if status == "completed":
             finish_reason = "tool_call" if self._acc.has_tool_calls else "stop"
         elif status == "incomplete":
             finish_reason = _INCOMPLETE_FINISH_REASONS.get(reason or "", reason or "length")
+        elif status == "in_progress":
+            finish_reason = None  # a background response, not finished (feed_body)
         else:
             finish_reason = "error"
         response = self._acc.finish(status, finish_reason, error=error, incomplete_reason=reason)

@@ -137,8 +137,8 @@ class ItemRef(Wire):
     id: object = None
 
 
-class ResponseObject(Wire):
-    """The response of a lifecycle or terminal event. Every field is :data:`Droppable`: the
+class ResponseFields(Wire):
+    """What a response says besides its output. Every field is :data:`Droppable`: the
     terminal event is what says the answer is complete, so a bad field must not cost it."""
 
     id: Annotated[str | None, Droppable] = None
@@ -148,6 +148,19 @@ class ResponseObject(Wire):
     incomplete_details: Annotated[IncompleteDetails | None, Droppable] = None
     usage: Annotated[UsageObject | None, Droppable] = None
     service_tier: Annotated[str | None, Droppable] = None
+
+
+class ResponseBody(ResponseFields):
+    """A response that was not streamed (``POST /responses`` without ``stream``): the object a
+    terminal event restates, its output items whole, kept as decoded JSON as
+    ``response.output_item.done`` carries them."""
+
+    output: Annotated[list[OutputItem] | None, Droppable] = None
+
+
+class ResponseObject(ResponseFields):
+    """The response of a lifecycle or terminal event (see :class:`ResponseFields`)."""
+
     output: Annotated[list[ItemRef] | None, Droppable] = None
     """Only each item's id and type: the full items restate the whole response (its text
     included), which the stream already delivered; the parser re-reads one in full only when
