@@ -67,10 +67,6 @@ class _PendingReasoning:
     def deltas(self) -> int:
         return sum(map(len, self.summary.values())) + sum(map(len, self.content.values()))
 
-    def characters(self) -> int:
-        parts = (*self.summary.values(), *self.content.values())
-        return sum(len(delta) for deltas in parts for delta in deltas)
-
     def build(self, item_id: str | None, signature: str | None = None) -> events.Reasoning:
         return events.Reasoning(
             id=item_id,
@@ -282,6 +278,12 @@ class Accumulator:
 
     def snapshot(self) -> events.Response:
         """The response as accumulated so far (partial until the terminal event)."""
+        response = self._built()
+        usage = self._usage(response)
+        return response if usage is self.usage else replace(response, usage=usage)
+
+    def _built(self) -> events.Response:
+        """The response with the usage as reported."""
         texts: list[str] = []
         refusals: list[str] = []
         for message in self._messages.values():
@@ -316,7 +318,7 @@ class Accumulator:
             refusal="".join(refusals) or None,
             tool_calls=tuple(calls),
             reasoning=tuple(reasoning),
-            usage=self._usage(),
+            usage=self.usage,
             error=self.error,
             incomplete_reason=self.incomplete_reason,
             service_tier=self.service_tier,
@@ -327,7 +329,7 @@ class Accumulator:
 
     # -- the usage estimate ----------------------------------------------------------------------
 
-    def _usage(self) -> events.Usage | None:
+    def _usage(self, response: events.Response) -> events.Usage | None:
         """The usage reported, or, when the server gave no output count for the output received,
         the same with the output counted by :func:`estimate_output_tokens` and marked
         ``estimated``. A count reported before any output stands if it is not below the estimate;
@@ -335,7 +337,7 @@ class Accumulator:
         usage = self.usage
         if usage is not None and usage.output_tokens is not None and not self._usage_before_output:
             return usage  # the server's count: the common case costs this test only
-        deltas, characters, calls = self._output()
+        deltas, characters, calls = self._output(response)
         if not (deltas or characters or calls):
             return usage
         estimate = estimate_output_tokens(deltas, characters, calls)
@@ -347,29 +349,24 @@ class Accumulator:
         total = inputs + estimate if inputs is not None else None
         return replace(usage, output_tokens=estimate, total_tokens=total, estimated=True)
 
-    def _output(self) -> tuple[int, int, int]:
-        """Output deltas, characters and tool calls received, over every choice."""
+    def _output(self, response: events.Response) -> tuple[int, int, int]:
+        """Output deltas, characters and tool calls received over every choice; ``response`` is
+        this choice's, whose strings are joined already."""
         deltas = self._closed_deltas
-        characters = 0
-        for message in self._messages.values():
-            deltas += len(message.text) + len(message.refusal)
-            for done, streamed in (
-                (message.done_text, message.text),
-                (message.done_refusal, message.refusal),
-            ):
-                characters += len(done) if done is not None else sum(map(len, streamed))
-        for pending in self._pending_calls.values():
-            deltas += len(pending.arguments)
-            characters += sum(map(len, pending.arguments))
-        characters += sum(len(call.arguments) for call in self._calls.values())
-        for item_id, parts in self._reasoning_parts.items():
-            if item_id not in self._reasoning:
-                deltas += parts.deltas()
-                characters += parts.characters()
-        for reasoning in self._reasoning.values():
-            characters += sum(map(len, reasoning.summary)) + sum(map(len, reasoning.content))
-        calls = len(self._calls) + len(self._pending_calls)
+        deltas += sum(len(m.text) + len(m.refusal) for m in self._messages.values())
+        deltas += sum(len(pending.arguments) for pending in self._pending_calls.values())
+        deltas += sum(
+            parts.deltas()
+            for item_id, parts in self._reasoning_parts.items()
+            if item_id not in self._reasoning
+        )
+        characters = len(response.text) + len(response.refusal or "")
+        characters += sum(len(call.arguments) for call in response.tool_calls)
+        characters += sum(
+            len(part) for item in response.reasoning for part in (*item.summary, *item.content)
+        )
+        calls = len(response.tool_calls)
         for other in self._others:
-            more = other._output()
+            more = other._output(other._built())
             deltas, characters, calls = deltas + more[0], characters + more[1], calls + more[2]
         return deltas, characters, calls
