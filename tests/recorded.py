@@ -284,3 +284,20 @@ def rewrite_payloads(raw: bytes, edit: Callable[[dict[str, Any]], bool]) -> byte
         return b"data: " + data.replace(f'"{HUGE_MARK}"', HUGE_NUMBER).encode()
 
     return _DATA_LINE.sub(replace, raw)
+
+
+def _drop_usage(payload: dict[str, Any]) -> bool:
+    # Where each API carries usage: Chat chunks (and Groq's x_groq), Anthropic's message_start
+    # (message.usage) and message_delta, the Responses terminal event (response.usage).
+    dropped = False
+    for holder in (payload, payload.get("message"), payload.get("response"), payload.get("x_groq")):
+        if isinstance(holder, dict) and "usage" in holder:
+            del holder["usage"]
+            dropped = True
+    return dropped
+
+
+def without_usage(raw: bytes) -> bytes:
+    """A recording as a server that reports no usage would send it (a Chat Completions server
+    ignoring ``stream_options.include_usage``): every usage object removed, nothing else."""
+    return rewrite_payloads(raw, _drop_usage)

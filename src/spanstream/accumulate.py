@@ -3,14 +3,38 @@
 This is the one place that builds a ``Response``; every provider parser feeds it the events it
 emits. The cost of each event is constant: deltas are appended to lists and joined once, when a
 snapshot is taken, so a long answer does not make later events slower.
+
+When the server gives no final output token count, the snapshot's usage carries an estimate
+(``Usage.estimated``), computed from what the accumulator holds anyway, when the snapshot is
+taken: nothing is counted per event (see :func:`estimate_output_tokens`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from . import events
 from .events import FinishReason, ResponseStatus, StreamEvent
 
-__all__ = ["Accumulator"]
+__all__ = ["CHARS_PER_TOKEN", "TOKENS_PER_TOOL_CALL", "Accumulator", "estimate_output_tokens"]
+
+CHARS_PER_TOKEN = 4
+"""Characters per output token in the estimate: OpenAI's rule of thumb for English text."""
+
+TOKENS_PER_TOOL_CALL = 10
+"""Tokens added to the estimate per tool call, for its name and framing, which the streamed
+arguments do not show (about 10 to 15 per call on the OpenAI recordings, more for parallel calls).
+"""
+
+
+def estimate_output_tokens(deltas: int, characters: int, tool_calls: int) -> int:
+    """The output token estimate: one token per output delta (text, refusal, reasoning and
+    tool-call argument deltas: OpenAI and the servers compatible with it send about one token per
+    chunk), or one per :data:`CHARS_PER_TOKEN` characters when that is more (Anthropic sends
+    several tokens per delta), plus :data:`TOKENS_PER_TOOL_CALL` per tool call. How far it is
+    from the servers' counts is measured on the recorded streams
+    (``tests/integration/test_usage_estimate.py``, docs/telemetry.md)."""
+    return max(deltas, -(-characters // CHARS_PER_TOKEN)) + TOKENS_PER_TOOL_CALL * tool_calls
 
 
 class _Message:
@@ -40,6 +64,9 @@ class _PendingReasoning:
         self.summary: dict[int, list[str]] = {}
         self.content: dict[int, list[str]] = {}
 
+    def deltas(self) -> int:
+        return sum(map(len, self.summary.values())) + sum(map(len, self.content.values()))
+
     def build(self, item_id: str | None, signature: str | None = None) -> events.Reasoning:
         return events.Reasoning(
             id=item_id,
@@ -61,11 +88,14 @@ class Accumulator:
     __slots__ = (
         "_calls",
         "_citations",
+        "_closed_deltas",
         "_done_items",
         "_messages",
+        "_others",
         "_pending_calls",
         "_reasoning",
         "_reasoning_parts",
+        "_usage_before_output",
         "error",
         "finish_reason",
         "finish_reasons",
@@ -97,6 +127,20 @@ class Accumulator:
         self._reasoning: dict[str | None, events.Reasoning] = {}
         self._done_items: set[str] = set()
         self._citations: list[events.Citation] = []
+        # Deltas of the items whose deltas were dropped when they closed, for the estimate.
+        self._closed_deltas = 0
+        # Whether the last usage report came before any output, so cannot count it (Anthropic's
+        # message_start, when the stream is cut before message_delta brings the final count).
+        self._usage_before_output = False
+        self._others: list[Accumulator] = []  # the other choices of the same completion
+
+    def another_choice(self) -> Accumulator:
+        """An accumulator for another choice of the same completion (Chat Completions with
+        ``n`` > 1): its output counts in this one's usage estimate, as the server's count would
+        cover every choice."""
+        other = Accumulator()
+        self._others.append(other)
+        return other
 
     def add(self, event: StreamEvent) -> None:
         """Fold one event in. Ordered by frequency: deltas first."""
@@ -126,7 +170,9 @@ class Accumulator:
             call = event.tool_call
             if call.item_id:
                 self._done_items.add(call.item_id)
-            self._pending_calls.pop(call.call_id, None)
+            pending = self._pending_calls.pop(call.call_id, None)
+            if pending is not None:
+                self._closed_deltas += len(pending.arguments)
             self._calls[call.call_id] = call
         elif isinstance(event, events.MessageDone):
             if event.id:
@@ -135,16 +181,21 @@ class Accumulator:
             message.done_text = event.text
             message.done_refusal = event.refusal
             # The done event restates the whole text: drop the deltas rather than hold the
-            # text twice for as long as the stream object lives.
+            # text twice for as long as the stream object lives (their number is kept).
+            self._closed_deltas += len(message.text) + len(message.refusal)
             message.text.clear()
             message.refusal.clear()
         elif isinstance(event, events.ReasoningDone):
             if event.reasoning.id:
                 self._done_items.add(event.reasoning.id)
-            self._reasoning_parts.pop(event.reasoning.id, None)
+            closed = self._reasoning_parts.pop(event.reasoning.id, None)
+            if closed is not None:
+                self._closed_deltas += closed.deltas()
             self._reasoning[event.reasoning.id] = event.reasoning
         elif isinstance(event, events.UsageReported):
             self.usage = event.usage
+            output = self._messages, self._calls, self._pending_calls, self._reasoning_parts
+            self._usage_before_output = not (any(output) or self._reasoning)
         elif isinstance(event, events.ItemDone) and event.id:
             self._done_items.add(event.id)
         elif isinstance(event, events.CitationAdded):
@@ -227,6 +278,12 @@ class Accumulator:
 
     def snapshot(self) -> events.Response:
         """The response as accumulated so far (partial until the terminal event)."""
+        response = self._built()
+        usage = self._usage(response)
+        return response if usage is self.usage else replace(response, usage=usage)
+
+    def _built(self) -> events.Response:
+        """The response with the usage as reported."""
         texts: list[str] = []
         refusals: list[str] = []
         for message in self._messages.values():
@@ -269,3 +326,47 @@ class Accumulator:
             citations=tuple(self._citations),
             system_fingerprint=self.system_fingerprint,
         )
+
+    # -- the usage estimate ----------------------------------------------------------------------
+
+    def _usage(self, response: events.Response) -> events.Usage | None:
+        """The usage reported, or, when the server gave no output count for the output received,
+        the same with the output counted by :func:`estimate_output_tokens` and marked
+        ``estimated``. A count reported before any output stands if it is not below the estimate;
+        nothing received, nothing estimated."""
+        usage = self.usage
+        if usage is not None and usage.output_tokens is not None and not self._usage_before_output:
+            return usage  # the server's count: the common case costs this test only
+        deltas, characters, calls = self._output(response)
+        if not (deltas or characters or calls):
+            return usage
+        estimate = estimate_output_tokens(deltas, characters, calls)
+        if usage is None:
+            return events.Usage(output_tokens=estimate, estimated=True)
+        if usage.output_tokens is not None and usage.output_tokens >= estimate:
+            return usage
+        inputs = usage.input_tokens
+        total = inputs + estimate if inputs is not None else None
+        return replace(usage, output_tokens=estimate, total_tokens=total, estimated=True)
+
+    def _output(self, response: events.Response) -> tuple[int, int, int]:
+        """Output deltas, characters and tool calls received over every choice; ``response`` is
+        this choice's, whose strings are joined already."""
+        deltas = self._closed_deltas
+        deltas += sum(len(m.text) + len(m.refusal) for m in self._messages.values())
+        deltas += sum(len(pending.arguments) for pending in self._pending_calls.values())
+        deltas += sum(
+            parts.deltas()
+            for item_id, parts in self._reasoning_parts.items()
+            if item_id not in self._reasoning
+        )
+        characters = len(response.text) + len(response.refusal or "")
+        characters += sum(len(call.arguments) for call in response.tool_calls)
+        characters += sum(
+            len(part) for item in response.reasoning for part in (*item.summary, *item.content)
+        )
+        calls = len(response.tool_calls)
+        for other in self._others:
+            more = other._output(other._built())
+            deltas, characters, calls = deltas + more[0], characters + more[1], calls + more[2]
+        return deltas, characters, calls

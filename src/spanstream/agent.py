@@ -447,7 +447,7 @@ class AsyncAgentRun(_RunBase, AsyncIterator[AgentEvent]):
 
 
 def summed_usage(responses: Sequence[Response]) -> Usage:
-    """Token usage added up over the turns of a run."""
+    """Token usage added up over the turns of a run (estimated if any turn's is)."""
 
     def total(values: list[int | None]) -> int | None:
         present = [v for v in values if v is not None]
@@ -461,4 +461,5 @@ def summed_usage(responses: Sequence[Response]) -> Usage:
         cache_read_input_tokens=total([u.cache_read_input_tokens for u in usages]),
         cache_write_input_tokens=total([u.cache_write_input_tokens for u in usages]),
         reasoning_output_tokens=total([u.reasoning_output_tokens for u in usages]),
+        estimated=any(u.estimated for u in usages),
     )

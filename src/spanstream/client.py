@@ -148,6 +148,7 @@ class ClientOptions(TypedDict, total=False):
     drain_timeout: float
     max_event_size: int | None
     time_per_output_chunk: bool
+    estimate_usage: bool
     provider_name: str | None
     api_version: str | None
     deployment: str | None
@@ -264,6 +265,7 @@ class _ClientConfig:
             options.get("logger_provider"),
             options.get("capture_content"),
             time_per_output_chunk=options.get("time_per_output_chunk", True),
+            estimate_usage=options.get("estimate_usage", False),
         )
         self.inject_trace_context = options.get("inject_trace_context", False)
         self._urls: dict[str, httpx.URL] = {}
@@ -628,6 +630,9 @@ class Client(_SyncClient):
     a server they name, from the base URL's host (``api.deepseek.com`` is ``deepseek``,
     ``*.openai.azure.com`` is ``azure.ai.openai``; see
     :data:`~spanstream.telemetry.identity.KNOWN_HOSTS`), else ``openai``, the API spoken.
+    ``estimate_usage``: when a server sends no output token count (``Usage.estimated``), put
+    spanstream's estimate into ``gen_ai.usage.output_tokens`` and the token metrics too, marked
+    ``spanstream.usage.estimated``; off by default (only ``spanstream.usage.*`` then carries it).
     """
 
     _provider = OPENAI

@@ -74,6 +74,13 @@ class Usage(Record):
     ``total_tokens`` is their sum (as OpenAI sends it; computed for Anthropic, which sends none).
     A field is ``None`` when the provider did not report it, or reported something that is not a
     count in ``0..TOKEN_COUNT_MAX`` (the parser drops such a field and counts it as malformed).
+
+    ``estimated`` is true when the server gave no output count for the output received (a Chat
+    Completions server that ignores ``stream_options.include_usage``, a stream cut before its
+    usage arrived, or after only Anthropic's ``message_start`` count, sent before any output):
+    ``output_tokens`` (and ``total_tokens``, when the input count is known) is then spanstream's
+    estimate from the output received (:mod:`spanstream.accumulate`), and the other fields are
+    what the server reported, if anything.
     """
 
     input_tokens: int | None = None
@@ -82,6 +89,7 @@ class Usage(Record):
     cache_read_input_tokens: int | None = None
     cache_write_input_tokens: int | None = None
     reasoning_output_tokens: int | None = None
+    estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)

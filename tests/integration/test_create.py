@@ -343,12 +343,16 @@ def test_a_bad_usage_is_dropped_counted_and_the_answer_kept(
 
     assert isinstance(response, Response), response
     assert response.text == api.expected().text
-    assert response.usage is None
+    # No count survived: the output is estimated and marked, the input is not made up.
+    assert response.usage is not None
+    assert response.usage.estimated
+    assert response.usage.input_tokens is None
     assert_inference_span(
         genai_telemetry.inference_span(),
         outcome="completed",
         input_tokens=None,
-        attributes={"spanstream.events.malformed": 1},
+        output_tokens=None,
+        attributes={"spanstream.events.malformed": 1, "spanstream.usage.estimated": True},
     )
     # Strict: the same reply raises.
     server.reply_with_json(body)

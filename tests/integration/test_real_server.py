@@ -1,7 +1,7 @@
 """A real model behind a real server: llama.cpp's ``llama-server`` running Gemma 3 270M on
 127.0.0.1, streamed through each of the three APIs it speaks (Chat Completions, Responses,
 Anthropic Messages), sync and async: plain text, tool calls, the agent loop, a consumer that
-breaks after a few deltas, and concurrent streams.
+breaks after a few deltas, concurrent streams, and a Chat stream without usage (its estimate).
 
 Every span is checked against what the server itself sent: the clients' httpx transport records
 each response body byte for byte (tests/wire.py), and the usage, text and tool calls are read off
@@ -378,6 +378,30 @@ def test_a_text_stream_is_one_span_with_the_usage_the_server_sent(
         setup, api, setup.telemetry.inference_span(), _outcome(api, exchange)
     )
     assert setup.telemetry.open_spans == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_stream_without_usage_is_estimated_near_the_servers_count(
+    setup: Setup, kind: str
+) -> None:
+    # llama.cpp streams a token per chunk: without include_usage the estimate (marked) is what
+    # the server counts when asked for the same answer (temperature 0). The recordings measure
+    # other servers (tests/integration/test_usage_estimate.py).
+    request = _request("chat", tokens=32)
+    (counted,) = _run(setup, "chat", kind, [request])
+    (estimated,) = _run(setup, "chat", kind, [{**request, "include_usage": False}])
+    assert counted is not None
+    assert estimated is not None
+    assert estimated.text == counted.text
+    assert counted.usage is not None
+    assert estimated.usage is not None
+    exact, estimate = counted.usage.output_tokens or 0, estimated.usage.output_tokens or 0
+    assert (counted.usage.estimated, estimated.usage.estimated) == (False, True)
+    assert abs(estimate - exact) <= max(1, exact // 10), (estimate, exact)
+    span = setup.telemetry.inference_spans[-1]
+    attributes = span.attributes or {}
+    assert attributes["spanstream.usage.estimated_output_tokens"] == estimate
+    assert "gen_ai.usage.output_tokens" not in attributes
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -211,3 +211,78 @@ def test_add_never_builds_a_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
     assert snapshots == 0
     acc.snapshot()
     assert snapshots == 1  # the spy works
+
+
+# -- the output estimate when the server sends no count (issue 16 item 3) ----------------------
+
+
+def _estimated(output: int, **reported: int) -> Usage:
+    return Usage(output_tokens=output, estimated=True, **reported)
+
+
+def test_without_usage_each_delta_counts_a_token_even_after_the_message_closed() -> None:
+    deltas = [TextDelta("ab", "m") for _ in range(5)]
+    acc = accumulate(*deltas)
+    assert acc.snapshot().usage == _estimated(5)
+    acc.message_done("m")  # the delta list is dropped; its count stays
+    assert acc.snapshot().usage == _estimated(5)
+
+
+def test_long_deltas_count_four_characters_a_token() -> None:
+    acc = accumulate(TextDelta("x" * 41, "m"), RefusalDelta("y" * 40, "m"))
+    assert acc.snapshot().usage == _estimated(21)  # ceil(81 / 4): more than 2 deltas
+
+
+def test_a_tool_call_adds_its_framing() -> None:
+    acc = accumulate(
+        ToolCallStarted("call_1", "get_weather", "fc_1"),
+        ToolCallArgumentsDelta("call_1", '{"city":', "fc_1"),
+        ToolCallArgumentsDelta("call_1", '"Paris"}', "fc_1"),
+    )
+    assert acc.snapshot().usage == _estimated(4 + 10)  # ceil(16 / 4), + 10 per call
+    acc.tool_call_done("call_1")
+    assert acc.snapshot().usage == _estimated(4 + 10)
+
+
+def test_reasoning_deltas_count_before_and_after_the_item_closed() -> None:
+    acc = accumulate(*[ReasoningDelta("hm", "rs", "text") for _ in range(3)])
+    assert acc.snapshot().usage == _estimated(3)
+    acc.reasoning_done("rs")
+    assert acc.snapshot().usage == _estimated(3)
+
+
+def test_another_choice_counts_in_the_first_ones_estimate() -> None:
+    acc = accumulate(TextDelta("a", "choice-0"))
+    other = acc.another_choice()
+    for _ in range(4):
+        other.add(TextDelta("b", "choice-1"))
+    assert acc.snapshot().usage == _estimated(5)
+    assert acc.snapshot().text == "a"  # its text stays the other choice's
+
+
+def test_nothing_received_nothing_estimated() -> None:
+    assert Accumulator().snapshot().usage is None
+    acc = accumulate(UsageReported(Usage(input_tokens=3)))
+    assert acc.snapshot().usage == Usage(input_tokens=3)
+
+
+def test_a_count_reported_after_the_output_stands_even_if_the_stream_never_finished() -> None:
+    # Chat's usage chunk comes last: a connection lost before [DONE] keeps its exact count.
+    deltas = [TextDelta("word", "m") for _ in range(4)]
+    acc = accumulate(*deltas, UsageReported(Usage(10, 3, 13)))
+    assert acc.snapshot().usage == Usage(10, 3, 13)
+
+
+def test_a_count_reported_before_any_output_is_replaced_by_a_larger_estimate() -> None:
+    # Anthropic's message_start: input 17 and an output count of 1, sent before the text; a
+    # stream cut before message_delta has no other count.
+    start = UsageReported(Usage(input_tokens=17, output_tokens=1, total_tokens=18))
+    acc = accumulate(start, *[TextDelta("word", "m") for _ in range(30)])
+    assert acc.snapshot().usage == _estimated(30, input_tokens=17, total_tokens=47)
+    acc.add(UsageReported(Usage(input_tokens=17, output_tokens=33, total_tokens=50)))
+    assert acc.snapshot().usage == Usage(input_tokens=17, output_tokens=33, total_tokens=50)
+
+
+def test_a_reported_count_without_output_tokens_gets_the_estimate() -> None:
+    acc = accumulate(TextDelta("hi", "m"), UsageReported(Usage(input_tokens=5)))
+    assert acc.snapshot().usage == _estimated(1, input_tokens=5, total_tokens=6)

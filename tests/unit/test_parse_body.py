@@ -225,7 +225,11 @@ def test_a_bad_droppable_field_is_dropped_and_counted_strict_raises() -> None:
     parser = ResponsesParser()
     parser.feed_body(body)
     assert parser.response.text == "Paris."
-    assert parser.response.usage == Usage()
+    # The usage was dropped: no count is recorded as if received, the output is estimated.
+    usage = parser.response.usage
+    assert usage is not None
+    assert usage.estimated
+    assert usage.input_tokens is None
     assert parser.response.model is None
     assert parser.malformed_count == 2
     with pytest.raises(MalformedEventError, match=r"malformed Responses event response"):
@@ -372,7 +376,9 @@ def test_a_chat_bad_usage_is_dropped_and_counted_strict_raises() -> None:
     body = _body(_completion(_choice(0, "stop", content="Hi"), usage="lots"))
     parser = ChatCompletionsParser()
     parser.feed_body(body)
-    assert (parser.response.text, parser.response.usage) == ("Hi", None)
+    assert parser.response.text == "Hi"
+    # No count was received: the output is estimated and says so, nothing else is made up.
+    assert parser.response.usage == Usage(output_tokens=1, estimated=True)
     assert parser.malformed_count == 1
     with pytest.raises(MalformedEventError, match=r"Chat Completions event chat\.completion:"):
         ChatCompletionsParser(strict=True).feed_body(body)
@@ -493,7 +499,9 @@ def test_an_anthropic_bad_usage_is_dropped_and_counted_strict_raises() -> None:
     body = _body(_message({"type": "text", "text": "Hi"}, usage=[1, 2]))
     parser = MessagesParser()
     parser.feed_body(body)
-    assert (parser.response.text, parser.response.usage) == ("Hi", None)
+    assert parser.response.text == "Hi"
+    # No count was received: the output is estimated and says so, nothing else is made up.
+    assert parser.response.usage == Usage(output_tokens=1, estimated=True)
     assert parser.malformed_count == 1
     with pytest.raises(MalformedEventError, match="malformed Anthropic Messages event message"):
         MessagesParser(strict=True).feed_body(body)

@@ -34,6 +34,7 @@ SPANSTREAM_AGENT_TURNS = "spanstream.agent.turns"
 
 # The token counts the latest in-process agent span lists (no cache counts: #469).
 _LATEST_USAGE = (gen_ai.GEN_AI_USAGE_INPUT_TOKENS, gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS)
+_SPANSTREAM = "spanstream."  # spanstream's own marks (an estimated output count) stay
 
 
 class AgentSpan:
@@ -82,9 +83,15 @@ class AgentSpan:
         self._ended = True
         span = self.span
         latest = self._instrumentation.latest
-        tokens = usage_attributes(usage, latest=latest)
+        tokens = usage_attributes(
+            usage, latest=latest, estimates=self._instrumentation.estimate_usage
+        )
         if latest:
-            tokens = {name: tokens[name] for name in _LATEST_USAGE if name in tokens}
+            tokens = {
+                name: value
+                for name, value in tokens.items()
+                if name in _LATEST_USAGE or name.startswith(_SPANSTREAM)
+            }
         span.set_attributes({**tokens, SPANSTREAM_OUTCOME: outcome, SPANSTREAM_AGENT_TURNS: turns})
         if error is not None and outcome == "error":
             span.set_attribute(error_attributes.ERROR_TYPE, _error_type(error))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.semconv.attributes import error_attributes, server_attributes
@@ -23,6 +24,9 @@ from ..events import TOKEN_COUNT_MAX, Response, Usage, is_token_count
 __all__ = [
     "LATEST_OPT_IN",
     "SPANSTREAM_OUTCOME",
+    "SPANSTREAM_USAGE_ESTIMATED",
+    "SPANSTREAM_USAGE_ESTIMATED_OUTPUT_TOKENS",
+    "conventions_usage",
     "end_attributes",
     "finish_reasons",
     "start_attributes",
@@ -48,6 +52,11 @@ SPANSTREAM_EVENTS_IGNORED = "spanstream.events.ignored"
 """Events the server sent after the terminal event, in the read that brought it: not
 delivered (the first terminal event wins)."""
 SPANSTREAM_RETRIES = "spanstream.retries"
+SPANSTREAM_USAGE_ESTIMATED = "spanstream.usage.estimated"
+"""``true`` when the output token count is spanstream's estimate (``Usage.estimated``): on the
+span, and on the output token metrics when the estimate goes into them (``estimate_usage``)."""
+SPANSTREAM_USAGE_ESTIMATED_OUTPUT_TOKENS = "spanstream.usage.estimated_output_tokens"
+"""The estimated output token count, whether or not ``gen_ai.usage.output_tokens`` carries it."""
 
 _LEFT = frozenset({"cancelled", "abandoned"})  # outcomes of a consumer that stopped reading
 
@@ -122,9 +131,12 @@ def end_attributes(
     time_to_first_chunk: float | None,
     time_to_first_token: float | None,
     latest: bool,
+    estimates: bool = False,
 ) -> dict[str, AttributeValue]:
     """Attributes known when the stream ends, on whatever path it ended (``latest``: the
-    name set chosen by :func:`use_latest_conventions` when the client was made)."""
+    name set chosen by :func:`use_latest_conventions` when the client was made; ``estimates``:
+    whether an estimated output count goes into ``gen_ai.usage.output_tokens``, see
+    :func:`usage_attributes`)."""
     attributes: dict[str, AttributeValue] = {SPANSTREAM_OUTCOME: outcome}
     if response.id:
         attributes[gen_ai.GEN_AI_RESPONSE_ID] = response.id
@@ -151,7 +163,7 @@ def end_attributes(
         # A fetch reports the response's status and never its token usage (openai.md @024a4f9).
         attributes[GEN_AI_RESPONSE_STATUS] = response.status
     elif response.usage is not None:
-        attributes.update(usage_attributes(response.usage, latest=latest))
+        attributes.update(usage_attributes(response.usage, latest=latest, estimates=estimates))
     if response.dimension_count is not None:
         # The count the reply states wins over the one the request asked for.
         attributes[gen_ai.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = response.dimension_count
@@ -207,9 +219,26 @@ def token_count(name: str, value: object) -> int | None:
     return None
 
 
-def usage_attributes(usage: Usage, *, latest: bool) -> dict[str, AttributeValue]:
+def conventions_usage(usage: Usage, *, estimates: bool) -> Usage:
+    """The usage the conventions' attributes and metrics may carry: an estimated output count
+    (and the total built on it) only if ``estimates`` (the client's ``estimate_usage``), since
+    they mean the provider's count; the counts the server reported always."""
+    if not usage.estimated or estimates:
+        return usage
+    return replace(usage, output_tokens=None, total_tokens=None)
+
+
+def usage_attributes(
+    usage: Usage, *, latest: bool, estimates: bool = False
+) -> dict[str, AttributeValue]:
     """Token counts under the conventions' names (cache write per the selected name set); a
-    value :func:`token_count` refuses is left out."""
+    value :func:`token_count` refuses is left out. An estimated output count is marked
+    (:data:`SPANSTREAM_USAGE_ESTIMATED`, :data:`SPANSTREAM_USAGE_ESTIMATED_OUTPUT_TOKENS`) and
+    is ``gen_ai.usage.output_tokens`` only if ``estimates`` (:func:`conventions_usage`)."""
+    marks: dict[str, int | None] = {}
+    if usage.estimated:
+        marks[SPANSTREAM_USAGE_ESTIMATED_OUTPUT_TOKENS] = usage.output_tokens
+        usage = conventions_usage(usage, estimates=estimates)
     cache_write = (
         GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS
         if latest
@@ -222,5 +251,11 @@ def usage_attributes(usage: Usage, *, latest: bool) -> dict[str, AttributeValue]
         cache_write: usage.cache_write_input_tokens,
         gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: usage.reasoning_output_tokens,
     }
+    values.update(marks)
     counts = {name: token_count(name, value) for name, value in values.items()}
-    return {name: value for name, value in counts.items() if value is not None}
+    attributes: dict[str, AttributeValue] = {
+        name: value for name, value in counts.items() if value is not None
+    }
+    if marks:
+        attributes[SPANSTREAM_USAGE_ESTIMATED] = True
+    return attributes

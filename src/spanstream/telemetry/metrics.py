@@ -46,7 +46,12 @@ from .. import __version__
 from .._record import Record
 from .._request import FETCH_RESPONSE, RequestInfo
 from ..results import StreamResult
-from .attributes import SPANSTREAM_OUTCOME, token_count
+from .attributes import (
+    SPANSTREAM_OUTCOME,
+    SPANSTREAM_USAGE_ESTIMATED,
+    conventions_usage,
+    token_count,
+)
 
 __all__ = ["DURATION_BUCKETS", "METRICS", "TOKEN_BUCKETS", "MetricSpec", "StreamMetrics"]
 
@@ -227,10 +232,17 @@ class StreamMetrics:
     """The instruments of one name set, created once per client."""
 
     def __init__(
-        self, meter_provider: metrics.MeterProvider | None, *, latest: bool, per_chunk: bool = True
+        self,
+        meter_provider: metrics.MeterProvider | None,
+        *,
+        latest: bool,
+        per_chunk: bool = True,
+        estimates: bool = False,
     ) -> None:
         meter = metrics.get_meter("spanstream", __version__, meter_provider)
         self.latest = latest
+        self.estimates = estimates
+        """Whether an estimated output count is recorded (marked), or left out as unknown."""
         self._specs = METRICS["latest" if latest else "default"]
         if not per_chunk:
             # One SDK histogram record per event is the conventions' definition, and what the
@@ -307,6 +319,11 @@ class StreamMetrics:
             "time_to_first_token": (timings.time_to_first_token, common),
         }
         usage = result.response.usage
+        output = refined
+        if usage is not None:
+            if usage.estimated and self.estimates:
+                output = {**refined, SPANSTREAM_USAGE_ESTIMATED: True}
+            usage = conventions_usage(usage, estimates=self.estimates)
         if self.latest:
             # Token metrics for every inference, failed ones included; 0 when no usage came.
             inputs = (usage.input_tokens if usage else None) or 0
@@ -314,14 +331,14 @@ class StreamMetrics:
             values.update(
                 {
                     "input_tokens": (inputs, refined),
-                    "output_tokens": (outputs, refined),
+                    "output_tokens": (outputs, output),
                     "operation_input_tokens": (inputs, refined),
-                    "operation_output_tokens": (outputs, refined),
+                    "operation_output_tokens": (outputs, output),
                 }
             )
         elif usage is not None:
             values["input_tokens"] = (usage.input_tokens, refined)
-            values["output_tokens"] = (usage.output_tokens, refined)
+            values["output_tokens"] = (usage.output_tokens, output)
         if usage is not None:
             values["cache_read_input_tokens"] = (usage.cache_read_input_tokens, refined)
             values["cache_write_input_tokens"] = (usage.cache_write_input_tokens, refined)

@@ -49,7 +49,10 @@ class Instrumentation:
     ``capture_content``: a :class:`ContentCapture`, a :class:`CaptureMode`, a mode name or a
     bool; ``None`` reads ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (default: no
     content). ``time_per_output_chunk=False`` leaves out the one metric recorded per event (see
-    :class:`~spanstream.telemetry.metrics.StreamMetrics`).
+    :class:`~spanstream.telemetry.metrics.StreamMetrics`). ``estimate_usage=True`` writes an
+    estimated output token count (``Usage.estimated``: the server sent none) into
+    ``gen_ai.usage.output_tokens`` and the token metrics, still marked
+    ``spanstream.usage.estimated``; by default only ``spanstream.usage.*`` carries it.
     """
 
     def __init__(
@@ -60,9 +63,12 @@ class Instrumentation:
         capture_content: ContentCapture | CaptureMode | str | bool | None = None,
         *,
         time_per_output_chunk: bool = True,
+        estimate_usage: bool = False,
     ) -> None:
         self.latest = use_latest_conventions()
         """Whether this client uses the latest GenAI names (read once, for spans and metrics)."""
+        self.estimate_usage = estimate_usage
+        """Whether estimated output counts go into the conventions' attributes and metrics."""
         # Explicit arguments first, then what spanstream.configure() set, then the globals.
         # A provider that fails here (a broken or half-configured SDK) costs its telemetry, never
         # the client: that signal falls back to no-op, and the failure is logged once.
@@ -76,7 +82,10 @@ class Instrumentation:
         meter_provider = meter_provider or defaults.meter_provider
         try:
             self.metrics = StreamMetrics(
-                meter_provider, latest=self.latest, per_chunk=time_per_output_chunk
+                meter_provider,
+                latest=self.latest,
+                per_chunk=time_per_output_chunk,
+                estimates=estimate_usage,
             )
         except Exception:
             _failed_once("meter provider", meter_provider)
@@ -235,6 +244,7 @@ class SpanObserver:
             time_to_first_chunk=result.timings.time_to_first_chunk,
             time_to_first_token=result.timings.time_to_first_token,
             latest=self._instrumentation.latest,
+            estimates=self._instrumentation.estimate_usage,
         )
         counters = {
             SPANSTREAM_RETRIES: result.retries,

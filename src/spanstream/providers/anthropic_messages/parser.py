@@ -138,11 +138,12 @@ class MessagesParser(ParserBase):
 
     def feed_body(self, data: bytes) -> list[StreamEvent]:
         """Read a message that was not streamed: the events its stream would have had, through
-        their handlers. Its ``message_start`` (id, model, usage: the final one, normalized as a
-        stream's is), then each content block started whole and stopped, with what its deltas
+        their handlers. Its ``message_start`` (id, model), then each content block started whole
+        and stopped, with what its deltas
         would have carried: a ``tool_use`` block's ``input`` as its arguments (JSON text, as
-        ``input_json_delta`` streams it), a text block's ``citations``; then the stop reason
-        ends it as ``message_stop`` does. ``{"type": "error", ...}`` with a success status is a
+        ``input_json_delta`` streams it), a text block's ``citations``; then its usage (the final
+        one, normalized as a stream's is) and stop reason end it, as ``message_delta`` and
+        ``message_stop`` do. ``{"type": "error", ...}`` with a success status is a
         failed response, as an ``error`` event is; a reply with no ``content`` is malformed."""
         message: wire.MessageBody = self._decode_body(data, wire.MessageBody, "message")
         if message.type == "error" or (message.content is None and message.error is not None):
@@ -150,8 +151,13 @@ class MessagesParser(ParserBase):
             return self._on_error(failure, data) + self._finish()
         if message.content is None:
             raise self._malformed_reply("content: the reply has no content")
-        start = wire.MessageStart.model_construct(type="message_start", message=message)
+        # The usage is the final one: it comes after the blocks, where a stream's message_delta
+        # brings it (a count before any output is taken as a stream's provisional one).
+        opening = message.model_copy(update={"usage": None})
+        start = wire.MessageStart.model_construct(type="message_start", message=opening)
         out = self._on_message_start(start, data)
+        if message.usage is not None and message.usage.service_tier:
+            self._acc.service_tier = message.usage.service_tier
         for index, block in enumerate(message.content):
             started = wire.ContentBlockStart.model_construct(
                 type="content_block_start", index=index, content_block=block
@@ -165,6 +171,8 @@ class MessagesParser(ParserBase):
             stopped = wire.ContentBlockStop.model_construct(type="content_block_stop", index=index)
             out += self._on_block_stop(stopped, data)
         self._stop_reason = message.stop_reason
+        if message.usage is not None:
+            out += self._update_usage(message.usage)
         return out + self._finish()
 
     def _validate(self, decoded: dict[str, object]) -> wire.WireEvent:

@@ -174,7 +174,7 @@ class ChatCompletionsParser(ParserBase):
     def _choice(self, index: int) -> _Choice:
         choice = self._choices.get(index)
         if choice is None:
-            acc = self._acc if index == 0 else Accumulator()
+            acc = self._acc if index == 0 else self._acc.another_choice()
             choice = self._choices[index] = _Choice(index, acc)
         return choice
 
