@@ -26,12 +26,12 @@ previous event to the end of this one, as the conventions define it (metrics.yam
 chunk received after the first"); events that came in the same network read as the one before
 them are 0 s apart (see :meth:`~spanstream.results.StreamTimings.output_chunk_gaps`). The values
 are buffered during the stream and recorded when it ends, so the hot path has no histogram
-update.
+update; into the OpenTelemetry SDK they go in one call (:mod:`spanstream.telemetry._bulk`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,6 +45,7 @@ from opentelemetry.util.types import AttributeValue
 from .. import __version__
 from .._request import FETCH_RESPONSE, RequestInfo
 from ..results import StreamResult
+from ._bulk import record_many
 from .attributes import SPANSTREAM_OUTCOME, token_count
 
 __all__ = ["DURATION_BUCKETS", "METRICS", "TOKEN_BUCKETS", "MetricSpec", "StreamMetrics"]
@@ -218,10 +219,6 @@ METRICS: Mapping[str, Mapping[Measure, MetricSpec]] = {
 }
 
 
-_NO_EXEMPLAR = otel_context.Context()
-"""An empty context: a measurement recorded in it is no exemplar candidate (no span)."""
-
-
 class StreamMetrics:
     """The instruments of one name set, created once per client."""
 
@@ -331,7 +328,7 @@ class StreamMetrics:
     def _record_each(
         self,
         measure: Measure,
-        values: Iterable[float],
+        values: Sequence[float],
         attributes: dict[str, AttributeValue],
         context: otel_context.Context | None,
     ) -> None:
@@ -342,17 +339,11 @@ class StreamMetrics:
         instrument = entry[1]
         if not isinstance(instrument, metrics.Histogram):
             return
-        record = instrument.record
-        values = iter(values)
         # The span's context goes with the first value only: with it the SDK's trace-based
-        # exemplar filter samples every value into the bucket's reservoir (a lock, a search
-        # and the current span each), to keep one exemplar per bucket all the same. The others
-        # get an empty context, which offers no exemplar.
-        for value in values:
-            record(value, attributes, context=context)
-            break
-        for value in values:
-            record(value, attributes, context=_NO_EXEMPLAR)
+        # exemplar filter would sample every value into the bucket's reservoir, to keep one
+        # exemplar per bucket all the same. record_many gives the others no span, and records
+        # them in one call where the SDK allows it (see _bulk.py).
+        record_many(instrument, values, attributes, context)
 
     def _record(
         self,
