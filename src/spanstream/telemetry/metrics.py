@@ -229,10 +229,9 @@ class StreamMetrics:
         self.latest = latest
         self._specs = METRICS["latest" if latest else "default"]
         if not per_chunk:
-            # One SDK histogram record per event is the conventions' definition, and what the
-            # SDK costs for it is about a parse's worth per event (benchmarks/RESULTS.md): a
-            # service that needs the CPU more than this metric leaves it out. A View that drops
-            # it would not help: the SDK does the record's work before dropping it.
+            # One histogram value per event is the conventions' definition. Into the OTel SDK
+            # they go in one call (_bulk.py); a meter provider of another kind gets a record()
+            # per value, and a service that needs that CPU more than this metric leaves it out.
             self._specs = {
                 m: spec for m, spec in self._specs.items() if m != "time_per_output_chunk"
             }
