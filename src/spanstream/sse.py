@@ -365,22 +365,27 @@ class SSEDecoder:
         while index < count:
             line = lines[index]
             index += 1
-            if line and not data and index + 1 < count and not lines[index + 1]:
-                # A field line, another, then a blank line: the frame nearly every event comes
-                # in, ``event: <type>`` and ``data: <data>``. When the first line is an event
-                # line seen before (so ``types`` knows it) and the second a data line, the
-                # frame is dispatched at once, as the lines below would dispatch it.
-                known = types.get(line)
-                if known is not None:
-                    value = lines[index]
-                    if value.startswith(b"data: "):
-                        events.append((known or "message", value[6:], id_buffer, retry_for_event))
-                        last_event_id = id_buffer
-                        retry_for_event = None
-                        event_type = ""
-                        in_event = False
-                        index += 2
-                        continue
+            if line and not data and index < count:
+                # The frames nearly every event comes in, dispatched at once as the lines below
+                # would dispatch them: ``data: <data>`` and a blank line (Chat Completions), or
+                # ``event: <type>``, ``data: <data>`` and a blank line once that event line has
+                # been seen (``types`` knows it).
+                value = b""
+                if not lines[index]:
+                    if line.startswith(b"data: "):
+                        value, kind, frame = line, event_type, 1
+                elif index + 1 < count and not lines[index + 1]:
+                    known = types.get(line)
+                    if known is not None and lines[index].startswith(b"data: "):
+                        value, kind, frame = lines[index], known, 2
+                if value:
+                    events.append((kind or "message", value[6:], id_buffer, retry_for_event))
+                    last_event_id = id_buffer
+                    retry_for_event = None
+                    event_type = ""
+                    in_event = False
+                    index += frame
+                    continue
             if not line:
                 # Blank line: dispatch. The last event ID string is updated even when no event
                 # is dispatched, as the standard's "dispatch the event" step 1 does.
