@@ -58,6 +58,8 @@ STOP_REASONS: dict[str, events.FinishReason] = {
 # Stop reasons that cut the answer short, by a limit or a filter: the response is incomplete.
 _INCOMPLETE = frozenset({"max_tokens", "model_context_window_exceeded", "refusal", "pause_turn"})
 
+_NO_DELTA: wire.Delta = {}  # a delta event without its delta: one of no type (unknown)
+
 _USAGE_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -137,49 +139,52 @@ class MessagesParser(ParserBase):
         return wire.any_event_adapter.validate_python(decoded, context=self._dropped)
 
     def _kind(self, payload: wire.WireEvent) -> str:
-        return payload.type
+        return wire.type_of(payload)
 
     def _known(self, type_name: str) -> bool:
         return type_name in self._decoders
 
     # -- handlers -------------------------------------------------------------------------------
 
-    def _on_block_delta(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
-        assert isinstance(payload, wire.ContentBlockDelta)
-        block = self._blocks.get(payload.index)
+    def _on_block_delta(self, payload: wire.ContentBlockDelta, data: Data) -> list[StreamEvent]:
+        # The hot path: a typed dict (wire.py), most events of a stream come here.
+        index = payload.get("index", 0)
+        block = self._blocks.get(index)
         if block is None:
-            self._skip_malformed(payload.type, f"block {payload.index} was never started")
+            self._skip_malformed(payload["type"], f"block {index} was never started")
             return NOTHING
-        delta = payload.delta
-        kind = delta.type
+        delta = payload.get("delta") or _NO_DELTA
+        kind = delta.get("type", "")
         if kind == "text_delta":
-            return (
-                self._emit(events.TextDelta(delta.text, block.item_id)) if delta.text else NOTHING
-            )
+            text = delta.get("text")
+            return self._emit(events.TextDelta(text, block.item_id)) if text else NOTHING
         if kind == "input_json_delta":
-            if not delta.partial_json:
+            partial_json = delta.get("partial_json")
+            if not partial_json:
                 return NOTHING
             if block.call_id is None:
-                block.input.append(delta.partial_json)
+                block.input.append(partial_json)
                 return NOTHING
             return self._emit(
-                events.ToolCallArgumentsDelta(block.call_id, delta.partial_json, block.item_id)
+                events.ToolCallArgumentsDelta(block.call_id, partial_json, block.item_id)
             )
         if kind == "thinking_delta":
-            if not delta.thinking:
+            thinking = delta.get("thinking")
+            if not thinking:
                 return NOTHING
-            return self._emit(events.ReasoningDelta(delta.thinking, block.item_id, "text"))
+            return self._emit(events.ReasoningDelta(thinking, block.item_id, "text"))
         if kind == "signature_delta":
-            block.signature = delta.signature
+            block.signature = delta.get("signature")
         elif kind == "compaction_delta":
-            block.content.append(delta.content or "")
+            block.content.append(delta.get("content") or "")
         elif kind == "citations_delta":
-            if delta.citation is not None:
-                citation = events.Citation.from_raw(delta.citation, block.item_id)
+            raw = delta.get("citation")
+            if raw is not None:
+                citation = events.Citation.from_raw(raw, block.item_id)
                 return self._emit(events.CitationAdded(citation))
         else:
             self.unknown_count += 1
-            return [events.UnknownEvent(f"{payload.type}.{kind}", text_of(data))]
+            return [events.UnknownEvent(f"{payload['type']}.{kind}", text_of(data))]
         return NOTHING
 
     def _on_block_start(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
