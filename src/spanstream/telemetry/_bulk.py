@@ -59,8 +59,8 @@ def record_many(
 ) -> None:
     """What ``histogram.record(v, attributes, context=...)`` for each value gives: the first in
     ``context`` (the exemplar candidate), the others in an empty context."""
-    if not values:
-        return
+    if not values or isinstance(histogram, metrics.NoOpHistogram):
+        return  # what a no-op histogram's record() does for each value
     histogram.record(values[0], attributes, context=context)
     rest = values[1:]
     if not rest:

@@ -32,6 +32,8 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from pydantic_core import ValidationError
+
 from ... import events
 from ...events import StreamEvent
 from .._parser import NOTHING, Data, ParserBase, loads, text_of, wire_module
@@ -114,11 +116,19 @@ class MessagesParser(ParserBase):
             "ping": self._on_ping,
             "error": self._on_error,
         }
+        self._decode_delta = wire.built(self._decoders, "content_block_delta")
 
     def feed_raw(self, event: str, data: Data) -> list[StreamEvent]:
         """Parse one event (its type and data) into zero or more normalized events."""
         if self.done:
             return NOTHING
+        if event == "content_block_delta":
+            # Nearly every event: straight to its decoder and handler (a delta has no field to
+            # drop). One that fails takes the common path, which reports it.
+            try:
+                return self._on_block_delta(self._decode_delta(data), data)
+            except ValidationError:
+                return self._handle(event, data, self._decode_delta)
         decode = self._decoders.get(event)
         if decode is not None:
             return self._handle(event, data, decode)

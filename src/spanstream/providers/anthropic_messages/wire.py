@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, Union, get_args
 from pydantic import ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import NotRequired, TypedDict
 
-from .._lenient import Droppable, LenientStr, TokenCount, Wire, decoders, event_union
+from .._lenient import Droppable, LenientStr, TokenCount, Wire, built, decoders, event_union
 
 __all__ = [
     "EVENT_DECODERS",
@@ -30,6 +30,7 @@ __all__ = [
     "ContentBlock",
     "WireEvent",
     "any_event_adapter",
+    "built",
     "type_of",
 ]
 
