@@ -140,6 +140,9 @@ def async_http(chunks: list[bytes]) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.MockTransport(handler))
 
 
+_HTTPX_FLOOR_LABEL = "(e0) httpx MockTransport iter_bytes + floor"
+
+
 def _httpx_floor(stream: SSEStream, chunks: list[bytes]) -> Runner:
     http = sync_http(chunks)
 
@@ -428,7 +431,7 @@ OPENAI_STREAM = "d2_openai_stream"
 
 PATHS: tuple[Path, ...] = (
     Path(FLOOR, "(a) floor: split + json.loads", _floor),
-    Path("e0_httpx_floor", "(e0) httpx MockTransport iter_bytes + floor", _httpx_floor),
+    Path("e0_httpx_floor", _HTTPX_FLOOR_LABEL, _httpx_floor),
     Path(
         "e_httpx_sse",
         "(e) httpx + httpx-sse + json.loads",
@@ -605,10 +608,12 @@ def _but_last(stream: SSEStream) -> int:
 def _spanstream_paths(
     prefix: str, call: Call, expected: Callable[[SSEStream], int], names: tuple[str, str, str]
 ) -> tuple[Path, ...]:
-    """Floor, core and the four client rows of one API (keys ``<prefix>a_floor``...)."""
+    """Floor, httpx + floor, core and the four client rows of one API (keys
+    ``<prefix>a_floor``...)."""
     parser, sync, async_ = names
     return (
         Path(f"{prefix}{FLOOR}", "(a) floor: split + json.loads", _floor),
+        Path(f"{prefix}e0_httpx_floor", _HTTPX_FLOOR_LABEL, _httpx_floor),
         Path(
             f"{prefix}s_core",
             f"spanstream SSEDecoder + {parser} (no HTTP)",
