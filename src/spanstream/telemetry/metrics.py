@@ -244,6 +244,11 @@ class StreamMetrics:
                 instrument = made[spec.name] = _create(meter, spec)
             self._instruments[measure] = (spec, instrument)
         self._extra = {measure: dict(spec.extra) for measure, spec in self._specs.items()}
+        # A no-op meter provider (telemetry off) records nothing: nothing to build for it.
+        self._noop = all(
+            isinstance(instrument, (metrics.NoOpHistogram, metrics.NoOpCounter))
+            for _, instrument in self._instruments.values()
+        )
 
     def record(
         self,
@@ -254,6 +259,8 @@ class StreamMetrics:
         context: otel_context.Context | None = None,
     ) -> None:
         """Record one finished stream."""
+        if self._noop:
+            return
         common: dict[str, AttributeValue] = {
             gen_ai.GEN_AI_OPERATION_NAME: info.operation,
             gen_ai.GEN_AI_PROVIDER_NAME: info.provider,
