@@ -172,7 +172,7 @@ class _Sdk:
         # record() does, so the key below is the one the first value was aggregated under.
         measurement = self.measurement(ordered[0], time_ns(), instrument, _NO_EXEMPLAR, attributes)
         cleaned: Mapping[str, Any] = measurement.attributes or {}
-        batch = _Batch(ordered, math.fsum(ordered))
+        batch = _Batch(ordered, sum(ordered))
         for match in matches:
             keys = match._view._attribute_keys
             kept = {k: v for k, v in cleaned.items() if keys is None or k in keys}
