@@ -25,9 +25,9 @@ HERE = FsPath(__file__).resolve().parent
 SECTIONS = ("imports", "inprocess", "loopback", "memory")
 
 FULL_INPROCESS = inprocess.Config(
-    sizes=(1000, 100_000),
+    sizes=(100, 300, 1000, 100_000),
     chunkings=("net", "event", "split"),
-    repeats={1000: 7, 100_000: 5},
+    repeats={100: 7, 300: 7, 1000: 7, 100_000: 5},
     target_s=0.25,
     pairs=16,
     pair_target_s=0.25,
@@ -40,6 +40,7 @@ QUICK_INPROCESS = inprocess.Config(
     pairs=6,
     pair_target_s=0.01,
     floor_calls=10,
+    pairs_n=300,
 )
 FULL_IMPORTS = imports.Config(runs=15)
 QUICK_IMPORTS = imports.Config(runs=3)
@@ -64,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(line: str) -> None:
         print(line, flush=True)
 
-    selected = [p for p in paths.PATHS if p.available()]
-    skipped = [p for p in paths.PATHS if not p.available()]
+    every = [p for api in paths.APIS for p in api.paths]
+    selected = [p for p in every if p.available()]
+    skipped = [p for p in every if not p.available()]
     results: dict[str, object] = {
         "mode": "quick" if args.quick else "full",
         "machine": machine(),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from . import paths, sdkfloor
 from .paths import Path, Runner
-from .ssegen import SSEStream, chunk_split, make_chunks, make_stream
+from .ssegen import SSEStream, chunk_split, make_chunks
 from .timing import Samples, cpu_seconds, fmt_span
 
 
@@ -30,6 +30,8 @@ class Config:
     pairs: int  # telemetry on/off sample pairs
     pair_target_s: float
     floor_calls: int = 200  # SDK-floor replays per sample (7 samples)
+    pairs_n: int = 1000  # the stream length of the telemetry pairs and the SDK floor
+    apis: tuple[str, ...] = ("responses", "chat", "anthropic")
 
 
 class _Timed:
@@ -185,71 +187,88 @@ def run(config: Config, selected: list[Path], log: Callable[[str], None]) -> dic
     rows: list[dict[str, object]] = []
     pairs: list[dict[str, object]] = []
     floor: dict[str, object] = {}
-    for n in config.sizes:
-        stream = make_stream(n)
-        for chunking in config.chunkings:
-            chunks = make_chunks(stream, chunking)
-            info: dict[str, object] = {
-                "events": stream.n_events,
-                "bytes": len(stream.body),
-                "chunks": len(chunks),
-                "avg_chunk_bytes": round(len(stream.body) / len(chunks), 1),
-            }
-            if chunking == "split":
-                info.update(chunk_split(stream)[1])
-            streams[f"{n}/{chunking}"] = info
-            big = n > 1000
-            group = [p for p in selected if not big or chunking in p.big_chunkings]
-            log(f"  N={n:,} {chunking}: {info['chunks']:,} chunks")
-            results = run_group(
-                group,
-                stream,
-                chunks,
-                repeats=config.repeats[n],
-                warm=not big,
-                target_s=config.target_s,
-                log=log,
-            )
-            for key, samples in results.items():
-                rows.append(
-                    {
-                        "key": key,
-                        "label": paths.BY_KEY[key].label,
-                        "n": n,
-                        "chunking": chunking,
-                        "samples": samples.to_json(),
-                    }
-                )
-        if n == min(config.sizes):
-            chunks = make_chunks(stream, "net")
-            for on, off in (
-                (paths.SPANSTREAM_SYNC_ON, paths.SPANSTREAM_SYNC_OFF),
-                (paths.SPANSTREAM_ASYNC_ON, paths.SPANSTREAM_ASYNC_OFF),
-                (paths.SPANSTREAM_SYNC_TRACES, paths.SPANSTREAM_SYNC_OFF),
-                (paths.SPANSTREAM_SYNC_METRICS, paths.SPANSTREAM_SYNC_OFF),
-                (paths.SPANSTREAM_SYNC_BRIEF, paths.SPANSTREAM_SYNC_OFF),
-                (paths.SPANSTREAM_SYNC_NO_CHUNK, paths.SPANSTREAM_SYNC_OFF),
-            ):
-                pair = telemetry_pairs(
+    chosen = {path.key for path in selected}
+    for api in (paths.BY_API[key] for key in config.apis):
+        for n in config.sizes:
+            stream = api.make_stream(n)
+            for chunking in config.chunkings:
+                chunks = make_chunks(stream, chunking)
+                info: dict[str, object] = {
+                    "events": stream.n_events,
+                    "bytes": len(stream.body),
+                    "chunks": len(chunks),
+                    "avg_chunk_bytes": round(len(stream.body) / len(chunks), 1),
+                }
+                if chunking == "split":
+                    info.update(chunk_split(stream)[1])
+                streams[f"{api.prefix}{n}/{chunking}"] = info
+                big = n > 1000
+                group = [
+                    p
+                    for p in api.paths
+                    if p.key in chosen and (not big or chunking in p.big_chunkings)
+                ]
+                log(f"  {api.title} N={n:,} {chunking}: {info['chunks']:,} chunks")
+                results = run_group(
+                    group,
                     stream,
                     chunks,
-                    paths.BY_KEY[on],
-                    paths.BY_KEY[off],
-                    pairs=config.pairs,
-                    target_s=config.pair_target_s,
+                    repeats=config.repeats[n],
+                    warm=not big,
+                    target_s=config.target_s,
+                    log=log,
                 )
-                pair.update(n=n, chunking="net")
-                pairs.append(pair)
-                log(
-                    f"  telemetry on/off {on}: median ratio {pair['ratio_median']:.4f}"
-                    f" ({pair['ratio_min']:.4f}-{pair['ratio_max']:.4f})"
-                )
-            floor = sdkfloor.measure(stream, chunks, repeats=7, calls=config.floor_calls)
-            floor.update(n=n, chunking="net")
-            us = floor["us"]
-            assert isinstance(us, dict)
-            log(
-                f"  OTel SDK alone, same span and {floor['measurements']} measurements:"
-                f" {us['both']:.1f} µs (span {us['span']:.1f}, metrics {us['metrics']:.1f})"
-            )
+                for key, samples in results.items():
+                    rows.append(
+                        {
+                            "key": key,
+                            "api": api.key,
+                            "label": paths.BY_KEY[key].label,
+                            "n": n,
+                            "chunking": chunking,
+                            "samples": samples.to_json(),
+                        }
+                    )
+            if api.key == "responses" and n == config.pairs_n:
+                pairs, floor = _telemetry(config, stream, log)
     return {"streams": streams, "rows": rows, "telemetry_pairs": pairs, "sdk_floor": floor}
+
+
+def _telemetry(
+    config: Config, stream: SSEStream, log: Callable[[str], None]
+) -> tuple[list[dict[str, object]], dict[str, object]]:
+    """Telemetry on vs off (and its breakdown rows) as paired samples, and the SDK floor."""
+    chunks = make_chunks(stream, "net")
+    pairs = []
+    for on, off in (
+        (paths.SPANSTREAM_SYNC_ON, paths.SPANSTREAM_SYNC_OFF),
+        (paths.SPANSTREAM_ASYNC_ON, paths.SPANSTREAM_ASYNC_OFF),
+        (paths.SPANSTREAM_SYNC_TRACES, paths.SPANSTREAM_SYNC_OFF),
+        (paths.SPANSTREAM_SYNC_METRICS, paths.SPANSTREAM_SYNC_OFF),
+        (paths.SPANSTREAM_SYNC_BRIEF, paths.SPANSTREAM_SYNC_OFF),
+        (paths.SPANSTREAM_SYNC_NO_CHUNK, paths.SPANSTREAM_SYNC_OFF),
+    ):
+        pair = telemetry_pairs(
+            stream,
+            chunks,
+            paths.BY_KEY[on],
+            paths.BY_KEY[off],
+            pairs=config.pairs,
+            target_s=config.pair_target_s,
+        )
+        pair.update(n=stream.n_tokens, chunking="net")
+        pairs.append(pair)
+        log(
+            f"  telemetry on/off {on}: median ratio {pair['ratio_median']:.4f}"
+            f" ({pair['ratio_min']:.4f}-{pair['ratio_max']:.4f})"
+        )
+    floor = sdkfloor.measure(stream, chunks, repeats=7, calls=config.floor_calls)
+    floor.update(n=stream.n_tokens, chunking="net")
+    us = floor["us"]
+    assert isinstance(us, dict)
+    log(
+        f"  OTel SDK alone, same span and {floor['measurements']} measurements:"
+        f" {us['both']:.1f} µs (span {us['span']:.1f}, metrics {us['metrics']:.1f};"
+        f" per-chunk values in one call: {us['both_bulk']:.1f})"
+    )
+    return pairs, floor

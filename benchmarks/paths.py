@@ -29,10 +29,13 @@ from opentelemetry.trace import NoOpTracerProvider
 from opentelemetry.trace import TracerProvider as ApiTracerProvider
 
 import spanstream
+from spanstream.providers.anthropic_messages import MessagesParser
+from spanstream.providers.openai_chat import ChatCompletionsParser
 from spanstream.providers.openai_responses import ResponsesParser
 from spanstream.sse import SSEDecoder
 
-from .ssegen import EVENT_FRAMING_COUNT, SSEStream
+from . import apigen
+from .ssegen import EVENT_FRAMING_COUNT, SSEStream, make_stream
 
 BASE_URL = "http://bench.invalid/v1"
 URL = BASE_URL + "/responses"
@@ -98,7 +101,13 @@ def split_and_load(chunks: Iterable[bytes], loads: Callable[[bytes], object]) ->
         start = 0
         while pos >= 0:
             d = buf.find(b"data: ", start, pos)
-            loads(buf[d + 6 : pos])
+            try:
+                loads(buf[d + 6 : pos])
+            except ValueError:
+                # Chat Completions ends with this sentinel; a try block costs nothing unless
+                # it catches, so the other APIs' floor is unchanged.
+                if buf[d + 6 : pos] != b"[DONE]":
+                    raise
             n += 1
             start = pos + 2
             pos = buf.find(b"\n\n", start)
@@ -129,6 +138,9 @@ def async_http(chunks: list[bytes]) -> httpx.AsyncClient:
         return httpx.Response(200, headers=SSE_HEADERS, content=body())
 
     return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+
+_HTTPX_FLOOR_LABEL = "(e0) httpx MockTransport iter_bytes + floor"
 
 
 def _httpx_floor(stream: SSEStream, chunks: list[bytes]) -> Runner:
@@ -228,12 +240,57 @@ class Telemetry:
 
 
 def check_response(stream: SSEStream, response: spanstream.Response) -> None:
-    assert response.status == "completed", response.status
-    assert response.text == stream.text, "spanstream: accumulated text differs"
-    assert response.usage is not None
+    """The Responses stream's answer, as spanstream accumulated it."""
     details = stream.usage["input_tokens_details"]
-    assert response.usage.cache_read_input_tokens == details["cached_tokens"]
-    assert response.usage.output_tokens == stream.usage["output_tokens"]
+    _check(response, stream.text, details["cached_tokens"], stream.usage["output_tokens"])
+
+
+def _check(response: spanstream.Response, text: str, cached: int, output_tokens: int) -> None:
+    assert response.status == "completed", response.status
+    assert response.text == text, "spanstream: accumulated text differs"
+    assert response.usage is not None
+    assert response.usage.cache_read_input_tokens == cached
+    assert response.usage.output_tokens == output_tokens
+
+
+def _check_generated(stream: SSEStream, response: spanstream.Response) -> None:
+    """A Chat Completions or Anthropic stream of :mod:`benchmarks.apigen`."""
+    _check(response, stream.text, apigen.CACHED_TOKENS, stream.n_tokens)
+
+
+@dataclass(frozen=True)
+class Call:
+    """How the benchmark opens one API's stream on spanstream and checks what it accumulated."""
+
+    client: type[spanstream.Client] | type[spanstream.AnthropicClient]
+    async_client: type[spanstream.AsyncClient] | type[spanstream.AsyncAnthropicClient]
+    open: Callable[[Any], Any]  # a client (sync or async) -> its stream's context manager
+    check: Callable[[SSEStream, spanstream.Response], None]
+    parser: Callable[[], Any]  # the API's sans-IO parser, for the core row
+
+
+MESSAGES = [{"role": "user", "content": PROMPT}]
+RESPONSES_CALL = Call(
+    spanstream.Client,
+    spanstream.AsyncClient,
+    lambda client: client.responses.stream(model=MODEL, input=PROMPT),
+    check_response,
+    ResponsesParser,
+)
+CHAT_CALL = Call(
+    spanstream.Client,
+    spanstream.AsyncClient,
+    lambda client: client.chat.completions.stream(model=MODEL, messages=MESSAGES),
+    _check_generated,
+    ChatCompletionsParser,
+)
+ANTHROPIC_CALL = Call(
+    spanstream.AnthropicClient,
+    spanstream.AsyncAnthropicClient,
+    lambda client: client.messages.stream(model=MODEL, max_tokens=4096, messages=MESSAGES),
+    _check_generated,
+    MessagesParser,
+)
 
 
 def _client_options(telemetry: Telemetry) -> dict[str, Any]:
@@ -248,11 +305,15 @@ def _client_options(telemetry: Telemetry) -> dict[str, Any]:
 
 
 def sync_client(
-    chunks: list[bytes], telemetry: Telemetry, *, time_per_output_chunk: bool = True
-) -> spanstream.Client:
-    """spanstream's sync Client on the mock transport serving ``chunks``, telemetry to
-    ``telemetry``'s providers."""
-    return spanstream.Client(
+    chunks: list[bytes],
+    telemetry: Telemetry,
+    *,
+    time_per_output_chunk: bool = True,
+    call: Call = RESPONSES_CALL,
+) -> Any:
+    """spanstream's sync client of ``call``'s API on the mock transport serving ``chunks``,
+    telemetry to ``telemetry``'s providers."""
+    return call.client(
         http_client=sync_http(chunks),
         time_per_output_chunk=time_per_output_chunk,
         **_client_options(telemetry),
@@ -271,10 +332,11 @@ def _spanstream_sync(
     metrics: bool = True,
     only: frozenset[str] | None = None,
     per_chunk: bool = True,
+    call: Call = RESPONSES_CALL,
 ) -> Callable[[SSEStream, list[bytes]], Runner]:
     def make(stream: SSEStream, chunks: list[bytes]) -> Runner:
         telemetry = Telemetry(on, traces=traces, metrics=metrics)
-        client = sync_client(chunks, telemetry, time_per_output_chunk=per_chunk)
+        client = sync_client(chunks, telemetry, time_per_output_chunk=per_chunk, call=call)
         if only is not None:
             # A diagnostic, not an option spanstream offers: its other instruments removed.
             recorder = client._config.instrumentation.metrics
@@ -286,7 +348,7 @@ def _spanstream_sync(
 
         def run() -> int:
             n = 0
-            with client.responses.stream(model=MODEL, input=PROMPT) as events:
+            with call.open(client) as events:
                 for _event in events:
                     n += 1
                 events.final_response()
@@ -295,8 +357,8 @@ def _spanstream_sync(
 
         def verify() -> None:
             telemetry.clear()
-            with client.responses.stream(model=MODEL, input=PROMPT) as events:
-                check_response(stream, events.final_response())
+            with call.open(client) as events:
+                call.check(stream, events.final_response())
             telemetry.check_one_span()
 
         return Runner(run=run, verify=verify, close=client.close)
@@ -304,16 +366,16 @@ def _spanstream_sync(
     return make
 
 
-def _spanstream_async(on: bool) -> Callable[[SSEStream, list[bytes]], Runner]:
+def _spanstream_async(
+    on: bool, *, call: Call = RESPONSES_CALL
+) -> Callable[[SSEStream, list[bytes]], Runner]:
     def make(stream: SSEStream, chunks: list[bytes]) -> Runner:
         telemetry = Telemetry(on)
-        client = spanstream.AsyncClient(
-            http_client=async_http(chunks), **_client_options(telemetry)
-        )
+        client = call.async_client(http_client=async_http(chunks), **_client_options(telemetry))
 
         async def arun() -> int:
             n = 0
-            async with client.responses.stream(model=MODEL, input=PROMPT) as events:
+            async with call.open(client) as events:
                 async for _event in events:
                     n += 1
                 await events.final_response()
@@ -322,8 +384,8 @@ def _spanstream_async(on: bool) -> Callable[[SSEStream, list[bytes]], Runner]:
 
         async def averify() -> None:
             telemetry.clear()
-            async with client.responses.stream(model=MODEL, input=PROMPT) as events:
-                check_response(stream, await events.final_response())
+            async with call.open(client) as events:
+                call.check(stream, await events.final_response())
             telemetry.check_one_span()
 
         return Runner(arun=arun, verify=averify, close=client.aclose)
@@ -331,11 +393,13 @@ def _spanstream_async(on: bool) -> Callable[[SSEStream, list[bytes]], Runner]:
     return make
 
 
-def parse_direct(chunks: Iterable[bytes]) -> tuple[int, ResponsesParser]:
-    """spanstream's sans-IO core alone: SSE decoder + Responses parser + accumulation, wired
-    as the streams wire them (undecoded data bytes from ``feed_raw`` to the parser)."""
+def parse_direct(chunks: Iterable[bytes], parser: Any = None) -> tuple[int, Any]:
+    """spanstream's sans-IO core alone: SSE decoder + the API's parser (Responses by default) +
+    accumulation, wired as the streams wire them (undecoded data bytes from ``feed_raw`` to the
+    parser)."""
     decoder = SSEDecoder()
-    parser = ResponsesParser()
+    if parser is None:
+        parser = ResponsesParser()
     feed = parser.feed_raw
     n = 0
     for chunk in chunks:
@@ -345,11 +409,14 @@ def parse_direct(chunks: Iterable[bytes]) -> tuple[int, ResponsesParser]:
     return n + len(parser.close()), parser
 
 
-def _spanstream_core(stream: SSEStream, chunks: list[bytes]) -> Runner:
-    def verify() -> None:
-        check_response(stream, parse_direct(iter(chunks))[1].response)
+def _spanstream_core(call: Call) -> Callable[[SSEStream, list[bytes]], Runner]:
+    def make(stream: SSEStream, chunks: list[bytes]) -> Runner:
+        def verify() -> None:
+            call.check(stream, parse_direct(iter(chunks), call.parser())[1].response)
 
-    return Runner(run=lambda: parse_direct(iter(chunks))[0], verify=verify)
+        return Runner(run=lambda: parse_direct(iter(chunks), call.parser())[0], verify=verify)
+
+    return make
 
 
 # --------------------------------------------------------------------------- registry
@@ -364,7 +431,7 @@ OPENAI_STREAM = "d2_openai_stream"
 
 PATHS: tuple[Path, ...] = (
     Path(FLOOR, "(a) floor: split + json.loads", _floor),
-    Path("e0_httpx_floor", "(e0) httpx MockTransport iter_bytes + floor", _httpx_floor),
+    Path("e0_httpx_floor", _HTTPX_FLOOR_LABEL, _httpx_floor),
     Path(
         "e_httpx_sse",
         "(e) httpx + httpx-sse + json.loads",
@@ -390,7 +457,7 @@ PATHS: tuple[Path, ...] = (
     Path(
         "s_core",
         "spanstream SSEDecoder + ResponsesParser (no HTTP)",
-        _spanstream_core,
+        _spanstream_core(RESPONSES_CALL),
         expected=spanstream_events,
     ),
     Path(
@@ -455,4 +522,201 @@ BREAKDOWN_PATHS: tuple[Path, ...] = (
     ),
 )
 
-BY_KEY = {path.key: path for path in PATHS + BREAKDOWN_PATHS}
+
+# --------------------------------------------------------------------------- the other APIs
+
+
+def _openai_chat_create(stream: SSEStream, chunks: list[bytes]) -> Runner:
+    from openai import OpenAI
+
+    client = OpenAI(api_key="sk-bench", base_url=BASE_URL, http_client=sync_http(chunks))
+
+    def run() -> int:
+        n = 0
+        for _chunk in client.chat.completions.create(
+            model=MODEL, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        ):
+            n += 1
+        return n
+
+    return Runner(run=run, close=client.close)
+
+
+def _anthropic(stream: SSEStream, chunks: list[bytes]) -> Any:
+    """The anthropic SDK's client on a mock transport serving ``chunks`` (it runs on httpx2, a
+    fork of httpx, and refuses an ``httpx.Client``)."""
+    import anthropic
+    import httpx2
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers=SSE_HEADERS, content=iter(chunks))
+
+    http = httpx2.Client(transport=httpx2.MockTransport(handler))
+    return anthropic.Anthropic(api_key="sk-bench", base_url=BASE_URL, http_client=http)
+
+
+def _anthropic_create(stream: SSEStream, chunks: list[bytes]) -> Runner:
+    client = _anthropic(stream, chunks)
+
+    def run() -> int:
+        n = 0
+        for _event in client.messages.create(
+            model=MODEL, max_tokens=4096, messages=MESSAGES, stream=True
+        ):
+            n += 1
+        return n
+
+    return Runner(run=run, close=client.close)
+
+
+def _anthropic_stream(stream: SSEStream, chunks: list[bytes]) -> Runner:
+    client = _anthropic(stream, chunks)
+
+    def run() -> int:
+        n = 0
+        with client.messages.stream(model=MODEL, max_tokens=4096, messages=MESSAGES) as events:
+            for _event in events:
+                n += 1
+            events.get_final_message()
+        return n
+
+    def verify() -> None:
+        with client.messages.stream(model=MODEL, max_tokens=4096, messages=MESSAGES) as events:
+            final = events.get_final_message()
+        assert final.content[0].text == stream.text, "anthropic stream(): accumulated text differs"
+
+    return Runner(run=run, verify=verify, close=client.close)
+
+
+def _chat_events(stream: SSEStream) -> int:
+    """What spanstream delivers for a Chat Completions stream: the deltas, ResponseStarted,
+    MessageDone, UsageReported and ResponseDone."""
+    return stream.n_tokens + 4
+
+
+def _anthropic_events(stream: SSEStream) -> int:
+    """The deltas, ResponseStarted, a UsageReported at the start and at the end, MessageDone and
+    ResponseDone."""
+    return stream.n_tokens + 5
+
+
+def _but_last(stream: SSEStream) -> int:
+    """Every event but one: the openai SDK does not yield [DONE], the anthropic one no ping."""
+    return stream.n_events - 1
+
+
+def _spanstream_paths(
+    prefix: str, call: Call, expected: Callable[[SSEStream], int], names: tuple[str, str, str]
+) -> tuple[Path, ...]:
+    """Floor, httpx + floor, core and the four client rows of one API (keys
+    ``<prefix>a_floor``...)."""
+    parser, sync, async_ = names
+    return (
+        Path(f"{prefix}{FLOOR}", "(a) floor: split + json.loads", _floor),
+        Path(f"{prefix}e0_httpx_floor", _HTTPX_FLOOR_LABEL, _httpx_floor),
+        Path(
+            f"{prefix}s_core",
+            f"spanstream SSEDecoder + {parser} (no HTTP)",
+            _spanstream_core(call),
+            expected=expected,
+        ),
+        Path(
+            f"{prefix}{SPANSTREAM_SYNC_ON}",
+            f"**spanstream {sync}, telemetry on**",
+            _spanstream_sync(True, call=call),
+            expected=expected,
+        ),
+        Path(
+            f"{prefix}{SPANSTREAM_SYNC_OFF}",
+            f"spanstream {sync}, telemetry off",
+            _spanstream_sync(False, call=call),
+            expected=expected,
+        ),
+        Path(
+            f"{prefix}{SPANSTREAM_ASYNC_ON}",
+            f"**spanstream {async_}, telemetry on**",
+            _spanstream_async(True, call=call),
+            expected=expected,
+            is_async=True,
+        ),
+        Path(
+            f"{prefix}{SPANSTREAM_ASYNC_OFF}",
+            f"spanstream {async_}, telemetry off",
+            _spanstream_async(False, call=call),
+            expected=expected,
+            is_async=True,
+        ),
+    )
+
+
+CHAT_PATHS: tuple[Path, ...] = (
+    *_spanstream_paths(
+        "chat_",
+        CHAT_CALL,
+        _chat_events,
+        ("ChatCompletionsParser", "Client", "AsyncClient"),
+    ),
+    Path(
+        "chat_" + OPENAI_CREATE,
+        "(d) openai chat.completions.create(stream=True)",
+        _openai_chat_create,
+        expected=_but_last,
+        requires="openai",
+        big_chunkings=("net",),
+    ),
+)
+ANTHROPIC_PATHS: tuple[Path, ...] = (
+    *_spanstream_paths(
+        "anthropic_",
+        ANTHROPIC_CALL,
+        _anthropic_events,
+        ("MessagesParser", "AnthropicClient", "AsyncAnthropicClient"),
+    ),
+    Path(
+        "anthropic_d_create",
+        "(d) anthropic messages.create(stream=True)",
+        _anthropic_create,
+        expected=_but_last,
+        requires="anthropic",
+        big_chunkings=("net",),
+    ),
+    Path(
+        "anthropic_d2_stream",
+        "(d2) anthropic messages.stream() + get_final_message()",
+        _anthropic_stream,
+        expected=lambda stream: 2 * stream.n_tokens + apigen.ANTHROPIC_FRAMING_COUNT - 1,
+        requires="anthropic",
+        big_chunkings=("net",),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Api:
+    """One API's generated stream and the paths measured on it."""
+
+    key: str
+    title: str
+    make_stream: Callable[[int], SSEStream]
+    paths: tuple[Path, ...]
+    prefix: str = ""  # of its paths' keys
+
+    def key_of(self, key: str) -> str:
+        """This API's path for the Responses path key ``key`` (FLOOR, SPANSTREAM_SYNC_ON...)."""
+        return self.prefix + key
+
+
+APIS: tuple[Api, ...] = (
+    Api("responses", "OpenAI Responses", make_stream, PATHS),
+    Api("chat", "OpenAI Chat Completions", apigen.make_chat_stream, CHAT_PATHS, "chat_"),
+    Api(
+        "anthropic",
+        "Anthropic Messages",
+        apigen.make_anthropic_stream,
+        ANTHROPIC_PATHS,
+        "anthropic_",
+    ),
+)
+BY_API = {api.key: api for api in APIS}
+
+BY_KEY = {path.key: path for path in PATHS + BREAKDOWN_PATHS + CHAT_PATHS + ANTHROPIC_PATHS}

@@ -4,8 +4,8 @@
     python -m benchmarks.profile --path s_async_on --chunking event --n 10000 --streams 3
 
 Prints pyinstrument's call tree for ``--streams`` whole streams (after one untimed stream). The
-keys are those of :data:`benchmarks.paths.PATHS` (``a_floor``, ``s_core``, ``s_sync_on``,
-``s_async_on``, ``d_openai_create``, ...).
+keys are those of :data:`benchmarks.paths.BY_KEY` (``a_floor``, ``s_core``, ``s_sync_on``,
+``s_async_on``, ``d_openai_create``, ``chat_s_sync_on``, ``anthropic_s_core``...).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import argparse
 import asyncio
 
 from . import paths
-from .ssegen import make_chunks, make_stream
+from .ssegen import make_chunks
 
 
 def main() -> None:
@@ -29,7 +29,8 @@ def main() -> None:
     from pyinstrument import Profiler
 
     path = paths.BY_KEY[args.path]
-    stream = make_stream(args.n)
+    api = next((api for api in paths.APIS if path in api.paths), paths.BY_API["responses"])
+    stream = api.make_stream(args.n)
     runner = path.make(stream, make_chunks(stream, args.chunking))
     if path.is_async:
         loop = asyncio.new_event_loop()

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import paths
-from .timing import fmt_rate, fmt_us
+from .timing import fmt_us
 
 MiB = 2**20
 Row = dict[str, Any]
@@ -79,6 +79,46 @@ def _goal_floor(index: dict[tuple[str, int, str], Row]) -> Goal | None:
     )
 
 
+def _goal_api_floor(index: dict[tuple[str, int, str], Row], api: paths.Api, limit: float) -> Goal:
+    """An API's clients with telemetry on against its own floor, every N and chunking."""
+    goal = (
+        f"{api.title}: client with telemetry on <= {limit:g}x its own json.loads floor"
+        " (sync and async, every N and chunking)"
+    )
+    cases = [
+        (label, n, c, r)
+        for key, label in _SPANSTREAM_ON
+        for n, c, r in _ratios(index, api.key_of(key), api.key_of(paths.FLOOR))
+    ]
+    if not cases:
+        return goal, "not run", _yes(None)
+    worst = max(cases, key=lambda x: x[3])
+    per_chunking = ", ".join(
+        f"{c} {max(r for _, _, cc, r in cases if cc == c):.2f}x"
+        for c in dict.fromkeys(c for _, _, c, _ in cases)
+    )
+    return (
+        goal,
+        f"{min(r for *_, r in cases):.2f}x - {worst[3]:.2f}x; worst: {worst[0]}"
+        f" {_where(worst[1], worst[2])}; worst per chunking: {per_chunking}",
+        _yes(worst[3] <= limit),
+    )
+
+
+def _goal_core(index: dict[tuple[str, int, str], Row], limit: float) -> Goal | None:
+    """The sans-IO core (SSE decoder + Responses parser) against the floor at the largest N."""
+    cases = [(n, c, r) for n, c, r in _ratios(index, "s_core", paths.FLOOR) if c == "net"]
+    if not cases:
+        return None
+    n, _, ratio = max(cases)
+    return (
+        f"SSE decoder + Responses parser (no HTTP) <= {limit:g}x the json.loads floor,"
+        f" N={n:,} `net`",
+        f"{ratio:.2f}x",
+        _yes(ratio <= limit),
+    )
+
+
 def _goal_openai(index: dict[tuple[str, int, str], Row], other: str, factor: float) -> Goal:
     what = "`create(stream=True)`" if other == paths.OPENAI_CREATE else "`stream()`"
     goal = f">= {factor:.0f}x faster per event than openai {what} (sync Client, telemetry on)"
@@ -127,7 +167,9 @@ def _goal_telemetry(results: dict[str, Any]) -> Goal | None:
     if floor is not None:
         cells += (
             f"; the OTel SDK alone, for the same span and {floor['measurements']} measurements:"
-            f" {floor['us']['both']:,.0f} µs = {floor['share']:.1%} of this stream"
+            f" {floor['us']['both']:,.0f} µs = {floor['share']:.1%} of this stream with one"
+            f" `record()` each, {floor['us'].get('both_bulk', float('nan')):,.0f} µs ="
+            f" {floor['bulk_share']:.1%} with the per-chunk values in one call"
         )
     brief = _pair(results, paths.SPANSTREAM_SYNC_BRIEF)
     if brief is not None:
@@ -170,7 +212,9 @@ def _sdk_floor(results: dict[str, Any]) -> dict[str, Any] | None:
     ]
     if not off:
         return None
-    return {**floor, "share": floor["us"]["both"] / (off[0] * events)}
+    stream_us = off[0] * events
+    bulk = floor["us"].get("both_bulk", float("nan"))
+    return {**floor, "share": floor["us"]["both"] / stream_us, "bulk_share": bulk / stream_us}
 
 
 def _goal_loopback(lb: dict[tuple[str, str], Row]) -> Goal | None:
@@ -287,6 +331,12 @@ def goals(results: dict[str, Any]) -> list[Goal]:
             _goal_openai(index, paths.OPENAI_CREATE, 10.0),
             _goal_openai(index, paths.OPENAI_STREAM, 25.0),
             _goal_growth(index),
+            _goal_core(index, 0.5),
+        ]
+        rows += [
+            _goal_api_floor(index, api, 1.1)
+            for api in paths.APIS
+            if api.key != "responses" and any(k[0] == api.key_of(paths.FLOOR) for k in index)
         ]
     rows += [
         _goal_telemetry(results),
@@ -331,11 +381,6 @@ def _inprocess(results: dict[str, Any]) -> list[str]:
     if not section:
         return []
     index = _inprocess_index(results)
-    sizes = sorted({n for _, n, _ in index})
-    chunkings = []
-    for _, _, c in sorted(index, key=lambda k: ("net", "event", "split").index(k[2])):
-        if c not in chunkings:
-            chunkings.append(c)
     lines = [
         "## In-process: µs per SSE event",
         "",
@@ -348,10 +393,39 @@ def _inprocess(results: dict[str, Any]) -> list[str]:
         " providers.",
         "",
     ]
+    responses = paths.BY_API["responses"]
+    lines += _api_tables(results, responses, index)
+    lines += _pairs(section.get("telemetry_pairs", []))
+    for api in paths.APIS:
+        if api is responses or not any(k[0].startswith(api.prefix) for k in index):
+            continue
+        lines += [
+            f"## In-process: {api.title}, µs per SSE event",
+            "",
+            f"The same text as the Responses stream, framed as {api.title} frames it"
+            " (`benchmarks/apigen.py`), through the same kinds of paths; `x floor` = against the"
+            " `split + json.loads` floor of this stream.",
+            "",
+        ]
+        lines += _api_tables(results, api, index)
+    return lines
+
+
+def _api_tables(
+    results: dict[str, Any], api: paths.Api, index: dict[tuple[str, int, str], Row]
+) -> list[str]:
+    """One table per chunking of one API's paths, a column pair (µs/ev, x floor) per N."""
+    section = results["inprocess"]
+    keys = {path.key for path in api.paths}
+    mine = [k for k in index if k[0] in keys]
+    sizes = sorted({n for _, n, _ in mine})
+    chunkings = [c for c in ("net", "event", "split") if any(k[2] == c for k in mine)]
+    floor_key = api.key_of(paths.FLOOR)
+    lines: list[str] = []
     for chunking in chunkings:
-        lines += [f"### Chunking `{chunking}`", ""]
+        lines += [f"### {api.title}, chunking `{chunking}`", ""]
         for n in sizes:
-            info = section["streams"].get(f"{n}/{chunking}")
+            info = section["streams"].get(f"{api.prefix}{n}/{chunking}")
             if info:
                 extra = ""
                 if "cuts_inside_utf8_code_points" in info:
@@ -367,40 +441,39 @@ def _inprocess(results: dict[str, Any]) -> list[str]:
         lines.append("")
         header = ["path"]
         for n in sizes:
-            header += [f"N={n:,} µs/ev (min-max)", "ev/s", "x floor"]
+            header += [f"N={n:,} µs/ev (min-max)", "x floor"]
         rows = []
-        for path in paths.PATHS:
+        for path in api.paths:
             cells = [path.label]
             present = False
             for n in sizes:
                 row = index.get((path.key, n, chunking))
-                floor = index.get((paths.FLOOR, n, chunking))
+                floor = index.get((floor_key, n, chunking))
                 if row is None:
-                    cells += ["-", "", ""]
+                    cells += ["-", ""]
                     continue
                 present = True
                 ratio = _med(row) / _med(floor) if floor else float("nan")
-                cells += [_span(row), fmt_rate(1e6 / _med(row)), f"{ratio:.2f}x"]
+                cells += [_span(row), f"{ratio:.2f}x"]
             if present:
                 rows.append(cells)
         lines += _table(header, rows)
         lines.append("")
-    skipped = results.get("skipped") or {}
+    skipped = [k for k in results.get("skipped") or {} if k in keys]
     if skipped:
         lines.append(
             "Skipped rows: "
-            + ", ".join(f"`{paths.BY_KEY[k].label}` ({why})" for k, why in skipped.items())
+            + ", ".join(f"`{paths.BY_KEY[k].label}` ({results['skipped'][k]})" for k in skipped)
             + "."
         )
         lines.append("")
-    big = [p.label for p in paths.PATHS if p.big_chunkings != ("net", "event", "split")]
-    if big and len(sizes) > 1:
+    big = [p.label for p in api.paths if p.big_chunkings != ("net", "event", "split")]
+    if big and any(n > 1000 for n in sizes):
         lines.append(
             "At N=100,000 these rows run on the `net` chunking only (one 100k stream takes"
-            f" 6-16 s): {', '.join(big)}."
+            f" seconds): {', '.join(big)}."
         )
         lines.append("")
-    lines += _pairs(section.get("telemetry_pairs", []))
     return lines
 
 
@@ -614,8 +687,10 @@ def _breakdown(results: dict[str, Any]) -> list[str]:
             f" {floor['measurements']} measurements one such stream records, exemplars"
             f" included): {us['both']:,.1f} µs per stream (span {us['span']:,.1f}, metrics"
             f" {us['metrics']:,.1f}), {floor['share']:.1%} of the {floor['n']:,}-delta stream"
-            " with telemetry off. That is the floor under the telemetry goal, whatever produces"
-            " the span and metrics."
+            " with telemetry off, with one `record()` per measurement: the floor of any code that"
+            " records them through the OpenTelemetry API. With the values of the per-chunk"
+            " histogram in one call, as spanstream records them (`spanstream/telemetry/_bulk.py`):"
+            f" {us.get('both_bulk', float('nan')):,.1f} µs, {floor['bulk_share']:.1%}."
         )
     lines.append("")
     return lines

@@ -69,14 +69,6 @@ def fmt_us(x: float) -> str:
     return f"{x:.3f}"
 
 
-def fmt_rate(per_second: float) -> str:
-    if per_second >= 1e6:
-        return f"{per_second / 1e6:.2f}M"
-    if per_second >= 1e3:
-        return f"{per_second / 1e3:.0f}k"
-    return f"{per_second:.0f}"
-
-
 def fmt_span(s: Samples) -> str:
     return f"{fmt_us(s.median)} ({fmt_us(s.low)}-{fmt_us(s.high)})"
 

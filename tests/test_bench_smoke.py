@@ -32,6 +32,8 @@ def test_quick_benchmark_writes_the_goals_and_every_section(tmp_path: Path) -> N
     assert "| goal | measured | verdict |" in report
     for heading in (
         "## In-process",
+        "## In-process: OpenAI Chat Completions",
+        "## In-process: Anthropic Messages",
         "### Telemetry on vs off",
         "## Loopback",
         "## Peak memory",
@@ -45,9 +47,15 @@ def test_quick_benchmark_writes_the_goals_and_every_section(tmp_path: Path) -> N
         "spanstream AsyncClient, telemetry off",
         "spanstream Client, traces only (no-op meter provider)",
         "spanstream Client, metrics only (no-op tracer provider)",
+        "spanstream SSEDecoder + ChatCompletionsParser (no HTTP)",
+        "**spanstream AsyncAnthropicClient, telemetry on**",
+        "Anthropic Messages: client with telemetry on <= 1.1x its own json.loads floor",
     ]
     if importlib.util.find_spec("openai") is not None:  # a dev dependency: present in CI
         rows += ["(d) openai responses.create(stream=True)", "(d2) openai responses.stream()"]
+        rows += ["(d) openai chat.completions.create(stream=True)"]
+    if importlib.util.find_spec("anthropic") is not None:  # a dev dependency too
+        rows += ["(d2) anthropic messages.stream() + get_final_message()"]
     for row in rows:
         assert row in report
     raw = json.loads(output.with_suffix(".json").read_text())

@@ -10,10 +10,8 @@ observer costs nothing on the hot path.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Literal, Protocol
 
 from ._record import Record
@@ -68,13 +66,12 @@ class StreamTimings:
             return None
         return (self.last_chunk - self.first_chunk) / (self.chunks - 1)
 
-    def output_chunk_gaps(self) -> Iterator[float]:
+    def output_chunk_gaps(self) -> list[float]:
         """One value per server-sent event after the first: seconds from the end of the
         previous event to the end of this one (``time_per_output_chunk`` as the conventions
         define it). Events decoded from the same network read as the event before them arrived
         together, as far as the client can tell: their value is 0."""
-        yield from self.gaps
-        yield from repeat(0.0, max(0, self.chunks - 1 - len(self.gaps)))
+        return self.gaps.tolist() + [0.0] * max(0, self.chunks - 1 - len(self.gaps))
 
     @property
     def duration(self) -> float | None:

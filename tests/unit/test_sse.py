@@ -602,6 +602,76 @@ def test_events_match_a_direct_transcription_of_the_standard(stream: bytes) -> N
     assert run([stream])[0] == reference_decode(stream)
 
 
+# Streams as servers write them: mostly ``event: <type>`` + ``data: <data>`` frames (the decoder's
+# fast path), with data-only frames, frames of any other lines, and blank-line runs mixed in.
+_types = st.sampled_from(["response.output_text.delta", "message_start", "", "é", "a:b", " x"])
+_frame = st.one_of(
+    st.builds(lambda t, d: [f"event: {t}", f"data: {d}"], _types, _text),
+    st.builds(lambda d: [f"data: {d}"], _text),
+    st.builds(lambda d: [f"event: {d}", f"data: {d}", f"data: {d}"], _text),
+    # Other fields (id, retry, event, comments) before the two lines of a frame.
+    st.builds(lambda line, t, d: [line, f"event: {t}", f"data: {d}"], _line, _types, _text),
+    st.lists(_line, max_size=4),
+)
+
+
+@st.composite
+def server_streams(draw: st.DrawFn) -> bytes:
+    """Frames each ended by a blank line, mostly with LF line ends."""
+    eol = st.sampled_from(["\n"] * 6 + ["\r", "\r\n"])
+    lines = [line for frame in draw(st.lists(_frame, max_size=12)) for line in [*frame, ""]]
+    text = "".join(line + draw(eol) for line in lines)
+    if draw(st.booleans()):
+        text += draw(_line)
+    return text.encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(split_streams(server_streams()))
+def test_server_like_streams_split_anyhow_match_the_standard(
+    case: tuple[bytes, list[bytes]],
+) -> None:
+    stream, chunks = case
+    assert run(chunks) == run([stream]) == run(bytewise(stream))
+    assert run(chunks)[0] == reference_decode(stream)
+
+
+def test_more_event_types_than_the_decoder_remembers_are_all_decoded() -> None:
+    body = b"".join(b"event: t%d\ndata: %d\n\n" % (i % 100, i) for i in range(300))
+    for chunks in ([body], bytewise(body)):
+        events = decode(*chunks)
+        assert [(e.event, e.data) for e in events] == [(f"t{i % 100}", str(i)) for i in range(300)]
+
+
+def test_a_known_event_line_followed_by_other_lines_is_not_taken_for_a_frame() -> None:
+    """Event lines are remembered once seen; a later frame that starts with one but is not an
+    event line and one data line follows the standard line by line."""
+    body = (
+        b"event: a\ndata: 1\n\n"
+        b"event: a\nid: 7\n\n"  # no data: nothing dispatched, the id is kept
+        b"event: a\ndata:2\n\n"  # no space after the colon
+        b"event: a\n: comment\n\n"
+        b"data: x\nevent: a\ndata: 3\n\n"  # data pending when the event line comes
+        b"retry: 5\n\nevent: a\ndata: 4\n\nevent: a\ndata: 5\n\n"
+        b"event: b\nid: 8\nevent: a\ndata: 6\n\ndata: 7\n\n"
+    )
+    decoder = SSEDecoder()
+    events = decoder.feed(body)
+    assert [(e.event, e.data, e.id, e.retry) for e in events] == [
+        ("a", "1", "", None),
+        ("a", "2", "7", None),
+        ("a", "x\n3", "7", None),
+        ("a", "4", "7", 5),
+        ("a", "5", "7", None),
+        ("a", "6", "8", None),
+        ("message", "7", "8", None),
+    ]
+    assert events == reference_decode(body)
+    assert (decoder.last_event_id, decoder.has_pending) == ("8", False)
+    decoder.feed(b"event: a\nid: 9\nevent: a\ndata: 8\n\n")
+    assert (decoder.last_event_id, decoder.has_pending) == ("9", False)
+
+
 _raw_bytes = st.lists(
     st.sampled_from([b"\r", b"\n", b"data:", b": ", b"\xef\xbb\xbf", b"\xc3\xa9", b"\xe4\xb8"])
     | st.binary(max_size=4),

@@ -26,12 +26,12 @@ previous event to the end of this one, as the conventions define it (metrics.yam
 chunk received after the first"); events that came in the same network read as the one before
 them are 0 s apart (see :meth:`~spanstream.results.StreamTimings.output_chunk_gaps`). The values
 are buffered during the stream and recorded when it ends, so the hot path has no histogram
-update.
+update; into the OpenTelemetry SDK they go in one call (:mod:`spanstream.telemetry._bulk`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -46,6 +46,7 @@ from .. import __version__
 from .._record import Record
 from .._request import FETCH_RESPONSE, RequestInfo
 from ..results import StreamResult
+from ._bulk import record_many
 from .attributes import (
     SPANSTREAM_OUTCOME,
     SPANSTREAM_USAGE_ESTIMATED,
@@ -224,10 +225,6 @@ METRICS: Mapping[str, Mapping[Measure, MetricSpec]] = {
 }
 
 
-_NO_EXEMPLAR = otel_context.Context()
-"""An empty context: a measurement recorded in it is no exemplar candidate (no span)."""
-
-
 class StreamMetrics:
     """The instruments of one name set, created once per client."""
 
@@ -245,10 +242,9 @@ class StreamMetrics:
         """Whether an estimated output count is recorded (marked), or left out as unknown."""
         self._specs = METRICS["latest" if latest else "default"]
         if not per_chunk:
-            # One SDK histogram record per event is the conventions' definition, and what the
-            # SDK costs for it is about a parse's worth per event (benchmarks/RESULTS.md): a
-            # service that needs the CPU more than this metric leaves it out. A View that drops
-            # it would not help: the SDK does the record's work before dropping it.
+            # One histogram value per event is the conventions' definition. Into the OTel SDK
+            # they go in one call (_bulk.py); a meter provider of another kind gets a record()
+            # per value, and a service that needs that CPU more than this metric leaves it out.
             self._specs = {
                 m: spec for m, spec in self._specs.items() if m != "time_per_output_chunk"
             }
@@ -261,6 +257,11 @@ class StreamMetrics:
                 instrument = made[spec.name] = _create(meter, spec)
             self._instruments[measure] = (spec, instrument)
         self._extra = {measure: dict(spec.extra) for measure, spec in self._specs.items()}
+        # A no-op meter provider (telemetry off) records nothing: nothing to build for it.
+        self._noop = all(
+            isinstance(instrument, (metrics.NoOpHistogram, metrics.NoOpCounter))
+            for _, instrument in self._instruments.values()
+        )
 
     def record(
         self,
@@ -271,6 +272,8 @@ class StreamMetrics:
         context: otel_context.Context | None = None,
     ) -> None:
         """Record one finished stream."""
+        if self._noop:
+            return
         common: dict[str, AttributeValue] = {
             gen_ai.GEN_AI_OPERATION_NAME: info.operation,
             gen_ai.GEN_AI_PROVIDER_NAME: info.provider,
@@ -349,7 +352,7 @@ class StreamMetrics:
     def _record_each(
         self,
         measure: Measure,
-        values: Iterable[float],
+        values: Sequence[float],
         attributes: dict[str, AttributeValue],
         context: otel_context.Context | None,
     ) -> None:
@@ -360,17 +363,11 @@ class StreamMetrics:
         instrument = entry[1]
         if not isinstance(instrument, metrics.Histogram):
             return
-        record = instrument.record
-        values = iter(values)
         # The span's context goes with the first value only: with it the SDK's trace-based
-        # exemplar filter samples every value into the bucket's reservoir (a lock, a search
-        # and the current span each), to keep one exemplar per bucket all the same. The others
-        # get an empty context, which offers no exemplar.
-        for value in values:
-            record(value, attributes, context=context)
-            break
-        for value in values:
-            record(value, attributes, context=_NO_EXEMPLAR)
+        # exemplar filter would sample every value into the bucket's reservoir, to keep one
+        # exemplar per bucket all the same. record_many gives the others no span, and records
+        # them in one call where the SDK allows it (see _bulk.py).
+        record_many(instrument, values, attributes, context)
 
     def _record(
         self,

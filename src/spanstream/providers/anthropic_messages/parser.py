@@ -35,6 +35,8 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from pydantic_core import ValidationError
+
 from ... import events
 from ...events import StreamEvent
 from .._parser import NOTHING, Data, ParserBase, loads, text_of, wire_module
@@ -60,6 +62,8 @@ STOP_REASONS: dict[str, events.FinishReason] = {
 
 # Stop reasons that cut the answer short, by a limit or a filter: the response is incomplete.
 _INCOMPLETE = frozenset({"max_tokens", "model_context_window_exceeded", "refusal", "pause_turn"})
+
+_NO_DELTA: wire.Delta = {}  # a delta event without its delta: one of no type (unknown)
 
 _USAGE_FIELDS = (
     "input_tokens",
@@ -115,11 +119,19 @@ class MessagesParser(ParserBase):
             "ping": self._on_ping,
             "error": self._on_error,
         }
+        self._decode_delta = wire.built(self._decoders, "content_block_delta")
 
     def feed_raw(self, event: str, data: Data) -> list[StreamEvent]:
         """Parse one event (its type and data) into zero or more normalized events."""
         if self.done:
             return NOTHING
+        if event == "content_block_delta":
+            # Nearly every event: straight to its decoder and handler (a delta has no field to
+            # drop). One that fails takes the common path, which reports it.
+            try:
+                return self._on_block_delta(self._decode_delta(data), data)
+            except ValidationError:
+                return self._handle(event, data, self._decode_delta)
         decode = self._decoders.get(event)
         if decode is not None:
             return self._handle(event, data, decode)
@@ -164,7 +176,7 @@ class MessagesParser(ParserBase):
             )
             out += self._on_block_start(started, data)
             for delta in _deltas_of(block):
-                streamed = wire.ContentBlockDelta.model_construct(
+                streamed = wire.ContentBlockDelta(
                     type="content_block_delta", index=index, delta=delta
                 )
                 out += self._on_block_delta(streamed, data)
@@ -179,49 +191,52 @@ class MessagesParser(ParserBase):
         return wire.any_event_adapter.validate_python(decoded, context=self._dropped)
 
     def _kind(self, payload: wire.WireEvent) -> str:
-        return payload.type
+        return wire.type_of(payload)
 
     def _known(self, type_name: str) -> bool:
         return type_name in self._decoders
 
     # -- handlers -------------------------------------------------------------------------------
 
-    def _on_block_delta(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
-        assert isinstance(payload, wire.ContentBlockDelta)
-        block = self._blocks.get(payload.index)
+    def _on_block_delta(self, payload: wire.ContentBlockDelta, data: Data) -> list[StreamEvent]:
+        # The hot path: a typed dict (wire.py), most events of a stream come here.
+        index = payload.get("index", 0)
+        block = self._blocks.get(index)
         if block is None:
-            self._skip_malformed(payload.type, f"block {payload.index} was never started")
+            self._skip_malformed(payload["type"], f"block {index} was never started")
             return NOTHING
-        delta = payload.delta
-        kind = delta.type
+        delta = payload.get("delta") or _NO_DELTA
+        kind = delta.get("type", "")
         if kind == "text_delta":
-            return (
-                self._emit(events.TextDelta(delta.text, block.item_id)) if delta.text else NOTHING
-            )
+            text = delta.get("text")
+            return self._emit(events.TextDelta(text, block.item_id)) if text else NOTHING
         if kind == "input_json_delta":
-            if not delta.partial_json:
+            partial_json = delta.get("partial_json")
+            if not partial_json:
                 return NOTHING
             if block.call_id is None:
-                block.input.append(delta.partial_json)
+                block.input.append(partial_json)
                 return NOTHING
             return self._emit(
-                events.ToolCallArgumentsDelta(block.call_id, delta.partial_json, block.item_id)
+                events.ToolCallArgumentsDelta(block.call_id, partial_json, block.item_id)
             )
         if kind == "thinking_delta":
-            if not delta.thinking:
+            thinking = delta.get("thinking")
+            if not thinking:
                 return NOTHING
-            return self._emit(events.ReasoningDelta(delta.thinking, block.item_id, "text"))
+            return self._emit(events.ReasoningDelta(thinking, block.item_id, "text"))
         if kind == "signature_delta":
-            block.signature = delta.signature
+            block.signature = delta.get("signature")
         elif kind == "compaction_delta":
-            block.content.append(delta.content or "")
+            block.content.append(delta.get("content") or "")
         elif kind == "citations_delta":
-            if delta.citation is not None:
-                citation = events.Citation.from_raw(delta.citation, block.item_id)
+            raw = delta.get("citation")
+            if raw is not None:
+                citation = events.Citation.from_raw(raw, block.item_id)
                 return self._emit(events.CitationAdded(citation))
         else:
             self.unknown_count += 1
-            return [events.UnknownEvent(f"{payload.type}.{kind}", text_of(data))]
+            return [events.UnknownEvent(f"{payload['type']}.{kind}", text_of(data))]
         return NOTHING
 
     def _on_block_start(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
@@ -381,12 +396,12 @@ def _deltas_of(block: wire.ContentBlock) -> list[wire.Delta]:
     kind = block.get("type")
     if kind == "tool_use" and "input" in block:
         arguments = json.dumps(block["input"], ensure_ascii=False)
-        return [wire.Delta.model_construct(type="input_json_delta", partial_json=arguments)]
+        return [wire.Delta(type="input_json_delta", partial_json=arguments)]
     citations = block.get("citations") if kind == "text" else None
     if not isinstance(citations, list):
         return []
     return [
-        wire.Delta.model_construct(type="citations_delta", citation=citation)
+        wire.Delta(type="citations_delta", citation=citation)
         for citation in citations
         if isinstance(citation, dict)
     ]

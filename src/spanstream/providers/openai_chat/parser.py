@@ -95,6 +95,7 @@ class ChatCompletionsParser(ParserBase):
         self._choices: dict[int, _Choice] = {}  # choice 0's accumulator: the final Response
         self._started = False
         self._decode_chunk = wire.built(wire.EVENT_DECODERS, "message")
+        self._decode_plain = wire.built(wire.PLAIN_DECODERS, "message")
         self._handlers = {"message": self._on_chunk}
         self.droppable = wire.DROPPABLE
 
@@ -105,6 +106,12 @@ class ChatCompletionsParser(ParserBase):
         if data[:6] in DONE:
             return self._finish()
         if event == "message":
+            try:
+                plain = self._on_plain(self._decode_plain(data))
+            except ValidationError:
+                plain = None  # the models' path mends or reports it
+            if plain is not None:
+                return plain
             return self._handle(event, data, self._decode_chunk)
         if event == "error":
             return self._on_error_event(data)
@@ -165,6 +172,34 @@ class ChatCompletionsParser(ParserBase):
         return out
 
     # -- chunks ---------------------------------------------------------------------------------
+
+    def _on_plain(self, chunk: wire.PlainChunk) -> list[StreamEvent] | None:
+        """The events of a chunk that is one choice's text (or no text) and nothing else, once
+        the response started: what :meth:`_on_chunk` gives for it. None for any other chunk,
+        which takes the models' path (wire.py: :class:`~.wire.PlainChunk`)."""
+        choices = chunk.get("choices")
+        if not choices or len(choices) != 1 or not self._started:
+            return None
+        payload = choices[0]
+        delta = payload.get("delta")
+        if not delta or payload.get("finish_reason"):
+            return None
+        content = delta.get("content")
+        if not isinstance(content, str) or (len(delta) > 1 and _more_than_text(delta)):
+            return None
+        service_tier = chunk.get("service_tier")
+        if service_tier:
+            self._acc.service_tier = service_tier
+        system_fingerprint = chunk.get("system_fingerprint")
+        if system_fingerprint:
+            self._acc.system_fingerprint = system_fingerprint
+        index = payload.get("index") or 0
+        choice = self._choices.get(index) or self._choice(index)
+        if not content:
+            return []
+        event = events.TextDelta(content, choice.item_id)
+        choice.acc.add(event)
+        return [event]
 
     @staticmethod
     def _add(acc: Accumulator, event: StreamEvent) -> StreamEvent:
@@ -311,6 +346,17 @@ class ChatCompletionsParser(ParserBase):
             )
         out.append(events.ResponseDone(response))
         return out
+
+
+def _more_than_text(delta: wire.PlainDelta) -> bool:
+    """Whether a delta carries more than text (for :meth:`ChatCompletionsParser._on_plain`)."""
+    return bool(
+        delta.get("refusal")
+        or delta.get("reasoning_content")
+        or delta.get("reasoning")
+        or delta.get("tool_calls")
+        or delta.get("function_call") is not None
+    )
 
 
 def _finish_reason(raw: str | None) -> events.FinishReason:
