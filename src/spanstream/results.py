@@ -71,7 +71,14 @@ class StreamTimings:
         previous event to the end of this one (``time_per_output_chunk`` as the conventions
         define it). Events decoded from the same network read as the event before them arrived
         together, as far as the client can tell: their value is 0."""
-        return self.gaps.tolist() + [0.0] * max(0, self.chunks - 1 - len(self.gaps))
+        gaps, zeros = self.output_chunk_gap_parts()
+        return gaps + [0.0] * zeros
+
+    def output_chunk_gap_parts(self) -> tuple[list[float], int]:
+        """:meth:`output_chunk_gaps` as the gaps between reads and how many zeros follow them:
+        what the metric records, without a value per event in memory (most events of a long
+        stream arrive with others in one read)."""
+        return self.gaps.tolist(), max(0, self.chunks - 1 - len(self.gaps))
 
     @property
     def duration(self) -> float | None:

@@ -206,6 +206,24 @@ def test_record_many_exports_what_one_record_per_value_does(
             _assert_same(expected, _exported(bulk_reader))
 
 
+@pytest.mark.parametrize("name", sorted(SETUPS))
+def test_zeros_given_as_a_count_export_what_one_record_per_zero_does(
+    name: str, span_context: Context
+) -> None:
+    """A stream's per-chunk values are its per-read gaps, then a zero for each event that came
+    in the same read as the one before: passed as a count, never as a list per event."""
+    gaps = [v for v in VALUES if v][:5]
+    _, readers, one_by_one = SETUPS[name].build()
+    _, bulk_readers, bulk = SETUPS[name].build()
+    for values, zeros in ((gaps, 30), ([], 3), (gaps[:1], 0)):
+        _one_by_one(one_by_one, [*values, *([0.0] * zeros)], span_context)
+        record_many(bulk, values, ATTRIBUTES, span_context, zeros=zeros)
+        for reader, bulk_reader in zip(readers, bulk_readers, strict=True):
+            expected = _exported(reader)
+            assert expected or name == "view-drops"
+            _assert_same(expected, _exported(bulk_reader))
+
+
 def test_the_first_value_keeps_the_span_as_its_exemplar(span_context: Context) -> None:
     _, (reader,), histogram = SETUPS["cumulative"].build()
     record_many(histogram, VALUES, ATTRIBUTES, span_context)

@@ -37,7 +37,7 @@ import math
 import sys
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
-from itertools import pairwise
+from itertools import chain, pairwise, repeat
 from time import time_ns
 from typing import Any
 
@@ -56,21 +56,31 @@ def record_many(
     values: Sequence[float],
     attributes: Mapping[str, AttributeValue],
     context: otel_context.Context | None = None,
+    *,
+    zeros: int = 0,
 ) -> None:
-    """What ``histogram.record(v, attributes, context=...)`` for each value gives: the first in
-    ``context`` (the exemplar candidate), the others in an empty context."""
-    if not values or isinstance(histogram, metrics.NoOpHistogram):
+    """What ``histogram.record(v, attributes, context=...)`` for each value gives, for
+    ``values`` and then ``zeros`` values of 0 (a count, not a list: a long stream's events are
+    mostly zeros): the first in ``context`` (the exemplar candidate), the others in an empty
+    context."""
+    if not (values or zeros) or isinstance(histogram, metrics.NoOpHistogram):
         return  # what a no-op histogram's record() does for each value
-    histogram.record(values[0], attributes, context=context)
-    rest = values[1:]
-    if not rest:
+    if values:
+        histogram.record(values[0], attributes, context=context)
+        rest = list(values[1:])
+    else:
+        histogram.record(0.0, attributes, context=context)
+        rest, zeros = [], zeros - 1
+    if not (rest or zeros):
         return
     sdk = _sdk()
     target = _real(histogram)
-    if sdk is None or target is None or not sdk.aggregate(target, rest, attributes):
+    if sdk is None or target is None or not sdk.aggregate(target, rest, attributes, zeros):
         record = histogram.record
         for value in rest:
             record(value, attributes, context=_NO_EXEMPLAR)
+        for _ in range(zeros):
+            record(0.0, attributes, context=_NO_EXEMPLAR)
 
 
 def fast_path(histogram: metrics.Histogram) -> bool:
@@ -155,10 +165,15 @@ class _Sdk:
         return matches
 
     def aggregate(
-        self, instrument: Any, values: Sequence[float], attributes: Mapping[str, AttributeValue]
+        self,
+        instrument: Any,
+        values: list[float],
+        attributes: Mapping[str, AttributeValue],
+        zeros: int = 0,
     ) -> bool:
-        """Aggregate ``values`` (recorded without a span) into every reader and view of
-        ``instrument``; False, having changed nothing, when this instrument cannot."""
+        """Aggregate ``values`` and ``zeros`` values of 0 (recorded without a span) into every
+        reader and view of ``instrument``; False, having changed nothing, when this instrument
+        cannot."""
         enabled: Any = getattr(instrument, "_is_enabled", None)
         matches = self.plan(instrument) if callable(enabled) else None
         if matches is None:
@@ -166,13 +181,13 @@ class _Sdk:
         if not enabled():
             return True  # a disabled meter's record() records nothing
         ordered = sorted(values)
-        if not (ordered[0] >= 0 and math.isfinite(ordered[-1])):
+        if ordered and not (ordered[0] >= 0 and math.isfinite(ordered[-1])):
             return False  # record() warns about each such value and drops it
+        batch = _Batch(ordered, sum(ordered), zeros)
         # One Measurement for the whole batch: constructing it cleans the attributes as
         # record() does, so the key below is the one the first value was aggregated under.
-        measurement = self.measurement(ordered[0], time_ns(), instrument, _NO_EXEMPLAR, attributes)
+        measurement = self.measurement(batch.low, time_ns(), instrument, _NO_EXEMPLAR, attributes)
         cleaned: Mapping[str, Any] = measurement.attributes or {}
-        batch = _Batch(ordered, sum(ordered))
         for match in matches:
             keys = match._view._attribute_keys
             kept = {k: v for k, v in cleaned.items() if keys is None or k in keys}
@@ -184,7 +199,8 @@ class _Sdk:
                 if type(found) is self.explicit and _explicit_fits(found):
                     batch.add_to(found)
                 elif type(found) is not self.drop:
-                    for value in values:
+                    # In the order recorded: a last-value or exponential aggregation reads it.
+                    for value in chain(values, repeat(0.0, zeros)):
                         found.aggregate(dataclasses.replace(measurement, value=value), False)
         return True
 
@@ -192,16 +208,32 @@ class _Sdk:
 @dataclasses.dataclass(slots=True)
 class _Batch:
     ordered: list[float]
+    """The values besides the zeros, in order (none negative)."""
     total: float
+    zeros: int = 0
+    """How many values of 0 come with them."""
     counts: dict[tuple[float, ...], list[int]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def low(self) -> float:
+        return 0.0 if self.zeros or not self.ordered else self.ordered[0]
+
+    @property
+    def high(self) -> float:
+        return self.ordered[-1] if self.ordered else 0.0
 
     def bucket_counts(self, bounds: tuple[float, ...]) -> list[int]:
         """How many values fall in each bucket: bucket ``i`` holds ``bounds[i-1] < v <=
-        bounds[i]``, as the SDK's ``bisect_left`` per value puts them."""
+        bounds[i]``, as the SDK's ``bisect_left`` per value puts them (a zero below every
+        bound that is not negative)."""
         counts = self.counts.get(bounds)
         if counts is None:
-            at_most = [0, *(bisect_right(self.ordered, bound) for bound in bounds)]
-            at_most.append(len(self.ordered))
+            zeros = self.zeros
+            at_most = [
+                0,
+                *(bisect_right(self.ordered, b) + (zeros if b >= 0 else 0) for b in bounds),
+            ]
+            at_most.append(len(self.ordered) + zeros)
             counts = [high - low for low, high in pairwise(at_most)]
             self.counts[bounds] = counts
         return counts
@@ -217,8 +249,8 @@ class _Batch:
                     buckets[index] += count
             aggregation._sum += self.total
             if aggregation._record_min_max:
-                aggregation._min = min(aggregation._min, self.ordered[0])
-                aggregation._max = max(aggregation._max, self.ordered[-1])
+                aggregation._min = min(aggregation._min, self.low)
+                aggregation._max = max(aggregation._max, self.high)
 
 
 _EXPLICIT_FIELDS = ("_lock", "_value", "_sum", "_min", "_max", "_record_min_max", "_boundaries")

@@ -347,16 +347,19 @@ class StreamMetrics:
             values["cache_write_input_tokens"] = (usage.cache_write_input_tokens, refined)
             values["reasoning_output_tokens"] = (usage.reasoning_output_tokens, refined)
         self._record(values, context)
-        self._record_each("time_per_output_chunk", timings.output_chunk_gaps(), common, context)
+        gaps, zeros = timings.output_chunk_gap_parts()
+        self._record_each("time_per_output_chunk", gaps, zeros, common, context)
 
     def _record_each(
         self,
         measure: Measure,
         values: Sequence[float],
+        zeros: int,
         attributes: dict[str, AttributeValue],
         context: otel_context.Context | None,
     ) -> None:
-        """Record many values of one histogram with the same attributes."""
+        """Record many values of one histogram with the same attributes: ``values``, then
+        ``zeros`` values of 0."""
         entry = self._instruments.get(measure)
         if entry is None:
             return
@@ -367,7 +370,7 @@ class StreamMetrics:
         # exemplar filter would sample every value into the bucket's reservoir, to keep one
         # exemplar per bucket all the same. record_many gives the others no span, and records
         # them in one call where the SDK allows it (see _bulk.py).
-        record_many(instrument, values, attributes, context)
+        record_many(instrument, values, attributes, context, zeros=zeros)
 
     def _record(
         self,
