@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator
-from typing import TYPE_CHECKING, NamedTuple, Union
+from typing import TYPE_CHECKING, NamedTuple, Protocol, Union
 
 import httpx
 
@@ -67,8 +67,9 @@ class Close(NamedTuple):
 
 
 Step = Union[Send, Sleep, ReadHead, Close]
-SendFlow = Generator[Step, object, tuple[httpx.Response, int]]
-"""Yields steps, receives their results; returns the streaming response and the retries."""
+SendFlow = Generator[Step, object, httpx.Response]
+"""Yields steps, receives their results; returns the response (its retries are counted on the
+stream's tally as they happen)."""
 
 
 def unexpected_content_type(response: httpx.Response, *, stream: bool = True) -> bool:
@@ -84,31 +85,39 @@ def unexpected_content_type(response: httpx.Response, *, stream: bool = True) ->
     return media in ("text/html", "application/xhtml+xml") or (stream and is_json(media))
 
 
+class Tally(Protocol):
+    """Where the flow counts its retries: the stream's state, so that a send that fails after
+    retrying still reports them (``spanstream.retries``)."""
+
+    retries: int
+
+
 def send_flow(
     config: _ClientConfig,
     client: httpx.Client | httpx.AsyncClient,
     prepared: PreparedRequest,
+    tally: Tally,
 ) -> SendFlow:
     """The whole decision of sending ``prepared`` (see the module's rules)."""
     config.check_usable(client)
     policy = config.retry
-    attempt = hops = 0
+    hops = 0
     url: httpx.URL | None = None
     while True:
         request = config.http_request(client, prepared, url)
         try:
             response = yield Send(request)
         except httpx.TransportError as exc:
-            if attempt >= policy.max_retries or not policy.should_retry_error(exc):
+            if tally.retries >= policy.max_retries or not policy.should_retry_error(exc):
                 raise wrap_transport_error(exc) from exc
-            yield Sleep(policy.delay(attempt))
-            attempt += 1
+            yield Sleep(policy.delay(tally.retries))
+            tally.retries += 1
             continue
         assert isinstance(response, httpx.Response)
         status = response.status_code
         if status < 300:
             if not unexpected_content_type(response, stream=prepared.stream):
-                return response, attempt
+                return response
             body = yield ReadHead(response)
             assert isinstance(body, str)
             raise config.content_type_error(response, body, stream=prepared.stream)
@@ -121,14 +130,14 @@ def send_flow(
             continue
         body = yield ReadHead(response)
         assert isinstance(body, str)
-        if attempt >= policy.max_retries or not policy.should_retry_status(status):
+        if tally.retries >= policy.max_retries or not policy.should_retry_status(status):
             raise config.status_error(response, body)
-        yield Sleep(policy.delay(attempt, response.headers))
-        attempt += 1
+        yield Sleep(policy.delay(tally.retries, response.headers))
+        tally.retries += 1
 
 
 class _Finished(NamedTuple):
-    value: tuple[httpx.Response, int]
+    value: httpx.Response
 
 
 def _resume(flow: SendFlow, result: object, error: Exception | None) -> Step | _Finished:
@@ -139,7 +148,7 @@ def _resume(flow: SendFlow, result: object, error: Exception | None) -> Step | _
         return _Finished(stop.value)
 
 
-def drive(flow: SendFlow, client: httpx.Client) -> tuple[httpx.Response, int]:
+def drive(flow: SendFlow, client: httpx.Client) -> httpx.Response:
     """Perform ``flow``'s steps with a sync httpx client."""
     step = _resume(flow, None, None)
     while not isinstance(step, _Finished):
@@ -147,7 +156,7 @@ def drive(flow: SendFlow, client: httpx.Client) -> tuple[httpx.Response, int]:
     return step.value
 
 
-async def adrive(flow: SendFlow, client: httpx.AsyncClient) -> tuple[httpx.Response, int]:
+async def adrive(flow: SendFlow, client: httpx.AsyncClient) -> httpx.Response:
     """Perform ``flow``'s steps with an async httpx client."""
     step = _resume(flow, None, None)
     while not isinstance(step, _Finished):

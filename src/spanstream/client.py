@@ -32,7 +32,7 @@ from . import __version__
 from ._body import is_json
 from ._resources import AGENT_APIS, Chat, Embeddings, Messages, Resource, Responses
 from ._secrets import Scrubber, protect_logs
-from ._send import adrive, drive, send_flow
+from ._send import Tally, adrive, drive, send_flow
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -509,9 +509,9 @@ class _BaseClient(Generic[_H, _S, _AG]):
         return self._open(self._config.stream_core(prepared), prepared)
 
     def _open(self, core: _StreamCore, prepared: PreparedRequest) -> _S:
-        return self._flavour.stream(core, partial(self._send, prepared))
+        return self._flavour.stream(core, partial(self._send, prepared, core))
 
-    def _send(self, prepared: PreparedRequest) -> Any:
+    def _send(self, prepared: PreparedRequest, tally: Tally) -> Any:
         raise NotImplementedError
 
     def _create(self, prepared: PreparedRequest) -> Any:
@@ -560,8 +560,8 @@ class _SyncClient(_BaseClient[httpx.Client, Stream, "Agent"]):
 
     _flavour = _SYNC
 
-    def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
-        return drive(send_flow(self._config, self._http, prepared), self._http)
+    def _send(self, prepared: PreparedRequest, tally: Tally) -> httpx.Response:
+        return drive(send_flow(self._config, self._http, prepared, tally), self._http)
 
     def _create(self, prepared: PreparedRequest) -> object:
         core = self._config.stream_core(prepared)
@@ -586,8 +586,8 @@ class _AsyncClient(_BaseClient[httpx.AsyncClient, AsyncStream, "AsyncAgent"]):
 
     _flavour = _ASYNC
 
-    async def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, int]:
-        return await adrive(send_flow(self._config, self._http, prepared), self._http)
+    async def _send(self, prepared: PreparedRequest, tally: Tally) -> httpx.Response:
+        return await adrive(send_flow(self._config, self._http, prepared, tally), self._http)
 
     async def _create(self, prepared: PreparedRequest) -> object:
         core = self._config.stream_core(prepared)

@@ -728,10 +728,7 @@ class _StreamBase(Generic[_Sent, _Chunks]):
         return None if response is None or response.is_closed else response
 
 
-_Sending = tuple[httpx.Response, int]  # the response and the retries it took
-
-
-class Stream(_StreamBase[_Sending, Iterator[bytes]], Iterator[StreamEvent]):
+class Stream(_StreamBase[httpx.Response, Iterator[bytes]], Iterator[StreamEvent]):
     """A streamed response. Use it as a context manager and iterate it::
 
         with client.responses.stream(model="gpt-4.1", input="Hi") as stream:
@@ -797,7 +794,7 @@ class Stream(_StreamBase[_Sending, Iterator[bytes]], Iterator[StreamEvent]):
         if core.begin():
             try:
                 with core.observer.activate():
-                    response, core.retries = self._send()
+                    response = self._send()
             except BaseException as exc:
                 core.send_failed(exc)
                 raise
@@ -880,7 +877,7 @@ class Stream(_StreamBase[_Sending, Iterator[bytes]], Iterator[StreamEvent]):
 
 
 class AsyncStream(
-    _StreamBase[Awaitable[_Sending], AsyncIterator[bytes]], AsyncIterator[StreamEvent]
+    _StreamBase[Awaitable[httpx.Response], AsyncIterator[bytes]], AsyncIterator[StreamEvent]
 ):
     """The ``asyncio`` twin of :class:`Stream`::
 
@@ -941,7 +938,7 @@ class AsyncStream(
         if core.begin():
             try:
                 with core.observer.activate():
-                    response, core.retries = await self._send()
+                    response = await self._send()
             except BaseException as exc:
                 core.send_failed(exc)
                 raise

@@ -135,6 +135,19 @@ FAULTS = [
         attributes={"spanstream.retries": 1},
     ),
     Fault(
+        "http_503_until_the_retries_run_out",
+        lambda s: (
+            s.reply_with_error(503, headers={"Retry-After": "0"}),
+            s.reply_with_error(503, headers={"Retry-After": "0"}),
+        ),
+        "error",
+        APIStatusError,
+        "503",
+        options={"retry": RetryPolicy(max_retries=1)},
+        # The retry happened although the send failed in the end: the span says so.
+        attributes={"spanstream.retries": 1},
+    ),
+    Fault(
         "end_after_events_without_a_terminal_event",
         lambda s: s.reply_with_recording(PLAIN, end_after_events=6),
         "error",
