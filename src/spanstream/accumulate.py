@@ -1,4 +1,4 @@
-"""Folds normalized stream events into the final :class:`~spanstream.events.Response`.
+"""Folds normalized stream events into the final :class:`~spanstream.Response`.
 
 This is the one place that builds a ``Response``; every provider parser feeds it the events it
 emits. The cost of each event is constant: deltas are appended to lists and joined once, when a
@@ -13,8 +13,29 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from . import events
-from .events import FinishReason, ResponseStatus, StreamEvent
+from .events import (
+    Citation,
+    CitationAdded,
+    FinishReason,
+    ItemDone,
+    MessageDone,
+    ProviderError,
+    Reasoning,
+    ReasoningDelta,
+    ReasoningDone,
+    RefusalDelta,
+    Response,
+    ResponseStarted,
+    ResponseStatus,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallArgumentsDelta,
+    ToolCallDone,
+    ToolCallStarted,
+    Usage,
+    UsageReported,
+)
 
 __all__ = ["CHARS_PER_TOKEN", "TOKENS_PER_TOOL_CALL", "Accumulator", "estimate_output_tokens"]
 
@@ -67,8 +88,8 @@ class _PendingReasoning:
     def deltas(self) -> int:
         return sum(map(len, self.summary.values())) + sum(map(len, self.content.values()))
 
-    def build(self, item_id: str | None, signature: str | None = None) -> events.Reasoning:
-        return events.Reasoning(
+    def build(self, item_id: str | None, signature: str | None = None) -> Reasoning:
+        return Reasoning(
             id=item_id,
             summary=tuple("".join(self.summary[i]) for i in sorted(self.summary)),
             content=tuple("".join(self.content[i]) for i in sorted(self.content)),
@@ -114,19 +135,19 @@ class Accumulator:
         self.status: ResponseStatus = "in_progress"
         self.finish_reason: FinishReason | None = None
         self.finish_reasons: tuple[FinishReason, ...] = ()
-        self.usage: events.Usage | None = None
-        self.error: events.ProviderError | None = None
+        self.usage: Usage | None = None
+        self.error: ProviderError | None = None
         self.incomplete_reason: str | None = None
         self.service_tier: str | None = None
         self.system_fingerprint: str | None = None
         # Insertion order of dicts is the order items appeared in the stream.
         self._messages: dict[str | None, _Message] = {}
         self._pending_calls: dict[str, _PendingCall] = {}
-        self._calls: dict[str, events.ToolCall] = {}
+        self._calls: dict[str, ToolCall] = {}
         self._reasoning_parts: dict[str | None, _PendingReasoning] = {}
-        self._reasoning: dict[str | None, events.Reasoning] = {}
+        self._reasoning: dict[str | None, Reasoning] = {}
         self._done_items: set[str] = set()
-        self._citations: list[events.Citation] = []
+        self._citations: list[Citation] = []
         # Deltas of the items whose deltas were dropped when they closed, for the estimate.
         self._closed_deltas = 0
         # Whether the last usage report came before any output, so cannot count it (Anthropic's
@@ -144,29 +165,29 @@ class Accumulator:
 
     def add(self, event: StreamEvent) -> None:
         """Fold one event in. Ordered by frequency: deltas first."""
-        if isinstance(event, events.TextDelta):
+        if isinstance(event, TextDelta):
             message = self._messages.get(event.item_id)
             if message is None:
                 message = self._message(event.item_id)
             message.text.append(event.text)
-        elif isinstance(event, events.RefusalDelta):
+        elif isinstance(event, RefusalDelta):
             self._message(event.item_id).refusal.append(event.text)
-        elif isinstance(event, events.ToolCallArgumentsDelta):
+        elif isinstance(event, ToolCallArgumentsDelta):
             pending = self._pending_calls.get(event.call_id)
             if pending is not None:
                 pending.arguments.append(event.delta)
-        elif isinstance(event, events.ReasoningDelta):
+        elif isinstance(event, ReasoningDelta):
             reasoning = self._reasoning_parts.get(event.item_id)
             if reasoning is None:
                 reasoning = self._reasoning_parts[event.item_id] = _PendingReasoning()
             parts = reasoning.summary if event.kind == "summary" else reasoning.content
             parts.setdefault(event.part, []).append(event.text)
-        elif isinstance(event, events.ResponseStarted):
+        elif isinstance(event, ResponseStarted):
             self.id = event.id or self.id
             self.model = event.model or self.model
-        elif isinstance(event, events.ToolCallStarted):
+        elif isinstance(event, ToolCallStarted):
             self._pending_calls[event.call_id] = _PendingCall(event.name, event.item_id)
-        elif isinstance(event, events.ToolCallDone):
+        elif isinstance(event, ToolCallDone):
             call = event.tool_call
             if call.item_id:
                 self._done_items.add(call.item_id)
@@ -174,7 +195,7 @@ class Accumulator:
             if pending is not None:
                 self._closed_deltas += len(pending.arguments)
             self._calls[call.call_id] = call
-        elif isinstance(event, events.MessageDone):
+        elif isinstance(event, MessageDone):
             if event.id:
                 self._done_items.add(event.id)
             message = self._message(event.id)
@@ -185,20 +206,20 @@ class Accumulator:
             self._closed_deltas += len(message.text) + len(message.refusal)
             message.text.clear()
             message.refusal.clear()
-        elif isinstance(event, events.ReasoningDone):
+        elif isinstance(event, ReasoningDone):
             if event.reasoning.id:
                 self._done_items.add(event.reasoning.id)
             closed = self._reasoning_parts.pop(event.reasoning.id, None)
             if closed is not None:
                 self._closed_deltas += closed.deltas()
             self._reasoning[event.reasoning.id] = event.reasoning
-        elif isinstance(event, events.UsageReported):
+        elif isinstance(event, UsageReported):
             self.usage = event.usage
             output = self._messages, self._calls, self._pending_calls, self._reasoning_parts
             self._usage_before_output = not (any(output) or self._reasoning)
-        elif isinstance(event, events.ItemDone) and event.id:
+        elif isinstance(event, ItemDone) and event.id:
             self._done_items.add(event.id)
-        elif isinstance(event, events.CitationAdded):
+        elif isinstance(event, CitationAdded):
             self._citations.append(event.citation)
 
     def _message(self, item_id: str | None) -> _Message:
@@ -222,10 +243,10 @@ class Accumulator:
         status: ResponseStatus,
         finish_reason: FinishReason | None,
         *,
-        error: events.ProviderError | None = None,
+        error: ProviderError | None = None,
         incomplete_reason: str | None = None,
         finish_reasons: tuple[FinishReason, ...] | None = None,
-    ) -> events.Response:
+    ) -> Response:
         """Record the terminal state and return the final response. ``finish_reasons`` (one per
         choice) defaults to ``(finish_reason,)``."""
         self.status = status
@@ -239,32 +260,30 @@ class Accumulator:
 
     # -- done events built from the deltas, for APIs that close items without restating them --
 
-    def message_done(self, item_id: str | None) -> events.MessageDone | None:
+    def message_done(self, item_id: str | None) -> MessageDone | None:
         """Close message ``item_id``: fold in and return its :class:`MessageDone` (text and
         refusal as streamed), or ``None`` if it streamed nothing."""
         message = self._messages.get(item_id)
         if message is None or message.done_text is not None:
             return None
-        event = events.MessageDone(item_id, "".join(message.text), "".join(message.refusal) or None)
+        event = MessageDone(item_id, "".join(message.text), "".join(message.refusal) or None)
         self.add(event)
         return event
 
-    def tool_call_done(self, call_id: str) -> events.ToolCallDone | None:
+    def tool_call_done(self, call_id: str) -> ToolCallDone | None:
         """Close a started tool call: fold in and return its :class:`ToolCallDone` with the
         arguments as streamed, or ``None`` if no such call is open."""
         pending = self._pending_calls.get(call_id)
         if pending is None:
             return None
-        call = events.ToolCall.build(
-            call_id, pending.name, "".join(pending.arguments), pending.item_id
-        )
-        event = events.ToolCallDone(call)
+        call = ToolCall.build(call_id, pending.name, "".join(pending.arguments), pending.item_id)
+        event = ToolCallDone(call)
         self.add(event)
         return event
 
     def reasoning_done(
         self, item_id: str | None, *, signature: str | None = None
-    ) -> events.ReasoningDone | None:
+    ) -> ReasoningDone | None:
         """Close reasoning item ``item_id``: fold in and return its :class:`ReasoningDone`
         (parts as streamed, plus a ``signature`` where the API has one), or ``None`` if it
         streamed nothing and has no signature."""
@@ -272,17 +291,17 @@ class Accumulator:
         if parts is None and signature is None:
             return None
         reasoning = (parts or _PendingReasoning()).build(item_id, signature)
-        event = events.ReasoningDone(reasoning)
+        event = ReasoningDone(reasoning)
         self.add(event)
         return event
 
-    def snapshot(self) -> events.Response:
+    def snapshot(self) -> Response:
         """The response as accumulated so far (partial until the terminal event)."""
         response = self._built()
         usage = self._usage(response)
         return response if usage is self.usage else replace(response, usage=usage)
 
-    def _built(self) -> events.Response:
+    def _built(self) -> Response:
         """The response with the usage as reported."""
         texts: list[str] = []
         refusals: list[str] = []
@@ -300,7 +319,7 @@ class Accumulator:
         calls = list(self._calls.values())
         # Calls cut off before their item finished keep the arguments received so far.
         calls.extend(
-            events.ToolCall.build(call_id, p.name, "".join(p.arguments), p.item_id)
+            ToolCall.build(call_id, p.name, "".join(p.arguments), p.item_id)
             for call_id, p in self._pending_calls.items()
         )
         reasoning = list(self._reasoning.values())
@@ -309,7 +328,7 @@ class Accumulator:
             for item_id, parts in self._reasoning_parts.items()
             if item_id not in self._reasoning
         )
-        return events.Response(
+        return Response(
             id=self.id,
             model=self.model,
             status=self.status,
@@ -329,7 +348,7 @@ class Accumulator:
 
     # -- the usage estimate ----------------------------------------------------------------------
 
-    def _usage(self, response: events.Response) -> events.Usage | None:
+    def _usage(self, response: Response) -> Usage | None:
         """The usage reported, or, when the server gave no output count for the output received,
         the same with the output counted by :func:`estimate_output_tokens` and marked
         ``estimated``. A count reported before any output stands if it is not below the estimate;
@@ -342,14 +361,14 @@ class Accumulator:
             return usage
         estimate = estimate_output_tokens(deltas, characters, calls)
         if usage is None:
-            return events.Usage(output_tokens=estimate, estimated=True)
+            return Usage(output_tokens=estimate, estimated=True)
         if usage.output_tokens is not None and usage.output_tokens >= estimate:
             return usage
         inputs = usage.input_tokens
         total = inputs + estimate if inputs is not None else None
         return replace(usage, output_tokens=estimate, total_tokens=total, estimated=True)
 
-    def _output(self, response: events.Response) -> tuple[int, int, int]:
+    def _output(self, response: Response) -> tuple[int, int, int]:
         """Output deltas, characters and tool calls received over every choice; ``response`` is
         this choice's, whose strings are joined already."""
         deltas = self._closed_deltas

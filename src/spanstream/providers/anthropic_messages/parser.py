@@ -37,8 +37,28 @@ from typing import TYPE_CHECKING
 
 from pydantic_core import ValidationError
 
-from ... import events
-from ...events import StreamEvent
+from ...events import (
+    Citation,
+    CitationAdded,
+    ErrorReported,
+    FinishReason,
+    ItemDone,
+    ProviderError,
+    Reasoning,
+    ReasoningDelta,
+    ReasoningDone,
+    ResponseDone,
+    ResponseStarted,
+    ResponseStatus,
+    StreamEvent,
+    TextDelta,
+    ToolCallArgumentsDelta,
+    ToolCallStarted,
+    UnknownEvent,
+    Usage,
+    UsageReported,
+    is_token_count,
+)
 from .._parser import NOTHING, Data, ParserBase, loads, text_of, wire_module
 
 if TYPE_CHECKING:
@@ -48,7 +68,7 @@ else:
 
 __all__ = ["STOP_REASONS", "MessagesParser"]
 
-STOP_REASONS: dict[str, events.FinishReason] = {
+STOP_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
     "tool_use": "tool_call",
@@ -139,7 +159,7 @@ class MessagesParser(ParserBase):
             # A relay that drops the event: lines; the payload's type says which event it is.
             return self._handle(event, data, wire.any_event_adapter.validate_json, typed=False)
         self.unknown_count += 1
-        return [events.UnknownEvent(event, text_of(data))]
+        return [UnknownEvent(event, text_of(data))]
 
     def close(self) -> list[StreamEvent]:
         """End of the body: complete after a stop reason, failed after a reported error;
@@ -209,7 +229,7 @@ class MessagesParser(ParserBase):
         kind = delta.get("type", "")
         if kind == "text_delta":
             text = delta.get("text")
-            return self._emit(events.TextDelta(text, block.item_id)) if text else NOTHING
+            return self._emit(TextDelta(text, block.item_id)) if text else NOTHING
         if kind == "input_json_delta":
             partial_json = delta.get("partial_json")
             if not partial_json:
@@ -217,14 +237,12 @@ class MessagesParser(ParserBase):
             if block.call_id is None:
                 block.input.append(partial_json)
                 return NOTHING
-            return self._emit(
-                events.ToolCallArgumentsDelta(block.call_id, partial_json, block.item_id)
-            )
+            return self._emit(ToolCallArgumentsDelta(block.call_id, partial_json, block.item_id))
         if kind == "thinking_delta":
             thinking = delta.get("thinking")
             if not thinking:
                 return NOTHING
-            return self._emit(events.ReasoningDelta(thinking, block.item_id, "text"))
+            return self._emit(ReasoningDelta(thinking, block.item_id, "text"))
         if kind == "signature_delta":
             block.signature = delta.get("signature")
         elif kind == "compaction_delta":
@@ -232,11 +250,11 @@ class MessagesParser(ParserBase):
         elif kind == "citations_delta":
             raw = delta.get("citation")
             if raw is not None:
-                citation = events.Citation.from_raw(raw, block.item_id)
-                return self._emit(events.CitationAdded(citation))
+                citation = Citation.from_raw(raw, block.item_id)
+                return self._emit(CitationAdded(citation))
         else:
             self.unknown_count += 1
-            return [events.UnknownEvent(f"{payload['type']}.{kind}", text_of(data))]
+            return [UnknownEvent(f"{payload['type']}.{kind}", text_of(data))]
         return NOTHING
 
     def _on_block_start(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
@@ -246,7 +264,7 @@ class MessagesParser(ParserBase):
         if block.kind == "text":
             text = content.get("text")
             return (
-                self._emit(events.TextDelta(text, block.item_id))
+                self._emit(TextDelta(text, block.item_id))
                 if isinstance(text, str) and text
                 else NOTHING
             )
@@ -255,11 +273,11 @@ class MessagesParser(ParserBase):
             block.signature = signature if isinstance(signature, str) and signature else None
             thinking = content.get("thinking")
             if isinstance(thinking, str) and thinking:
-                return self._emit(events.ReasoningDelta(thinking, block.item_id, "text"))
+                return self._emit(ReasoningDelta(thinking, block.item_id, "text"))
         elif block.kind == "tool_use":
             call_id, name = content.get("id"), content.get("name")
             block.call_id = call_id if isinstance(call_id, str) else block.item_id
-            started = events.ToolCallStarted(
+            started = ToolCallStarted(
                 block.call_id, name if isinstance(name, str) else "", block.item_id
             )
             return self._emit(started)
@@ -282,12 +300,12 @@ class MessagesParser(ParserBase):
             done = acc.tool_call_done(block.call_id or block.item_id)
         elif kind == "redacted_thinking":
             opaque = block.data.get("data")
-            reasoning = events.Reasoning(
+            reasoning = Reasoning(
                 block.item_id,
                 encrypted_content=opaque if isinstance(opaque, str) else None,
                 redacted=True,
             )
-            done = events.ReasoningDone(reasoning)
+            done = ReasoningDone(reasoning)
             acc.add(done)
         else:
             done = self._item_done(block)
@@ -295,7 +313,7 @@ class MessagesParser(ParserBase):
         return [done] if done is not None else NOTHING
 
     @staticmethod
-    def _item_done(block: _Block) -> events.ItemDone:
+    def _item_done(block: _Block) -> ItemDone:
         data = dict(block.data)
         if block.input:
             streamed = "".join(block.input)
@@ -304,14 +322,12 @@ class MessagesParser(ParserBase):
         if block.content:
             data["content"] = "".join(block.content)
         block_id = data.get("id")
-        return events.ItemDone(
-            block.kind, block_id if isinstance(block_id, str) else block.item_id, data
-        )
+        return ItemDone(block.kind, block_id if isinstance(block_id, str) else block.item_id, data)
 
     def _on_message_start(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire.MessageStart)
         message = payload.message or wire.NO_MESSAGE
-        out = self._emit(events.ResponseStarted(message.id, message.model))
+        out = self._emit(ResponseStarted(message.id, message.model))
         if message.usage is not None:
             if message.usage.service_tier:
                 self._acc.service_tier = message.usage.service_tier
@@ -335,20 +351,16 @@ class MessagesParser(ParserBase):
         if details is not None and details.thinking_tokens is not None:
             fields["thinking_tokens"] = details.thinking_tokens
         normalized = _normalized(fields)
-        if normalized.input_tokens is not None and not events.is_token_count(
-            normalized.input_tokens
-        ):
+        if normalized.input_tokens is not None and not is_token_count(normalized.input_tokens):
             # Each part is a count, their sum is not (issue #6): no input total rather than one
             # that no exporter can encode.
             self._skip_malformed(
                 "message usage", "input tokens with cache reads and writes overflow"
             )
             normalized = replace(normalized, input_tokens=None, total_tokens=None)
-        elif normalized.total_tokens is not None and not events.is_token_count(
-            normalized.total_tokens
-        ):
+        elif normalized.total_tokens is not None and not is_token_count(normalized.total_tokens):
             normalized = replace(normalized, total_tokens=None)  # its parts stand
-        return self._emit(events.UsageReported(normalized))
+        return self._emit(UsageReported(normalized))
 
     def _on_message_stop(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         return self._finish()
@@ -362,8 +374,8 @@ class MessagesParser(ParserBase):
         # Anthropic errors have no code: their type (``overloaded_error``) is the code.
         code = payload.code or nested.type
         message = payload.message or nested.message or "error event"
-        self._error = events.ProviderError(message=message, code=code, type=nested.type)
-        return [events.ErrorReported(self._error)]
+        self._error = ProviderError(message=message, code=code, type=nested.type)
+        return [ErrorReported(self._error)]
 
     def _finish(self) -> list[StreamEvent]:
         self.done = True
@@ -372,8 +384,8 @@ class MessagesParser(ParserBase):
             for index in sorted(self._blocks):  # blocks a relay never stopped
                 out += self._close_block(self._blocks.pop(index))
         raw = self._stop_reason
-        status: events.ResponseStatus = "completed"
-        reason: events.FinishReason | None = STOP_REASONS.get(raw, raw) if raw else None
+        status: ResponseStatus = "completed"
+        reason: FinishReason | None = STOP_REASONS.get(raw, raw) if raw else None
         if self._error is not None:
             status, reason = "failed", "error"
         elif raw in _INCOMPLETE:
@@ -384,7 +396,7 @@ class MessagesParser(ParserBase):
             error=self._error,
             incomplete_reason=raw if status == "incomplete" else None,
         )
-        out.append(events.ResponseDone(response))
+        out.append(ResponseDone(response))
         return out
 
 
@@ -407,7 +419,7 @@ def _deltas_of(block: wire.ContentBlock) -> list[wire.Delta]:
     ]
 
 
-def _normalized(fields: dict[str, int]) -> events.Usage:
+def _normalized(fields: dict[str, int]) -> Usage:
     """Anthropic usage in the conventions' meaning: ``input_tokens`` excludes cache reads and
     writes, so they are added in (and also reported apart). Anthropic sends no total: it is
     input (with the cache reads and writes) plus output, as OpenAI's ``total_tokens`` is."""
@@ -415,7 +427,7 @@ def _normalized(fields: dict[str, int]) -> events.Usage:
     known = [value for value in parts if value is not None]
     inputs = sum(known) if known else None
     output = fields.get("output_tokens")
-    return events.Usage(
+    return Usage(
         input_tokens=inputs,
         output_tokens=output,
         total_tokens=inputs + output if inputs is not None and output is not None else None,

@@ -34,9 +34,23 @@ from typing import TYPE_CHECKING
 
 from pydantic_core import ValidationError
 
-from ... import events
 from ...accumulate import Accumulator
-from ...events import StreamEvent
+from ...events import (
+    ErrorReported,
+    FinishReason,
+    ProviderError,
+    ReasoningDelta,
+    RefusalDelta,
+    ResponseDone,
+    ResponseStarted,
+    StreamEvent,
+    TextDelta,
+    ToolCallArgumentsDelta,
+    ToolCallStarted,
+    UnknownEvent,
+    Usage,
+    UsageReported,
+)
 from .._openai import usage as openai_usage
 from .._parser import DONE, NOTHING, Data, ParserBase, describe, text_of, wire_module
 
@@ -50,7 +64,7 @@ __all__ = ["FINISH_REASONS", "ChatCompletionsParser"]
 _CHUNK = "chat.completion.chunk"
 _COMPLETION = "chat.completion"  # a reply that was not streamed
 
-FINISH_REASONS: dict[str, events.FinishReason] = {
+FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
     "length": "length",
     "tool_calls": "tool_call",
@@ -116,7 +130,7 @@ class ChatCompletionsParser(ParserBase):
         if event == "error":
             return self._on_error_event(data)
         self.unknown_count += 1
-        return [events.UnknownEvent(event, text_of(data))]
+        return [UnknownEvent(event, text_of(data))]
 
     def close(self) -> list[StreamEvent]:
         """End of the body: complete if every choice finished, failed after a reported error;
@@ -156,7 +170,7 @@ class ChatCompletionsParser(ParserBase):
         if not self._started and (chunk.id or chunk.model):
             # Azure's first chunk (prompt filter results) has an empty id and model.
             self._started = True
-            started = events.ResponseStarted(chunk.id or None, chunk.model or None)
+            started = ResponseStarted(chunk.id or None, chunk.model or None)
             out.append(self._add(self._acc, started))
         if chunk.service_tier:
             self._acc.service_tier = chunk.service_tier
@@ -166,7 +180,7 @@ class ChatCompletionsParser(ParserBase):
             self._on_choice(choice, out)
         usage = chunk.usage or (chunk.x_groq.usage if chunk.x_groq else None)
         if usage is not None:
-            out.append(self._add(self._acc, events.UsageReported(_usage(usage))))
+            out.append(self._add(self._acc, UsageReported(_usage(usage))))
         if chunk.error is not None:
             out.append(self._report(chunk.error))
         return out
@@ -197,7 +211,7 @@ class ChatCompletionsParser(ParserBase):
         choice = self._choices.get(index) or self._choice(index)
         if not content:
             return []
-        event = events.TextDelta(content, choice.item_id)
+        event = TextDelta(content, choice.item_id)
         choice.acc.add(event)
         return [event]
 
@@ -222,11 +236,11 @@ class ChatCompletionsParser(ParserBase):
             content = self._on_content_parts(choice, content, out)
         reasoning = delta.reasoning_content or delta.reasoning
         if reasoning:
-            out.append(self._add(acc, events.ReasoningDelta(reasoning, choice.item_id, "text")))
+            out.append(self._add(acc, ReasoningDelta(reasoning, choice.item_id, "text")))
         if content:
-            out.append(self._add(acc, events.TextDelta(content, choice.item_id)))
+            out.append(self._add(acc, TextDelta(content, choice.item_id)))
         if delta.refusal:
-            out.append(self._add(acc, events.RefusalDelta(delta.refusal, choice.item_id)))
+            out.append(self._add(acc, RefusalDelta(delta.refusal, choice.item_id)))
         for call in delta.tool_calls or ():
             self._on_tool_call(choice, call, out)
         if delta.function_call is not None:
@@ -249,7 +263,7 @@ class ChatCompletionsParser(ParserBase):
             if part.type == "thinking":
                 thinking = "".join(p.text or "" for p in part.thinking or ())
                 if thinking:
-                    event = events.ReasoningDelta(thinking, choice.item_id, "text")
+                    event = ReasoningDelta(thinking, choice.item_id, "text")
                     out.append(self._add(choice.acc, event))
             elif part.text:
                 texts.append(part.text)
@@ -273,13 +287,13 @@ class ChatCompletionsParser(ParserBase):
             call_id = call.id or f"{choice.item_id}-call-{index}"
             choice.calls[index] = choice.open_calls[index] = call_id
             name = (function.name if function else None) or ""
-            out.append(self._add(choice.acc, events.ToolCallStarted(call_id, name, choice.item_id)))
+            out.append(self._add(choice.acc, ToolCallStarted(call_id, name, choice.item_id)))
         elif index not in choice.open_calls:
             self._skip_malformed(_CHUNK, f"tool call {index} after it was done")
             return
         arguments = function.arguments if function else None
         if arguments:
-            delta = events.ToolCallArgumentsDelta(call_id, arguments, choice.item_id)
+            delta = ToolCallArgumentsDelta(call_id, arguments, choice.item_id)
             out.append(self._add(choice.acc, delta))
 
     @staticmethod
@@ -312,23 +326,23 @@ class ChatCompletionsParser(ParserBase):
         )
         return [self._report(error)]
 
-    def _report(self, error: wire.ErrorObject) -> events.ErrorReported:
+    def _report(self, error: wire.ErrorObject) -> ErrorReported:
         # Without a code (OpenAI sends none on server errors) the type is the best low-cardinality
         # name for ``error.type``.
-        self._error = events.ProviderError(
+        self._error = ProviderError(
             message=error.message or "error event",
             code=error.code or error.type,
             type=error.type,
             param=error.param,
         )
-        return events.ErrorReported(self._error)
+        return ErrorReported(self._error)
 
     def _finish(self) -> list[StreamEvent]:
         self.done = True
         out: list[StreamEvent] = []
         error = self._error
         if error is not None:  # a failed response's items stay unfinished
-            reasons: tuple[events.FinishReason, ...] = ("error",) * max(1, len(self._choices))
+            reasons: tuple[FinishReason, ...] = ("error",) * max(1, len(self._choices))
             response = self._acc.finish("failed", "error", error=error, finish_reasons=reasons)
         else:
             for choice in self._choices.values():
@@ -344,7 +358,7 @@ class ChatCompletionsParser(ParserBase):
                 # None given: none invented (module docstring); some: aligned, "error" for the rest.
                 finish_reasons=tuple(map(_finish_reason, given)) if any(given) else (),
             )
-        out.append(events.ResponseDone(response))
+        out.append(ResponseDone(response))
         return out
 
 
@@ -359,11 +373,11 @@ def _more_than_text(delta: wire.PlainDelta) -> bool:
     )
 
 
-def _finish_reason(raw: str | None) -> events.FinishReason:
+def _finish_reason(raw: str | None) -> FinishReason:
     # The conventions ask for "error" where a finish reason was expected but never came.
     return FINISH_REASONS.get(raw, raw) if raw else "error"
 
 
-def _usage(usage: wire.UsageObject) -> events.Usage:
+def _usage(usage: wire.UsageObject) -> Usage:
     details = usage.prompt_tokens_details, usage.completion_tokens_details
     return openai_usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, *details)

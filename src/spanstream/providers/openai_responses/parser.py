@@ -27,8 +27,30 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic_core import ValidationError
 
-from ... import events
-from ...events import StreamEvent
+from ...events import (
+    Citation,
+    CitationAdded,
+    ErrorReported,
+    FinishReason,
+    ItemDone,
+    MessageDone,
+    ProviderError,
+    Reasoning,
+    ReasoningDelta,
+    ReasoningDone,
+    RefusalDelta,
+    ResponseDone,
+    ResponseStarted,
+    ResponseStatus,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallArgumentsDelta,
+    ToolCallDone,
+    ToolCallStarted,
+    Usage,
+    UsageReported,
+)
 from .._openai import usage as openai_usage
 from .._parser import DONE, NOTHING, Data, ParserBase, describe, loads, wire_module
 
@@ -53,14 +75,14 @@ _DELTAS = (
 _SEQUENCE_NUMBER = re.compile(rb'"sequence_number"\s*:\s*(\d{1,18})\b')
 
 _INCOMPLETE_FINISH_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
-_TERMINAL_STATUS: dict[str, events.ResponseStatus] = {
+_TERMINAL_STATUS: dict[str, ResponseStatus] = {
     "response.completed": "completed",
     "response.incomplete": "incomplete",
     "response.failed": "failed",
 }
 # A reply's status -> how it ends: as the terminal events, or (a background response, just
 # created) not finished; see ResponsesParser.feed_body.
-_BODY_STATUS: dict[str, events.ResponseStatus] = {
+_BODY_STATUS: dict[str, ResponseStatus] = {
     **{status: status for status in _TERMINAL_STATUS.values()},
     "queued": "in_progress",
     "in_progress": "in_progress",
@@ -178,7 +200,7 @@ class ResponsesParser(ParserBase):
         if status is None:
             raise self._malformed_reply("status: not a status a response has")
         self._started = True
-        out = self._emit(events.ResponseStarted(body.id, body.model))
+        out = self._emit(ResponseStarted(body.id, body.model))
         for index, item in enumerate(body.output or ()):
             out.extend(self._item_citations(item, index))
             out.append(self._item_event(item, None, index))
@@ -198,20 +220,20 @@ class ResponsesParser(ParserBase):
         item_id = payload.get("item_id")
         if index is not None:
             item_id = self._item_ids.setdefault(index, item_id)
-        event = events.TextDelta(payload.get("delta", ""), item_id)
+        event = TextDelta(payload.get("delta", ""), item_id)
         self._acc.add(event)
         return [event]
 
     def _on_refusal_delta(self, payload: wire.RefusalDelta, data: Data) -> list[StreamEvent]:
         item_id = self._item_id(payload.get("output_index"), payload.get("item_id"))
-        return self._emit(events.RefusalDelta(payload.get("delta", ""), item_id))
+        return self._emit(RefusalDelta(payload.get("delta", ""), item_id))
 
     def _on_arguments_delta(
         self, payload: wire.FunctionCallArgumentsDelta, data: Data
     ) -> list[StreamEvent]:
         item_id = self._item_id(payload.get("output_index"), payload.get("item_id"))
         call_id = self._call_ids.get(item_id or "", item_id or "")
-        return self._emit(events.ToolCallArgumentsDelta(call_id, payload.get("delta", ""), item_id))
+        return self._emit(ToolCallArgumentsDelta(call_id, payload.get("delta", ""), item_id))
 
     def _on_reasoning_delta(self, payload: Mapping[str, Any], data: Data) -> list[StreamEvent]:
         # A summary part or raw reasoning text: wire.ReasoningSummaryTextDelta (its part is
@@ -220,7 +242,7 @@ class ResponsesParser(ParserBase):
         kind: Literal["summary", "text"] = "summary" if summary else "text"
         part = payload.get("summary_index" if summary else "content_index") or 0
         item_id = self._item_id(payload.get("output_index"), payload.get("item_id"))
-        return self._emit(events.ReasoningDelta(payload.get("delta", ""), item_id, kind, part))
+        return self._emit(ReasoningDelta(payload.get("delta", ""), item_id, kind, part))
 
     def _on_started(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire._ResponseEvent)
@@ -230,7 +252,7 @@ class ResponsesParser(ParserBase):
         if self._started:
             return NOTHING
         self._started = True
-        return self._emit(events.ResponseStarted(response.id, response.model))
+        return self._emit(ResponseStarted(response.id, response.model))
 
     def _on_item_added(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire.OutputItemAdded)
@@ -243,16 +265,14 @@ class ResponsesParser(ParserBase):
         call_id = item.call_id or item_id or ""
         if item_id:
             self._call_ids[item_id] = call_id
-        return self._emit(events.ToolCallStarted(call_id, item.name, item_id))
+        return self._emit(ToolCallStarted(call_id, item.name, item_id))
 
     def _on_annotation(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire.OutputTextAnnotationAdded)
         if payload.annotation is None:
             return NOTHING
         item_id = self._item_id(payload.output_index, payload.item_id)
-        return self._emit(
-            events.CitationAdded(events.Citation.from_raw(payload.annotation, item_id))
-        )
+        return self._emit(CitationAdded(Citation.from_raw(payload.annotation, item_id)))
 
     def _on_item_done(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire.OutputItemDone)
@@ -292,15 +312,13 @@ class ResponsesParser(ParserBase):
             parts = item.content
             text = "".join(p.text or "" for p in parts if p.type == "output_text")
             refusal = "".join(p.refusal or "" for p in parts if p.type == "refusal")
-            event = events.MessageDone(item_id, text, refusal or None)
+            event = MessageDone(item_id, text, refusal or None)
         elif isinstance(item, wire.FunctionCallItem):
             call_id = item.call_id or self._call_ids.get(item_id or "", item_id or "")
-            event = events.ToolCallDone(
-                events.ToolCall.build(call_id, item.name, item.arguments, item_id)
-            )
+            event = ToolCallDone(ToolCall.build(call_id, item.name, item.arguments, item_id))
         elif isinstance(item, wire.ReasoningItem):
-            event = events.ReasoningDone(
-                events.Reasoning(
+            event = ReasoningDone(
+                Reasoning(
                     id=item_id,
                     summary=tuple(p.text or "" for p in item.summary),
                     content=tuple(p.text or "" for p in item.content or ()),
@@ -308,21 +326,21 @@ class ResponsesParser(ParserBase):
                 )
             )
         else:
-            event = events.ItemDone(item_type, item_id, raw)
+            event = ItemDone(item_type, item_id, raw)
         self._acc.add(event)
         return event
 
     def _on_error(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire.ErrorEvent)
         nested = payload.error
-        error = events.ProviderError(
+        error = ProviderError(
             message=payload.message or (nested.message if nested else "") or "error event",
             code=payload.code or (nested.code if nested else None),
             type=nested.type if nested else None,
             param=payload.param or (nested.param if nested else None),
         )
         self._error = error
-        return [events.ErrorReported(error, payload.sequence_number)]
+        return [ErrorReported(error, payload.sequence_number)]
 
     def _on_terminal(self, payload: wire.WireEvent, data: Data) -> list[StreamEvent]:
         assert isinstance(payload, wire._ResponseEvent)
@@ -339,7 +357,7 @@ class ResponsesParser(ParserBase):
         return out
 
     def _conclude(
-        self, status: events.ResponseStatus, response: wire.ResponseFields, out: list[StreamEvent]
+        self, status: ResponseStatus, response: wire.ResponseFields, out: list[StreamEvent]
     ) -> None:
         """End the response with ``status``, as its terminal event restating ``response``
         says: the service tier that served it, the usage, the error, the finish reason."""
@@ -347,11 +365,11 @@ class ResponsesParser(ParserBase):
             self._acc.service_tier = response.service_tier
         if response.usage is not None:
             usage = _usage(response.usage)
-            self._acc.add(events.UsageReported(usage))
-            out.append(events.UsageReported(usage))
+            self._acc.add(UsageReported(usage))
+            out.append(UsageReported(usage))
         error = self._error
         if status == "failed" and response.error is not None:
-            error = events.ProviderError(
+            error = ProviderError(
                 message=response.error.message,
                 code=response.error.code,
                 type=response.error.type,
@@ -359,7 +377,7 @@ class ResponsesParser(ParserBase):
             )
         elif status == "failed" and error is None:
             # A failure must say why (ResponseFailedError carries it): a server that sends none.
-            error = events.ProviderError(message="the response failed without an error")
+            error = ProviderError(message="the response failed without an error")
         reason = response.incomplete_details.reason if response.incomplete_details else None
         out.append(self._finish(status, error, reason))
 
@@ -406,18 +424,18 @@ class ResponsesParser(ParserBase):
             annotations = part.get("annotations") if isinstance(part, dict) else None
             for annotation in annotations if isinstance(annotations, list) else ():
                 if isinstance(annotation, dict):
-                    citation = events.Citation.from_raw(annotation, item_id)
-                    out.extend(self._emit(events.CitationAdded(citation)))
+                    citation = Citation.from_raw(annotation, item_id)
+                    out.extend(self._emit(CitationAdded(citation)))
         return out
 
     def _finish(
         self,
-        status: events.ResponseStatus,
-        error: events.ProviderError | None,
+        status: ResponseStatus,
+        error: ProviderError | None,
         reason: str | None = None,
-    ) -> events.ResponseDone:
+    ) -> ResponseDone:
         self.done = True
-        finish_reason: events.FinishReason | None
+        finish_reason: FinishReason | None
         if status == "completed":
             finish_reason = "tool_call" if self._acc.has_tool_calls else "stop"
         elif status == "incomplete":
@@ -427,7 +445,7 @@ class ResponsesParser(ParserBase):
         else:
             finish_reason = "error"
         response = self._acc.finish(status, finish_reason, error=error, incomplete_reason=reason)
-        return events.ResponseDone(response)
+        return ResponseDone(response)
 
 
 _BACKFILLED = frozenset({"message", "function_call", "reasoning"})
@@ -438,6 +456,6 @@ def _id_of(item: wire.OutputItem) -> str | None:
     return item_id if isinstance(item_id, str) else None
 
 
-def _usage(usage: wire.UsageObject) -> events.Usage:
+def _usage(usage: wire.UsageObject) -> Usage:
     details = usage.input_tokens_details, usage.output_tokens_details
     return openai_usage(usage.input_tokens, usage.output_tokens, usage.total_tokens, *details)
