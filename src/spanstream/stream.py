@@ -751,18 +751,35 @@ class Stream(_StreamBase[httpx.Response, Iterator[bytes]], Iterator[StreamEvent]
         return self
 
     def __next__(self) -> StreamEvent:
-        queue = self._core.queue
+        core = self._core
+        queue = core.queue
         if queue:
             return queue.popleft()
-        return self._next_slow()
-
-    def _next_slow(self) -> StreamEvent:
-        core = self._core
         if core.reading:
             raise core.misuse()
         core.reading = True
         try:
-            self._ensure_started()
+            if not core.started:
+                self._ensure_started()
+            # While the stream flows (started, not ended), read and decode until a read brings
+            # an event: with a chunk per event, this loop is most of a stream's per-read cost,
+            # so it does what _read_next would, with fewer calls. Any other state, or a read
+            # that raised or ended the body, takes _read_next.
+            chunks = self._chunks
+            while chunks is not None and not core.finished:
+                try:
+                    chunk = next(chunks)
+                except BaseException as exc:
+                    if core.received(exc):
+                        self._close_response()
+                    break
+                if core.received(chunk):
+                    self._close_response()
+                    break
+                if queue:
+                    if core.is_closed:  # close() from another thread during the read
+                        break
+                    return queue.popleft()
             return self._read_next(core)
         finally:
             core.reading = False
@@ -906,7 +923,24 @@ class AsyncStream(
             raise core.misuse()
         core.reading = True
         try:
-            await self._ensure_started()
+            if not core.started:
+                await self._ensure_started()
+            # The flowing stream's loop (see Stream.__next__).
+            chunks = self._chunks
+            while chunks is not None and not core.finished:
+                try:
+                    chunk = await chunks.__anext__()
+                except BaseException as exc:
+                    if core.received(exc):
+                        await self._close_response()
+                    break
+                if core.received(chunk):
+                    await self._close_response()
+                    break
+                if queue:
+                    if core.is_closed:  # close() from another task during the read
+                        break
+                    return queue.popleft()
             return await self._read_next(core)
         finally:
             core.reading = False
