@@ -83,3 +83,29 @@ def test_a_field_left_out_of_comparison_is_ignored_and_unhashed() -> None:
 def test_a_nan_field_equals_itself_as_in_a_generated_eq() -> None:
     nan = math.nan
     assert events.TurnStarted(nan) == events.TurnStarted(nan)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)
+def test_init_takes_and_sets_what_the_generated_one_does(cls: type) -> None:
+    # The hot deltas write their own __init__ (events.TextDelta says why): the same parameters
+    # and defaults, the same fields set, whether given by position, by keyword or by default.
+    twin = _generated(cls)
+
+    def parameters(init: object) -> list[tuple[str, object, object]]:
+        found = inspect.signature(init).parameters.values()  # type: ignore[arg-type]
+        return [(p.name, p.kind, p.default) for p in found]
+
+    assert parameters(cls.__init__) == parameters(twin.__init__)
+    names = [f.name for f in dataclasses.fields(cls)]
+    values = _sample(cls, 3)
+    required = {
+        f.name: values[f.name]
+        for f in dataclasses.fields(cls)
+        if f.init
+        and (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+    }
+    for args, kwargs in (((), values), (tuple(values.values()), {}), ((), required)):
+        made, expected = cls(*args, **kwargs), twin(*args, **kwargs)
+        assert [getattr(made, n) for n in names] == [getattr(expected, n) for n in names]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(cls(**values), names[0], "changed")

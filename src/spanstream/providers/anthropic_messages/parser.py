@@ -229,7 +229,11 @@ class MessagesParser(ParserBase):
         kind = delta.get("type", "")
         if kind == "text_delta":
             text = delta.get("text")
-            return self._emit(TextDelta(text, block.item_id)) if text else NOTHING
+            if not text:
+                return NOTHING
+            event = TextDelta(text, block.item_id)
+            self._acc.add_text(event)
+            return [event]
         if kind == "input_json_delta":
             partial_json = delta.get("partial_json")
             if not partial_json:

@@ -212,7 +212,7 @@ class ChatCompletionsParser(ParserBase):
         if not content:
             return []
         event = TextDelta(content, choice.item_id)
-        choice.acc.add(event)
+        choice.acc.add_text(event)
         return [event]
 
     @staticmethod

@@ -221,7 +221,7 @@ class ResponsesParser(ParserBase):
         if index is not None:
             item_id = self._item_ids.setdefault(index, item_id)
         event = TextDelta(payload.get("delta", ""), item_id)
-        self._acc.add(event)
+        self._acc.add_text(event)
         return [event]
 
     def _on_refusal_delta(self, payload: wire.RefusalDelta, data: Data) -> list[StreamEvent]:
