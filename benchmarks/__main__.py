@@ -17,6 +17,7 @@ import json
 import sys
 import time
 from pathlib import Path as FsPath
+from typing import Any
 
 from . import imports, inprocess, loopback, memory, paths, report
 from .timing import loadavg, machine
@@ -95,14 +96,31 @@ def main(argv: list[str] | None = None) -> int:
             results["memory"] = memory.run(100_000, 5, 2, keys, log)
     results["elapsed_s"] = time.perf_counter() - started
     results["loadavg_end"] = loadavg()
-    text = report.render(results)
+    previous = _previous_run(output) if output is not None and not args.quick else None
+    text = report.render(results, previous)
     print(text)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
+        if previous is not None:
+            # The run this one replaces stays beside it: RESULTS.md records both.
+            kept = output.with_suffix(".previous.json")
+            kept.write_text(json.dumps(previous, indent=1, default=str))
         output.write_text(text)
         output.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str))
         log(f"wrote {output} and {output.with_suffix('.json')}")
     return 0
+
+
+def _previous_run(output: FsPath) -> dict[str, Any] | None:
+    """The full run whose raw samples are at ``output``'s ``.json`` (the report about to be
+    replaced), if any, with every section this report has."""
+    try:
+        previous = json.loads(output.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(previous, dict) or previous.get("mode") != "full":
+        return None
+    return previous
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def _goal_floor(index: dict[tuple[str, int, str], Row]) -> Goal | None:
     return (
         "End to end in-process (MockTransport, telemetry on) <= 2x the json.loads floor",
         f"{best[3]:.2f}x - {worst[3]:.2f}x the floor (sync and async, every N and chunking);"
-        f" worst: {worst[0]} {_where(worst[1], worst[2])}",
+        f" worst: {worst[0]} {_where(worst[1], worst[2])}; {_by_length(cases)}",
         _yes(worst[3] <= 2.0),
     )
 
@@ -100,9 +100,17 @@ def _goal_api_floor(index: dict[tuple[str, int, str], Row], api: paths.Api, limi
     return (
         goal,
         f"{min(r for *_, r in cases):.2f}x - {worst[3]:.2f}x; worst: {worst[0]}"
-        f" {_where(worst[1], worst[2])}; worst per chunking: {per_chunking}",
+        f" {_where(worst[1], worst[2])}; worst per chunking: {per_chunking}; {_by_length(cases)}",
         _yes(worst[3] <= limit),
     )
+
+
+def _by_length(cases: list[tuple[str, int, str, float]]) -> str:
+    """The worst ratio at each stream length (sync and async, every chunking): a short
+    stream's fixed cost weighs on its few events, so a claim must say for which lengths."""
+    sizes = sorted({n for _, n, _, _ in cases})
+    worst = {n: max(r for _, nn, _, r in cases if nn == n) for n in sizes}
+    return "worst per length: " + ", ".join(f"N={n:,} {worst[n]:.2f}x" for n in sizes)
 
 
 def _goal_core(index: dict[tuple[str, int, str], Row], limit: float) -> Goal | None:
@@ -371,7 +379,8 @@ def _machine(results: dict[str, Any]) -> list[str]:
         " runs back to back), and treat differences under ~5% as noise. Every figure is the"
         " median with (min-max) of the samples.",
         f"- Packages: {pkgs}.",
-        f"- Run: {m['date_utc']}, {results['elapsed_s'] / 60:.1f} min, mode `{results['mode']}`.",
+        f"- Run: {m['date_utc']}, {results['elapsed_s'] / 60:.1f} min, mode `{results['mode']}`,"
+        f" commit {m.get('commit', 'unknown')}.",
         "",
     ]
 
@@ -671,7 +680,9 @@ def _breakdown(results: dict[str, Any]) -> list[str]:
         ),
     }
     for p in pairs:
-        cost = (p["ratio_median"] - 1) * p["off_samples"]["median_us"] * events_small
+        # Per stream: the ratio times the paired stream's time (its events, not N=100's).
+        events = results["inprocess"]["streams"][f"{p['n']}/net"]["events"]
+        cost = (p["ratio_median"] - 1) * p["off_samples"]["median_us"] * events
         lines.append("")
         lines.append(
             f"{what.get(p['on'], p['on'])}: about {cost:,.0f} µs per stream (the paired ratio"
@@ -758,7 +769,35 @@ def _imports(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render(results: dict[str, Any]) -> str:
+def _previous(results: dict[str, Any], previous: dict[str, Any] | None) -> list[str]:
+    """The goals of the run before this one (the one this run's RESULTS.md replaced), so that
+    one report records two runs: a goal holds when it holds in both."""
+    if previous is None:
+        return []
+    m, here = previous["machine"], results["machine"]
+    same = m.get("commit") is not None and m.get("commit") == here.get("commit")
+    same = same and "+" not in str(here.get("commit"))
+    code = (
+        f"the same code (commit {here.get('commit')})"
+        if same
+        else f"commit {m.get('commit', 'unknown')}; this run: {here.get('commit', 'unknown')}"
+    )
+    lines = [
+        "## The previous run",
+        "",
+        f"The run this report replaced ({m['date_utc']}, {previous['elapsed_s'] / 60:.1f} min,"
+        f" load average at start {m['loadavg']}, at end {previous.get('loadavg_end', '?')};"
+        f" {code}). Its raw samples: `RESULTS.previous.json`.",
+        "",
+    ]
+    lines += _table(["goal", "measured", "verdict"], goals(previous))
+    lines.append("")
+    return lines
+
+
+def render(results: dict[str, Any], previous: dict[str, Any] | None = None) -> str:
+    """The report of ``results``; with ``previous`` (the run before, in full mode), its goals
+    too, and whether each goal held in both runs."""
     quick = results["mode"] == "quick"
     lines = [
         "# spanstream benchmarks",
@@ -778,11 +817,21 @@ def render(results: dict[str, Any]) -> str:
     rows = goals(results)
     if quick:
         rows = [(goal, measured, "- (quick mode)") for goal, measured, _ in rows]
-    lines += _table(["goal", "measured", "verdict"], rows)
+    if previous is None:
+        lines += _table(["goal", "measured", "verdict"], rows)
+    else:
+        before = {goal: verdict for goal, _, verdict in goals(previous)}
+        both = [
+            (*row, _yes(row[2] == before.get(row[0]) == _yes(True)) if row[0] in before else "-")
+            for row in rows
+        ]
+        lines += _table(["goal", "measured", "verdict", "met in both runs"], both)
+        lines += ["", "The previous run's figures: [The previous run](#the-previous-run)."]
     lines.append("")
     lines += _inprocess(results)
     lines += _breakdown(results)
     lines += _loopback(results)
     lines += _memory(results)
     lines += _imports(results)
+    lines += _previous(results, previous)
     return "\n".join(lines) + "\n"
