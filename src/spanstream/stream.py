@@ -199,6 +199,7 @@ def scrubbed_failure(
 
 
 _HELD_DATA = 4096  # bytes of the last event's data a stream keeps for its cursor
+_clock = time.perf_counter
 
 
 class _Document:
@@ -403,10 +404,11 @@ class _StreamCore:
             # Events decoded before the bad one are still delivered, then the error is raised.
             return self._unreadable(exc)
         # Per network read, not per event: one clock read, a counter and one buffered gap.
-        now = time.perf_counter()
+        now = _clock()
         timings = self.timings
-        if timings.last_chunk is not None:
-            timings.gaps.append(now - timings.last_chunk)
+        last = timings.last_chunk
+        if last is not None:
+            timings.gaps.append(now - last)
         timings.last_chunk = now
         timings.chunks += len(sse_events)
         if timings.first_token is None:
