@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -400,11 +401,13 @@ def parse_direct(chunks: Iterable[bytes], parser: Any = None) -> tuple[int, Any]
     decoder = SSEDecoder()
     if parser is None:
         parser = ResponsesParser()
-    feed = parser.feed_raw
+    feed = parser.feed_events
+    out: deque[object] = deque()
     n = 0
     for chunk in chunks:
-        for event, data, _, _ in decoder.feed_raw(chunk):
-            n += len(feed(event, data))
+        feed(decoder.feed_raw(chunk), out)
+        n += len(out)
+        out.clear()
     decoder.close()
     return n + len(parser.close()), parser
 

@@ -103,9 +103,10 @@ def decode(
     public: bool = False,
 ) -> Decoded:
     """Run a recorded stream through SSEDecoder + a fresh non-strict parser, the way the live
-    client does: every dispatched event goes to the parser as its type and undecoded data
-    (``feed_raw``), then ``close()`` at the end. ``public=True`` takes the documented sans-IO
-    path instead: ``ServerSentEvent`` objects from ``SSEDecoder.feed`` into ``parser.feed``."""
+    client does: each chunk's dispatched events go to the parser as their types and undecoded
+    data (``feed_events``, which stops at the end of the response), then ``close()`` at the
+    end. ``public=True`` takes the documented sans-IO path instead: ``ServerSentEvent`` objects
+    from ``SSEDecoder.feed`` into ``parser.feed``, every one of them."""
     decoder = SSEDecoder()
     parser: Parser = parser_factory(strict=False)
     events: list[StreamEvent] = []
@@ -116,9 +117,9 @@ def decode(
                 sse_count += 1
                 events += parser.feed(sse)
             continue
-        for event, data, _, _ in decoder.feed_raw(chunk):
-            sse_count += 1
-            events += parser.feed_raw(event, data)
+        raw_events = decoder.feed_raw(chunk)
+        sse_count += len(raw_events)
+        parser.feed_events(raw_events, events)
     decoder.close()
     events += parser.close()
     return Decoded(events, parser, sse_count)

@@ -391,14 +391,12 @@ class _StreamCore:
         parser = self.parser
         queue = self.queue
         try:
-            feed = parser.feed_raw
-            for event, data, _, _ in sse_events:
-                if parser.done:
-                    self._ignore(data)
-                    continue
-                queue.extend(feed(event, data))
+            read = parser.feed_events(sse_events, queue)
+            for _, data, _, _ in sse_events[read:]:  # after the terminal event
+                self._ignore(data)
             # Once per chunk, for last_sequence_number. A done event restating a long answer
             # is not held: its cursor is read now, so that it does not outlive its parsing.
+            data = sse_events[-1][1]
             self.last_data = data if len(data) <= _HELD_DATA else parser.cursor(data)
         except StreamError as exc:
             # Events decoded before the bad one are still delivered, then the error is raised.

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, MutableSequence, Sequence
 from typing import Any, TypeAlias, TypeVar
 
 from pydantic_core import ValidationError
@@ -26,7 +26,7 @@ from .._lazy import first_use_module
 from ..accumulate import Accumulator
 from ..errors import MalformedEventError
 from ..events import ProviderError, Response, StreamEvent, UnknownEvent
-from ..sse import ServerSentEvent
+from ..sse import RawEvent, ServerSentEvent
 
 __all__ = [
     "DONE",
@@ -104,6 +104,10 @@ def wire_module(owner: str) -> Any:
     return first_use_module(owner, f"{owner.rpartition('.')[0]}.wire")
 
 
+def _no_decoder(data: Data, **_: Any) -> Any:
+    raise NotImplementedError("a parser that names a _hot event type gives its decoder")
+
+
 class ParserBase:
     """Base of the parsers: the accumulated response, the in-stream error, the counts, and the
     one path from an event's data to its handler (:meth:`_handle`).
@@ -118,6 +122,8 @@ class ParserBase:
     droppable: Collection[str] = ()
     """Top-level fields revalidation drops alone when invalid (fields that come on every event,
     kept plain in the wire model for speed)."""
+    _hot: str | None = None
+    """The event type :meth:`feed_events` reads through :meth:`_read_hot` (None: none)."""
 
     def __init__(self, *, strict: bool = False) -> None:
         self.strict = strict
@@ -134,6 +140,7 @@ class ParserBase:
         """The validation context of lenient decodes: :data:`Droppable` fields note here why they
         were dropped (see :meth:`_report_dropped`)."""
         self._handlers: dict[str, Handler] = {}
+        self._decode_hot: Decoder = _no_decoder  # the decoder of _hot events, if any
 
     @property
     def response(self) -> Response:
@@ -163,6 +170,35 @@ class ParserBase:
         """Where a stream could be resumed after this event: nowhere, unless the API says
         (see :class:`~spanstream.providers.base.Parser`)."""
         return None
+
+    def feed_events(self, events: Sequence[RawEvent], out: MutableSequence[StreamEvent]) -> int:
+        """Parse decoded events (as :meth:`~spanstream.sse.SSEDecoder.feed_raw` returns them)
+        in order, appending what they mean to ``out``; returns how many were read, which is
+        fewer than all when the response ended before the rest (those are not parsed). What
+        :meth:`feed_raw` for each event until :attr:`done` gives.
+
+        The streams call this once per network read. Events of the :attr:`_hot` type, nearly
+        every event of a stream, go from their decoder straight to :meth:`_read_hot`: a
+        :meth:`feed_raw` call and a list per event cost as much as their handling."""
+        hot, decode, read_hot = self._hot, self._decode_hot, self._read_hot
+        feed = self.feed_raw
+        for read, (event, data, _, _) in enumerate(events):
+            if self.done:
+                return read
+            if event == hot:
+                try:
+                    payload = decode(data)
+                except ValidationError:
+                    out.extend(self._handle(event, data, decode))  # mends or reports it
+                    continue
+                read_hot(payload, data, out)
+                continue
+            out.extend(feed(event, data))
+        return len(events)
+
+    def _read_hot(self, payload: Any, data: Data, out: MutableSequence[StreamEvent]) -> None:
+        """Append what a decoded :attr:`_hot` event means to ``out``: what its handler gives."""
+        raise NotImplementedError
 
     def _emit(self, event: StreamEvent) -> list[StreamEvent]:
         self._acc.add(event)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, Literal, Protocol, get_origin
@@ -19,7 +19,7 @@ from typing_extensions import Required, TypedDict, get_type_hints
 from .._record import Record
 from .._request import FETCH_RESPONSE, ProviderAttributes, RequestContent, RequestInfo
 from ..events import ProviderError, Response, StreamEvent
-from ..sse import ServerSentEvent
+from ..sse import RawEvent, ServerSentEvent
 
 __all__ = [
     "FETCH_RESPONSE",
@@ -264,6 +264,12 @@ class Parser(Protocol):
     def feed_raw(self, event: str, data: str | bytes) -> list[StreamEvent]:
         """Parse one event given as its type and data (UTF-8 ``bytes`` as
         :meth:`~spanstream.sse.SSEDecoder.feed_raw` returns it, or ``str``)."""
+        ...
+
+    def feed_events(self, events: Sequence[RawEvent], out: MutableSequence[StreamEvent]) -> int:
+        """Parse decoded events in order, appending what they mean to ``out``; returns how
+        many were read (fewer than all when the response ended before the rest, which are
+        not parsed). What :meth:`feed_raw` for each of them gives."""
         ...
 
     def close(self) -> list[StreamEvent]:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import MutableSequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -139,7 +140,7 @@ class MessagesParser(ParserBase):
             "ping": self._on_ping,
             "error": self._on_error,
         }
-        self._decode_delta = wire.built(self._decoders, "content_block_delta")
+        self._decode_hot = wire.built(self._decoders, "content_block_delta")
 
     def feed_raw(self, event: str, data: Data) -> list[StreamEvent]:
         """Parse one event (its type and data) into zero or more normalized events."""
@@ -149,9 +150,9 @@ class MessagesParser(ParserBase):
             # Nearly every event: straight to its decoder and handler (a delta has no field to
             # drop). One that fails takes the common path, which reports it.
             try:
-                return self._on_block_delta(self._decode_delta(data), data)
+                return self._on_block_delta(self._decode_hot(data), data)
             except ValidationError:
-                return self._handle(event, data, self._decode_delta)
+                return self._handle(event, data, self._decode_hot)
         decode = self._decoders.get(event)
         if decode is not None:
             return self._handle(event, data, decode)
@@ -218,8 +219,32 @@ class MessagesParser(ParserBase):
 
     # -- handlers -------------------------------------------------------------------------------
 
+    _hot = "content_block_delta"
+
+    def _read_hot(
+        self, payload: wire.ContentBlockDelta, data: Data, out: MutableSequence[StreamEvent]
+    ) -> None:
+        # A typed dict (wire.py), most events of a stream: a text delta is read here at once,
+        # any other delta by _on_other_delta.
+        delta = payload.get("delta")
+        if delta and delta.get("type") == "text_delta":
+            block = self._blocks.get(payload.get("index", 0))
+            text = delta.get("text")
+            if block is not None and text:
+                event = TextDelta(text, block.item_id)
+                self._acc.add_text(event)
+                out.append(event)
+                return
+        out.extend(self._on_other_delta(payload, data))
+
     def _on_block_delta(self, payload: wire.ContentBlockDelta, data: Data) -> list[StreamEvent]:
-        # The hot path: a typed dict (wire.py), most events of a stream come here.
+        out: list[StreamEvent] = []
+        self._read_hot(payload, data, out)
+        return out
+
+    def _on_other_delta(self, payload: wire.ContentBlockDelta, data: Data) -> list[StreamEvent]:
+        """A delta other than non-empty text (see :meth:`_read_hot`), or of a block never
+        started."""
         index = payload.get("index", 0)
         block = self._blocks.get(index)
         if block is None:
@@ -228,12 +253,7 @@ class MessagesParser(ParserBase):
         delta = payload.get("delta") or _NO_DELTA
         kind = delta.get("type", "")
         if kind == "text_delta":
-            text = delta.get("text")
-            if not text:
-                return NOTHING
-            event = TextDelta(text, block.item_id)
-            self._acc.add_text(event)
-            return [event]
+            return NOTHING  # an empty one (_read_hot took the others)
         if kind == "input_json_delta":
             partial_json = delta.get("partial_json")
             if not partial_json:

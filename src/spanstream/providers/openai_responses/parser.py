@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableSequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic_core import ValidationError
@@ -63,6 +63,7 @@ __all__ = ["ResponsesParser"]
 
 _TEXT_DELTA = "response.output_text.delta"
 _SUMMARY_DELTA = "response.reasoning_summary_text.delta"
+_TEXT_DELTA = "response.output_text.delta"
 _DELTAS = (
     _TEXT_DELTA,
     "response.refusal.delta",
@@ -134,6 +135,7 @@ class ResponsesParser(ParserBase):
         self._deltas = {
             name: (wire.built(self._decoders, name), self._handlers[name]) for name in _DELTAS
         }
+        self._decode_hot = self._deltas[_TEXT_DELTA][0]
 
     def feed_raw(self, event: str, data: Data) -> list[StreamEvent]:
         """Parse one event (its type and data) into zero or more normalized events."""
@@ -215,14 +217,23 @@ class ResponsesParser(ParserBase):
         return item_id if index is None else self._item_ids.setdefault(index, item_id)
 
     def _on_text_delta(self, payload: wire.OutputTextDelta, data: Data) -> list[StreamEvent]:
-        # The hot path: most events of a stream come here (``_item_id`` inlined).
+        out: list[StreamEvent] = []
+        self._read_hot(payload, data, out)
+        return out
+
+    _hot = _TEXT_DELTA
+
+    def _read_hot(
+        self, payload: wire.OutputTextDelta, data: Data, out: MutableSequence[StreamEvent]
+    ) -> None:
+        # A text delta, most events of a stream (``_item_id`` inlined).
         index = payload.get("output_index")
         item_id = payload.get("item_id")
         if index is not None:
             item_id = self._item_ids.setdefault(index, item_id)
         event = TextDelta(payload.get("delta", ""), item_id)
         self._acc.add_text(event)
-        return [event]
+        out.append(event)
 
     def _on_refusal_delta(self, payload: wire.RefusalDelta, data: Data) -> list[StreamEvent]:
         item_id = self._item_id(payload.get("output_index"), payload.get("item_id"))
