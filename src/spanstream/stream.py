@@ -369,22 +369,16 @@ class _StreamCore:
             self.watch = None
             watchdog.discard(watch)
 
-    def feed(self, chunk: bytes) -> None:
-        """Decode one chunk of the body into queued events."""
-        try:
-            sse_events = self.decoder.feed_raw(chunk)
-        except SSEDecodeError as exc:
-            # Deliver what was decoded before the bad bytes; they may even hold the end.
-            events: list[RawEvent] = exc.events  # type: ignore[assignment]
-            exc.events = []
-            if events and not self._parse(events):
-                return
-            if not self.terminal:
-                self.to_raise = exc
-                self.finish("error", exc)
+    def _undecodable(self, exc: SSEDecodeError) -> None:
+        """A chunk the SSE decoder refused: deliver what it decoded before the bad bytes (they
+        may even hold the end), then end the stream with the error."""
+        events: list[RawEvent] = exc.events  # type: ignore[assignment]
+        exc.events = []
+        if events and not self._parse(events):
             return
-        if sse_events:
-            self._parse(sse_events)
+        if not self.terminal:
+            self.to_raise = exc
+            self.finish("error", exc)
 
     def _parse(self, sse_events: list[RawEvent]) -> bool:
         """Parse decoded events into the queue; False if that raised (and finished)."""
@@ -392,8 +386,9 @@ class _StreamCore:
         queue = self.queue
         try:
             read = parser.feed_events(sse_events, queue)
-            for _, data, _, _ in sse_events[read:]:  # after the terminal event
-                self._ignore(data)
+            if read < len(sse_events):
+                for _, data, _, _ in sse_events[read:]:  # after the terminal event
+                    self._ignore(data)
             # Once per chunk, for last_sequence_number. A done event restating a long answer
             # is not held: its cursor is read now, so that it does not outlive its parsing.
             data = sse_events[-1][1]
@@ -576,10 +571,17 @@ class _StreamCore:
         ``StopAsyncIteration``) or what the read raised. Returns whether the response must be
         closed now; an error to raise is queued for :meth:`next_action`."""
         if isinstance(got, bytes):
+            # A chunk: decoded into queued events (this is once per network read).
             try:
-                self.feed(got)
-            except BaseException as exc:  # not a StreamError (feed keeps those): a bug, or
-                return self._read_raised(exc)  # a KeyboardInterrupt in parsing
+                try:
+                    sse_events = self.decoder.feed_raw(got)
+                except SSEDecodeError as exc:
+                    self._undecodable(exc)
+                else:
+                    if sse_events:
+                        self._parse(sse_events)
+            except BaseException as exc:  # not a StreamError (parsing keeps those): a bug,
+                return self._read_raised(exc)  # or a KeyboardInterrupt in parsing
             return False
         if isinstance(got, (StopIteration, StopAsyncIteration)):
             self.end_of_body()
