@@ -127,6 +127,10 @@ def machine() -> dict[str, object]:
     }
 
 
+# The code a run measures, from the top of the checkout (the reports it writes are not).
+_MEASURED = (":(top)src", ":(top)benchmarks", ":(top,exclude)benchmarks/RESULTS*")
+
+
 def _commit() -> str:
     """The checkout's commit, with ``+changes`` when the work tree differs from it (so that two
     runs can be told apart, or known to measure the same code)."""
@@ -136,7 +140,7 @@ def _commit() -> str:
             ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True
         )
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src", "benchmarks"],
+            ["git", "status", "--porcelain", "--", *_MEASURED],
             cwd=here,
             capture_output=True,
             text=True,
