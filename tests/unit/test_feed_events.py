@@ -131,7 +131,7 @@ def test_what_the_fast_paths_refuse_reads_as_feed_raw_reads_it(
 ) -> None:
     events = _raw_events(_REFUSED[make])
     expected = _one_by_one(make, events)
-    out, read, response, malformed, unknown = expected
+    _, read, _, malformed, unknown = expected
     assert read == len(events) - 1  # the event after the end is not read
     assert malformed or unknown  # the refused deltas were reported, not lost
     for size in (len(events), 1, 2):
