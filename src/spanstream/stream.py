@@ -199,7 +199,6 @@ def scrubbed_failure(
 
 
 _HELD_DATA = 4096  # bytes of the last event's data a stream keeps for its cursor
-_clock = time.perf_counter
 
 
 class _Document:
@@ -397,7 +396,7 @@ class _StreamCore:
             # Events decoded before the bad one are still delivered, then the error is raised.
             return self._unreadable(exc)
         # Per network read, not per event: one clock read, a counter and one buffered gap.
-        now = _clock()
+        now = time.perf_counter()
         timings = self.timings
         last = timings.last_chunk
         if last is not None:
@@ -541,7 +540,9 @@ class _StreamCore:
             logger.exception("spanstream observer failed to end")
 
     def next_action(self, body_open: bool) -> int:
-        """What a consumer's read must do next; the I/O it names is the caller's."""
+        """What a consumer's read must do next; the I/O it names is the caller's. ``READ`` is
+        an open body and a stream not ended (``finished`` is set on every path that closes or
+        fails it): the streams' read loops test that themselves, once per network read."""
         if self.is_closed:  # close() or cancel(), maybe from another thread during a read
             self.queue.clear()
             return STOP
@@ -787,26 +788,20 @@ class Stream(_StreamBase[httpx.Response, Iterator[bytes]], Iterator[StreamEvent]
             core.reading = False
 
     def _read_next(self, core: _StreamCore) -> StreamEvent:
+        """Every state but a flowing stream's (``READ``, which :meth:`__next__` reads): the
+        body is closed or the stream has ended by then, and stays so."""
         while True:
             action = core.next_action(self._chunks is not None)
             if action == DELIVER:
                 return core.queue.popleft()
-            if action == READ:
-                if core.received(self._read()):
-                    self._close_response()
-            elif action == RELEASE:
+            if action == RELEASE:
                 self._release()
             elif action == RAISE:
                 raise core.take_error()
             else:
+                assert action == STOP, action  # READ is read by __anext__/__next__
                 self._close_response()
                 raise StopIteration
-
-    def _read(self) -> bytes | BaseException:
-        try:
-            return next(self._chunks)  # type: ignore[arg-type]
-        except BaseException as exc:
-            return exc
 
     def _ensure_started(self) -> None:
         core = self._core
@@ -948,26 +943,19 @@ class AsyncStream(
             core.reading = False
 
     async def _read_next(self, core: _StreamCore) -> StreamEvent:
+        """Every state but a flowing stream's (see :meth:`Stream._read_next`)."""
         while True:
             action = core.next_action(self._chunks is not None)
             if action == DELIVER:
                 return core.queue.popleft()
-            if action == READ:
-                if core.received(await self._read()):
-                    await self._close_response()
-            elif action == RELEASE:
+            if action == RELEASE:
                 await self._release()
             elif action == RAISE:
                 raise core.take_error()
             else:
+                assert action == STOP, action  # READ is read by __anext__/__next__
                 await self._close_response()
                 raise StopAsyncIteration
-
-    async def _read(self) -> bytes | BaseException:
-        try:
-            return await self._chunks.__anext__()  # type: ignore[union-attr]
-        except BaseException as exc:
-            return exc
 
     async def _ensure_started(self) -> None:
         core = self._core
