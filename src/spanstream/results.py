@@ -10,6 +10,7 @@ observer costs nothing on the hot path.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -72,13 +73,14 @@ class StreamTimings:
         define it). Events decoded from the same network read as the event before them arrived
         together, as far as the client can tell: their value is 0."""
         gaps, zeros = self.output_chunk_gap_parts()
-        return gaps + [0.0] * zeros
+        return [*gaps, *[0.0] * zeros]
 
-    def output_chunk_gap_parts(self) -> tuple[list[float], int]:
-        """:meth:`output_chunk_gaps` as the gaps between reads and how many zeros follow them:
-        what the metric records, without a value per event in memory (most events of a long
-        stream arrive with others in one read)."""
-        return self.gaps.tolist(), max(0, self.chunks - 1 - len(self.gaps))
+    def output_chunk_gap_parts(self) -> tuple[Sequence[float], int]:
+        """:meth:`output_chunk_gaps` as the gaps between reads (the buffer itself, not a copy:
+        do not change it) and how many zeros follow them: what the metric records, without a
+        value per event in memory (most events of a long stream arrive with others in one
+        read)."""
+        return self.gaps, max(0, self.chunks - 1 - len(self.gaps))
 
     @property
     def duration(self) -> float | None:

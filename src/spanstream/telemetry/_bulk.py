@@ -67,10 +67,10 @@ def record_many(
         return  # what a no-op histogram's record() does for each value
     if values:
         histogram.record(values[0], attributes, context=context)
-        rest = list(values[1:])
+        rest = values[1:]  # a slice of the caller's buffer: sorted once, in aggregate()
     else:
         histogram.record(0.0, attributes, context=context)
-        rest, zeros = [], zeros - 1
+        rest, zeros = (), zeros - 1
     if not (rest or zeros):
         return
     sdk = _sdk()
@@ -167,7 +167,7 @@ class _Sdk:
     def aggregate(
         self,
         instrument: Any,
-        values: list[float],
+        values: Sequence[float],
         attributes: Mapping[str, AttributeValue],
         zeros: int = 0,
     ) -> bool:
