@@ -769,18 +769,17 @@ def _imports(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _previous(results: dict[str, Any], previous: dict[str, Any] | None) -> list[str]:
+def _previous(
+    results: dict[str, Any], previous: dict[str, Any], previous_goals: list[Goal]
+) -> list[str]:
     """The goals of the run before this one (the one this run's RESULTS.md replaced), so that
     one report records two runs: a goal holds when it holds in both."""
-    if previous is None:
-        return []
-    m, here = previous["machine"], results["machine"]
-    same = m.get("commit") is not None and m.get("commit") == here.get("commit")
-    same = same and "+" not in str(here.get("commit"))
+    m = previous["machine"]
+    before, now = m.get("commit"), results["machine"].get("commit")
     code = (
-        f"the same code (commit {here.get('commit')})"
-        if same
-        else f"commit {m.get('commit', 'unknown')}; this run: {here.get('commit', 'unknown')}"
+        f"the same code (commit {now})"
+        if before is not None and before == now and "+" not in str(now)
+        else f"commit {before or 'unknown'}; this run: {now or 'unknown'}"
     )
     lines = [
         "## The previous run",
@@ -790,7 +789,7 @@ def _previous(results: dict[str, Any], previous: dict[str, Any] | None) -> list[
         f" {code}). Its raw samples: `RESULTS.previous.json`.",
         "",
     ]
-    lines += _table(["goal", "measured", "verdict"], goals(previous))
+    lines += _table(["goal", "measured", "verdict"], previous_goals)
     lines.append("")
     return lines
 
@@ -815,12 +814,13 @@ def render(results: dict[str, Any], previous: dict[str, Any] | None = None) -> s
     lines += _machine(results)
     lines += ["## Goals", ""]
     rows = goals(results)
+    previous_goals = goals(previous) if previous is not None else []
     if quick:
         rows = [(goal, measured, "- (quick mode)") for goal, measured, _ in rows]
     if previous is None:
         lines += _table(["goal", "measured", "verdict"], rows)
     else:
-        before = {goal: verdict for goal, _, verdict in goals(previous)}
+        before = {goal: verdict for goal, _, verdict in previous_goals}
         both = [
             (*row, _yes(row[2] == before.get(row[0]) == _yes(True)) if row[0] in before else "-")
             for row in rows
@@ -833,5 +833,6 @@ def render(results: dict[str, Any], previous: dict[str, Any] | None = None) -> s
     lines += _loopback(results)
     lines += _memory(results)
     lines += _imports(results)
-    lines += _previous(results, previous)
+    if previous is not None:
+        lines += _previous(results, previous, previous_goals)
     return "\n".join(lines) + "\n"
