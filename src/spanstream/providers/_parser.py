@@ -197,8 +197,14 @@ class ParserBase:
         return len(events)
 
     def _read_hot(self, payload: Any, data: Data, out: MutableSequence[StreamEvent]) -> None:
-        """Append what a decoded :attr:`_hot` event means to ``out``: what its handler gives."""
+        """Append what a decoded :attr:`_hot` event means to ``out``."""
         raise NotImplementedError
+
+    def _on_hot(self, payload: Any, data: Data) -> list[StreamEvent]:
+        """:meth:`_read_hot` as a handler (for :meth:`feed_raw` and :meth:`_handle`)."""
+        out: list[StreamEvent] = []
+        self._read_hot(payload, data, out)
+        return out
 
     def _emit(self, event: StreamEvent) -> list[StreamEvent]:
         self._acc.add(event)

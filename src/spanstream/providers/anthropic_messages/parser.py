@@ -131,7 +131,7 @@ class MessagesParser(ParserBase):
         self._stop_reason: str | None = None
         self._decoders = wire.EVENT_DECODERS
         self._handlers = {
-            "content_block_delta": self._on_block_delta,
+            "content_block_delta": self._on_hot,
             "content_block_start": self._on_block_start,
             "content_block_stop": self._on_block_stop,
             "message_start": self._on_message_start,
@@ -150,7 +150,7 @@ class MessagesParser(ParserBase):
             # Nearly every event: straight to its decoder and handler (a delta has no field to
             # drop). One that fails takes the common path, which reports it.
             try:
-                return self._on_block_delta(self._decode_hot(data), data)
+                return self._on_hot(self._decode_hot(data), data)
             except ValidationError:
                 return self._handle(event, data, self._decode_hot)
         decode = self._decoders.get(event)
@@ -200,7 +200,7 @@ class MessagesParser(ParserBase):
                 streamed = wire.ContentBlockDelta(
                     type="content_block_delta", index=index, delta=delta
                 )
-                out += self._on_block_delta(streamed, data)
+                out += self._on_hot(streamed, data)
             stopped = wire.ContentBlockStop.model_construct(type="content_block_stop", index=index)
             out += self._on_block_stop(stopped, data)
         self._stop_reason = message.stop_reason
@@ -236,11 +236,6 @@ class MessagesParser(ParserBase):
                 out.append(event)
                 return
         out.extend(self._on_other_delta(payload, data))
-
-    def _on_block_delta(self, payload: wire.ContentBlockDelta, data: Data) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        self._read_hot(payload, data, out)
-        return out
 
     def _on_other_delta(self, payload: wire.ContentBlockDelta, data: Data) -> list[StreamEvent]:
         """A delta other than non-empty text (see :meth:`_read_hot`), or of a block never

@@ -114,7 +114,7 @@ class ResponsesParser(ParserBase):
         self._done_indexes: set[int] = set()  # output_index of each item whose done event came
         self._decoders = wire.EVENT_DECODERS
         self._handlers = {
-            "response.output_text.delta": self._on_text_delta,
+            "response.output_text.delta": self._on_hot,
             "response.refusal.delta": self._on_refusal_delta,
             "response.function_call_arguments.delta": self._on_arguments_delta,
             _SUMMARY_DELTA: self._on_reasoning_delta,
@@ -215,11 +215,6 @@ class ResponsesParser(ParserBase):
         """The id the item at ``index`` (its output_index) is known by: the first id given
         there, whatever id this event gives (``item_id`` itself when the event has no index)."""
         return item_id if index is None else self._item_ids.setdefault(index, item_id)
-
-    def _on_text_delta(self, payload: wire.OutputTextDelta, data: Data) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        self._read_hot(payload, data, out)
-        return out
 
     _hot = _TEXT_DELTA
 
