@@ -371,6 +371,18 @@ def chat_usage(
     return run
 
 
+def _replay_without_usage(
+    server: ReplayServer, monkeypatch: pytest.MonkeyPatch, *, latest: bool
+) -> int:
+    """Serve the Chat recording without usage (under the latest conventions' names when
+    ``latest``); the output count the estimate gives for it."""
+    if latest:
+        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", LATEST)
+    path = recording(OPENAI_CHAT, NO_USAGE)
+    server.reply_with_file(path)
+    return _chat_estimate(path.read_bytes())
+
+
 @pytest.mark.parametrize("latest", [False, True], ids=["released", "latest"])
 def test_by_default_the_estimate_is_only_spanstreams_marked_attributes(
     chat_usage: Callable[..., Usage | None],
@@ -379,11 +391,7 @@ def test_by_default_the_estimate_is_only_spanstreams_marked_attributes(
     monkeypatch: pytest.MonkeyPatch,
     latest: bool,
 ) -> None:
-    if latest:
-        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", LATEST)
-    path = recording(OPENAI_CHAT, NO_USAGE)
-    expected = _chat_estimate(path.read_bytes())
-    sse_replay_server.reply_with_file(path)
+    expected = _replay_without_usage(sse_replay_server, monkeypatch, latest=latest)
     assert chat_usage() == Usage(output_tokens=expected, estimated=True)
     span = genai_telemetry.inference_span()
     attributes = _attributes(span)
@@ -406,11 +414,7 @@ def test_opted_in_the_estimate_is_the_conventions_count_still_marked(
     monkeypatch: pytest.MonkeyPatch,
     latest: bool,
 ) -> None:
-    if latest:
-        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", LATEST)
-    path = recording(OPENAI_CHAT, NO_USAGE)
-    expected = _chat_estimate(path.read_bytes())
-    sse_replay_server.reply_with_file(path)
+    expected = _replay_without_usage(sse_replay_server, monkeypatch, latest=latest)
     assert chat_usage(estimate_usage=True) == Usage(output_tokens=expected, estimated=True)
     span = genai_telemetry.inference_span()
     attributes = _attributes(span)
