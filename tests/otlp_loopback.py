@@ -66,6 +66,21 @@ class OtlpReceiver:
                             names.add(attribute.value.string_value)
         return names
 
+    def span_names(self, path: str = "/v1/traces") -> list[str]:
+        """The name of every span exported to ``path`` (OTLP protobuf), in export order."""
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        return [
+            span.name
+            for post in self.posts
+            if post.path == path and post.body
+            for resource in ExportTraceServiceRequest.FromString(post.body).resource_spans
+            for scope in resource.scope_spans
+            for span in scope.spans
+        ]
+
     def paths(self) -> set[str]:
         """The paths that received a non-empty export."""
         return {post.path for post in self.posts if post.size > 0}

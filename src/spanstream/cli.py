@@ -9,7 +9,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TextIO, cast, get_args
@@ -282,14 +282,37 @@ class _CliTelemetry:
             meter_provider=self.meter_provider,
         )
 
-    def finish(self, out: TextIO, *, heading: bool = True) -> None:
-        if heading:
-            out.write("\n\nSpans:\n")
+    def run(self, body: Callable[[], object], out: TextIO) -> int:
+        """Run a command's ``body``, then print the spans and flush the exporters, however it
+        ended: 0 when it ran; 1 after a :class:`SpanstreamError`, printed in one line; 130
+        (the shell's code for SIGINT) after Ctrl-C, whose spans (the stream's ends as
+        ``abandoned``) are printed and exported all the same. Any other error propagates once
+        the exporters are flushed."""
+        code = 0
+        try:
+            body()
+        except SpanstreamError as exc:
+            sys.stderr.write(f"\nspanstream {self.command}: {type(exc).__name__}: {exc}\n")
+            code = 1
+        except KeyboardInterrupt:
+            sys.stderr.write(f"\nspanstream {self.command}: interrupted\n")
+            code = 130
+        except BaseException:
+            self._shutdown()
+            raise
+        out.write("\n\nSpans:\n")
         print_span_tree(self.exporter.get_finished_spans(), out)
-        # Flushes the exporters, if any, for at most the handle's shutdown timeout.
-        self.handle.shutdown()
-        if self.errors is not None:
-            self.errors.report(f"spanstream {self.command}")
+        self._shutdown()
+        return code
+
+    def _shutdown(self) -> None:
+        # Flushes the exporters, if any, for at most the handle's shutdown timeout; then the
+        # SDK's loggers get their handlers back.
+        try:
+            self.handle.shutdown()
+        finally:
+            if self.errors is not None:
+                self.errors.report(f"spanstream {self.command}")
 
 
 class _ExportErrors(logging.Handler):
@@ -337,15 +360,17 @@ def demo(
         out.write(f"> {DEMO_PROMPT}\n\n")
         client = telemetry.client(server.base_url, "demo-key")
         assert isinstance(client, Client)
-        # The application's own span: the inference span nests under it.
-        with client, tracer.start_as_current_span("handle_question"):
-            stream = client.responses.stream(
-                model=DEMO_MODEL, input=DEMO_PROMPT, reasoning={"summary": "auto"}
-            )
-            with stream:
-                _print_stream(stream, out)
-    telemetry.finish(out)
-    return 0
+
+        def run() -> None:
+            # The application's own span: the inference span nests under it.
+            with client, tracer.start_as_current_span("handle_question"):
+                stream = client.responses.stream(
+                    model=DEMO_MODEL, input=DEMO_PROMPT, reasoning={"summary": "auto"}
+                )
+                with stream:
+                    _print_stream(stream, out)
+
+        return telemetry.run(run, out)
 
 
 def demo_agent(
@@ -372,10 +397,12 @@ def demo_agent(
         client = telemetry.client(server.base_url, "demo-key")
         assert isinstance(client, Client)
         agent = client.agent(model=DEMO_AGENT_MODEL, tools=[get_temperature], name="weather")
-        with client, agent.stream(DEMO_AGENT_PROMPT) as run:
-            _print_stream(run, out)
-    telemetry.finish(out)
-    return 0
+
+        def run() -> None:
+            with client, agent.stream(DEMO_AGENT_PROMPT) as turns:
+                _print_stream(turns, out)
+
+        return telemetry.run(run, out)
 
 
 def chat(
@@ -511,21 +538,19 @@ def _stream_and_print(
     *,
     stream: bool = True,
 ) -> int:
-    """Stream ``request``, print it as it arrives, then the spans; 1 if the stream failed.
-    ``stream=False``: ask for the whole answer (``create()``) and print it once it is in."""
-    try:
+    """Stream ``request``, print it as it arrives, then the spans (see
+    :meth:`_CliTelemetry.run` for the exit code). ``stream=False``: ask for the whole answer
+    (``create()``) and print it once it is in."""
+
+    def run() -> None:
         with client:
             if stream:
                 with request.stream(client, api) as events:
                     _print_stream(events, out)
             else:
                 _print_stream(_answer_events(request.create(client, api)), out)
-    except SpanstreamError as exc:
-        sys.stderr.write(f"\nspanstream {telemetry.command}: {type(exc).__name__}: {exc}\n")
-        telemetry.finish(out, heading=False)
-        return 1
-    telemetry.finish(out)
-    return 0
+
+    return telemetry.run(run, out)
 
 
 def is_local(base_url: str) -> bool:

@@ -4,13 +4,15 @@ per export) for a signal the collector refuses unless ``--verbose``."""
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import subprocess
 import sys
 
 import pytest
 
-from spanstream.cli import main
+from spanstream.cli import chat, demo, main
 from spanstream.testing import ReplayServer
 
 from ..conftest import RESPONSES
@@ -131,3 +133,64 @@ def test_only_the_signals_the_environment_names_are_exported(
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
     assert _asked_signals(both) == both
+
+
+class _InterruptedOut(io.StringIO):
+    """The terminal of a user who presses Ctrl-C once the first tokens are printed."""
+
+    def flush(self) -> None:
+        raise KeyboardInterrupt
+
+
+class _BrokenOut(io.StringIO):
+    """A terminal that fails once the first tokens are printed (a bug, not Ctrl-C)."""
+
+    def flush(self) -> None:
+        raise RuntimeError("broken terminal")
+
+
+@pytest.mark.usefixtures("no_otel_environment")
+@pytest.mark.parametrize("command", ["chat", "demo"])
+def test_ctrl_c_prints_and_exports_the_spans_and_exits_130(
+    command: str,
+    sse_replay_server: ReplayServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sse_replay_server.reply_with_file(RESPONSES / "gpt-4.1-plain-text.sse")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    sdk_logger = logging.getLogger("opentelemetry")
+    handlers = list(sdk_logger.handlers)
+    out = _InterruptedOut()
+    with OtlpReceiver() as collector:
+        if command == "chat":
+            code = chat(
+                "4+5?",
+                model="gpt-4.1",
+                base_url=sse_replay_server.base_url,
+                out=out,
+                otlp_endpoint=collector.endpoint,
+            )
+        else:
+            code = demo(drip=0.0, out=out, otlp_endpoint=collector.endpoint)
+    assert code == 130
+    assert f"spanstream {command}: interrupted" in capsys.readouterr().err
+    # The interrupted inference span ends, is printed and reaches the collector.
+    inference = "chat gpt-4.1" if command == "chat" else "chat o4-mini"
+    assert inference in collector.span_names()
+    assert "\n\nSpans:\n" in out.getvalue()
+    assert f"- {inference}  [CLIENT" in out.getvalue()
+    # The SDK's loggers are as they were (the CLI holds their errors back while it runs).
+    assert sdk_logger.handlers == handlers
+    assert sdk_logger.propagate
+
+
+@pytest.mark.usefixtures("no_otel_environment")
+def test_an_unexpected_error_propagates_after_the_spans_are_exported() -> None:
+    sdk_logger = logging.getLogger("opentelemetry")
+    handlers = list(sdk_logger.handlers)
+    with OtlpReceiver() as collector, pytest.raises(RuntimeError, match="broken terminal"):
+        demo(drip=0.0, out=_BrokenOut(), otlp_endpoint=collector.endpoint)
+    assert "chat o4-mini" in collector.span_names()
+    assert sdk_logger.handlers == handlers
+    assert sdk_logger.propagate
