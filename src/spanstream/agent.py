@@ -36,6 +36,7 @@ from typing import Union
 
 from opentelemetry import context as otel_context
 
+from ._text import usv
 from .errors import IncompleteToolCallsError, MaxTurnsExceededError, UnknownToolError
 from .events import Response, StreamEvent, ToolCall, ToolResult, TurnStarted, Usage
 from .providers.base import Api, conversation_id_of
@@ -283,7 +284,7 @@ class _ToolExecution:
     def __exit__(self, _: object, exc: BaseException | None, tb: object) -> bool:
         otel_context.detach(self._token)
         if isinstance(exc, Exception):
-            output = f"Error: {type(exc).__name__}: {exc}"
+            output = usv(f"Error: {type(exc).__name__}: {exc}")  # sent on: see _text.py
             self.span.end(output, exc, "error")
             self.result = ToolResult(self.call, output, type(exc).__name__)
             return True

@@ -28,7 +28,7 @@ from opentelemetry._logs import LoggerProvider
 from opentelemetry.metrics import MeterProvider
 from typing_extensions import Self, Unpack
 
-from . import __version__
+from . import __version__, _text
 from ._body import is_json
 from ._resources import AGENT_APIS, Chat, Embeddings, Messages, Resource, Responses
 from ._secrets import Scrubber, protect_logs
@@ -456,7 +456,7 @@ def _error_details(text: str, reason: str) -> _ErrorDetails:
     (``{"object": "error", "message", "type", "code"}``: Mistral, vLLM), as a bare string
     (``{"error": "model not found"}``: Ollama) or as FastAPI's ``{"detail": ...}``."""
     try:
-        body = json.loads(text)
+        body = _text.loads(text)
     except (ValueError, RecursionError):
         return (text.strip()[:500] or reason or "error"), None, None, None
     if not isinstance(body, dict):

@@ -12,11 +12,11 @@ telemetry layer and the user's code see one vocabulary whatever API produced the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypeGuard, Union
 
+from . import _text
 from ._record import Record
 
 __all__ = [
@@ -123,7 +123,7 @@ class ToolCall(Record):
         """Create a tool call, decoding ``arguments`` once."""
         parsed: dict[str, object] | None = None
         try:
-            value = json.loads(arguments) if arguments else {}
+            value = _text.loads(arguments) if arguments else {}
         except (ValueError, RecursionError):
             value = None
         if isinstance(value, dict):

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, get_type_hints
 
+from . import _text
 from .errors import ToolArgumentsError
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class Tool:
         """Decode and validate the model's arguments (raises :class:`ToolArgumentsError`)."""
         if isinstance(arguments, str):
             try:
-                decoded = json.loads(arguments) if arguments.strip() else {}
+                decoded = _text.loads(arguments) if arguments.strip() else {}
             except (ValueError, RecursionError) as exc:
                 raise ToolArgumentsError(self.name, f"not valid JSON ({exc})") from None
         else:
@@ -174,14 +175,15 @@ def tool(
 
 
 def format_result(value: object) -> str:
-    """A tool's return value as the text sent back to the model."""
+    """A tool's return value as the text sent back to the model (lone surrogates replaced:
+    the request that carries it could not be encoded, see :mod:`spanstream._text`)."""
     if isinstance(value, str):
-        return value
+        return _text.usv(value)
     # A pydantic model instance means pydantic is imported; nothing else needs it here.
     pydantic_main = sys.modules.get("pydantic.main")
     if pydantic_main is not None and isinstance(value, pydantic_main.BaseModel):
-        return value.model_dump_json()  # type: ignore[no-any-return]
-    return json.dumps(value, ensure_ascii=False, default=str)
+        return _text.usv(value.model_dump_json())
+    return _text.usv(json.dumps(value, ensure_ascii=False, default=str))
 
 
 async def _await(value: Awaitable[object]) -> object:

@@ -3,8 +3,9 @@ JSON shapes (their gen-ai-*.json schemas). Used only when content capture is on.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
+
+from .. import _text
 
 __all__ = [
     "Part",
@@ -38,7 +39,7 @@ def json_or_text(value: object) -> object:
     """Decode a JSON string where possible (tool arguments are objects in the conventions)."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
+            return _text.loads(value)
         except (ValueError, RecursionError):
             return value
     return value

@@ -14,7 +14,6 @@ This module needs no pydantic model: a parser module imports it at once and its 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable, Collection, MutableSequence, Sequence
@@ -22,6 +21,7 @@ from typing import Any, TypeAlias, TypeVar
 
 from pydantic_core import ValidationError
 
+from .. import _text
 from .._lazy import first_use_module
 from ..accumulate import Accumulator
 from ..errors import MalformedEventError
@@ -77,12 +77,13 @@ def _integer(text: str) -> int | float:
 
 
 def loads(data: Data, *, huge_ints: bool = False) -> object:
-    """Decode JSON, or ``None`` if it is not (deep nesting included). With ``huge_ints`` an
+    """Decode JSON (lone surrogates replaced: see :mod:`spanstream._text`), or ``None`` if it
+    is not (deep nesting included). With ``huge_ints`` an
     integer too long for ``int()`` decodes as an infinity rather than failing the whole document
     (for revalidating a payload, where no field that takes one keeps it); elsewhere (a tool's
     arguments, say) such a document stays undecoded, as ``json.loads`` has it."""
     try:
-        return json.loads(data, parse_int=_integer) if huge_ints else json.loads(data)
+        return _text.loads(data, parse_int=_integer) if huge_ints else _text.loads(data)
     except (ValueError, RecursionError):
         return None
 

@@ -24,6 +24,7 @@ from opentelemetry.semconv.attributes import error_attributes
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
+from .._text import usv
 from ..events import ToolCall, Usage
 from .attributes import SPANSTREAM_OUTCOME, usage_attributes
 from .span_observer import Instrumentation
@@ -95,7 +96,7 @@ class AgentSpan:
         span.set_attributes({**tokens, SPANSTREAM_OUTCOME: outcome, SPANSTREAM_AGENT_TURNS: turns})
         if error is not None and outcome == "error":
             span.set_attribute(error_attributes.ERROR_TYPE, _error_type(error))
-            span.set_status(Status(StatusCode.ERROR, str(error)))
+            span.set_status(Status(StatusCode.ERROR, usv(str(error))))
         if error is not None:
             span.record_exception(error)
         span.end()
@@ -141,7 +142,7 @@ class ToolSpan:
             span.record_exception(error)
             if outcome == "error":
                 span.set_attribute(error_attributes.ERROR_TYPE, _error_type(error))
-                span.set_status(Status(StatusCode.ERROR, str(error)))
+                span.set_status(Status(StatusCode.ERROR, usv(str(error))))
         span.end()
 
 

@@ -18,6 +18,7 @@ from opentelemetry.util.types import Attributes, AttributeValue
 
 from .. import __version__
 from .._request import FETCH_RESPONSE, RequestInfo
+from .._text import usv
 from ..results import StreamResult
 from ._defaults import defaults
 from .attributes import (
@@ -261,7 +262,8 @@ class SpanObserver:
             span.record_exception(result.error)
         if result.outcome in _FAILURES and not _fetched_failure(info, result):
             description = str(result.error) if result.error is not None else result.error_type
-            span.set_status(Status(StatusCode.ERROR, description))
+            # A status the exporters cannot encode would fail the whole batch (_text.py).
+            span.set_status(Status(StatusCode.ERROR, description and usv(description)))
         return attributes, content
 
     def _record_metrics(
