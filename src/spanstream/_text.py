@@ -13,15 +13,22 @@ So wherever spanstream decodes server JSON with :mod:`json` (a payload pydantic-
 tool arguments, an error body), it goes through :func:`loads`, which replaces each lone
 surrogate with U+FFFD, as WebIDL's conversion to ``USVString`` does. Paired escapes decode to
 their character as usual. :func:`usv` does the same for one string built elsewhere.
+
+The other way, a request is encoded by :func:`dumps_body` (the bytes httpx's ``json=`` would
+send); one that JSON cannot carry (a caller's string with a lone surrogate, as
+``os.fsdecode`` makes of undecodable bytes, or a NaN) is refused, and :func:`unsendable` names
+the parameter for the error, never the caller's value.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["loads", "usv"]
+__all__ = ["dumps_body", "loads", "usv"]
 
 _LONE = re.compile("[\ud800-\udfff]")
 # What may decode to a surrogate: an escape of one, or (in a str) one itself. A false match (an
@@ -37,6 +44,40 @@ def loads(text: str | bytes | bytearray, **options: Any) -> Any:
     if isinstance(text, str):
         return _replaced(value) if _MAY_HOLD_STR.search(text) else value
     return _replaced(value) if _MAY_HOLD_BYTES.search(text) else value
+
+
+def dumps_body(body: object) -> bytes | None:
+    """A request's JSON body as UTF-8, the bytes httpx's ``json=`` sends; ``None`` when it
+    cannot be sent (a NaN or infinite number, a lone surrogate: see :func:`unsendable`)."""
+    try:
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode()
+    except ValueError:  # UnicodeEncodeError is one
+        return None
+
+
+def unsendable(value: object, path: str = "") -> tuple[str, str] | None:
+    """The first value in ``value`` that JSON text cannot carry, as ``(path, reason)`` (the
+    path as ``input[0].content``; a key's path names the mapping), or ``None``."""
+    if isinstance(value, float) and (value != value or value in (math.inf, -math.inf)):
+        return path, f"{value} is not a JSON number"
+    if isinstance(value, str):
+        lone = _LONE.search(value)
+        if lone is not None:
+            code = f"U+{ord(lone.group()):04X}"
+            return path, f"holds a lone UTF-16 surrogate ({code}) at index {lone.start()}"
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = unsendable(key, path) or unsendable(item, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = unsendable(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def usv(text: str) -> str:

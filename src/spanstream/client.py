@@ -37,6 +37,7 @@ from .errors import (
     APIConnectionError,
     APIStatusError,
     ConfigurationError,
+    InvalidRequestError,
     SpanstreamError,
     UnexpectedContentTypeError,
     UsageError,
@@ -307,6 +308,7 @@ class _ClientConfig:
         prepared: PreparedRequest,
         url: httpx.URL | None = None,
     ) -> httpx.Request:
+        content = None
         headers = {
             "Accept": "text/event-stream" if prepared.stream else "application/json",
             "User-Agent": f"spanstream/{__version__}",
@@ -333,12 +335,16 @@ class _ClientConfig:
                     # again each time (a fetch's path names its response, so it is not kept).
                     self._urls[path] = url
         params = {**routes.query, **dict(prepared.query)} if prepared.query else routes.query
+        if prepared.body is not None:
+            # Encoded here rather than by httpx (json=, the same bytes), whose ValueError or
+            # UnicodeEncodeError names neither the parameter nor the reason.
+            content = _text.dumps_body(prepared.body)
+            if content is None:
+                raise _unsendable(prepared.body)
+            if not any(name.lower() == "content-type" for name in headers):
+                headers["Content-Type"] = "application/json"
         return client.build_request(
-            prepared.method,
-            url,
-            json=prepared.body,
-            params=params or None,
-            headers=headers,
+            prepared.method, url, content=content, params=params or None, headers=headers
         )
 
     def request_id(self, response: httpx.Response) -> str | None:
@@ -448,6 +454,19 @@ class _ClientConfig:
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     port = url.port if url.port is not None else {"https": 443, "http": 80}.get(url.scheme)
     return url.scheme, url.host, port
+
+
+def _unsendable(body: Mapping[str, object]) -> InvalidRequestError:
+    """The error of a request body that JSON cannot carry, naming the parameter (never its
+    value: it may be the user's content)."""
+    where, reason = _text.unsendable(body) or ("the request", "cannot be encoded as JSON")
+    return InvalidRequestError(
+        f"cannot send {where}: it {reason}. Nothing was sent; lone surrogates come from bytes "
+        "decoded with errors='surrogateescape' (os.fsdecode, sys.argv): decode those with "
+        "errors='replace' instead"
+        if "surrogate" in reason
+        else f"cannot send {where}: {reason}. Nothing was sent"
+    )
 
 
 def _error_details(text: str, reason: str) -> _ErrorDetails:

@@ -20,6 +20,7 @@ __all__ = [
     "APITimeoutError",
     "ConfigurationError",
     "IncompleteToolCallsError",
+    "InvalidRequestError",
     "MalformedEventError",
     "MaxTurnsExceededError",
     "ResponseFailedError",
@@ -44,6 +45,12 @@ class ConfigurationError(SpanstreamError):
 class UsageError(SpanstreamError, RuntimeError):
     """spanstream was used in a way it does not support: a closed client asked to stream, or
     one stream read by two threads or tasks at once. The message says which."""
+
+
+class InvalidRequestError(SpanstreamError, ValueError):
+    """A request's parameters cannot be sent as JSON: a number that is NaN or infinite, or a
+    string holding a lone UTF-16 surrogate (as ``os.fsdecode`` makes of undecodable bytes). The
+    message names the parameter; nothing was sent."""
 
 
 class APIError(SpanstreamError):

@@ -9,6 +9,7 @@ Each test also checks that every span of the run encodes as an OTLP exporter enc
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from spanstream import (
     AnthropicClient,
     APIStatusError,
+    AsyncClient,
     Client,
+    InvalidRequestError,
     ResponseFailedError,
     RetryPolicy,
     TextDelta,
@@ -274,3 +277,52 @@ def test_a_tool_result_with_a_lone_surrogate_is_sent_back(server: ReplayServer, 
         assert run.final_response().text == "Warm."
     assert "21 \ufffdC" in server.requests[1].json()["input"][-1]["output"]
     _encodes(exporter.get_finished_spans())
+
+
+# -- what the caller sends --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "where", "reason"),
+    [
+        (
+            {"messages": [{"role": "user", "content": "files: caf\udce9.txt"}]},
+            "messages[0].content",
+            "lone UTF-16 surrogate (U+DCE9) at index 10",
+        ),
+        (
+            {"messages": MESSAGES, "metadata": {"caf\udce9": "x"}},
+            "metadata",
+            "lone UTF-16 surrogate (U+DCE9) at index 3",
+        ),
+        ({"messages": MESSAGES, "temperature": float("nan")}, "temperature", "nan is not a JSON"),
+        ({"messages": MESSAGES, "top_p": float("inf")}, "top_p", "inf is not a JSON number"),
+    ],
+    ids=["surrogate-in-content", "surrogate-in-key", "nan", "inf"],
+)
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_request_json_cannot_carry_is_a_typed_error_naming_the_parameter(
+    server: ReplayServer, params: dict[str, Any], where: str, reason: str, kind: str
+) -> None:
+    provider, exporter = _spans()
+    options = {"api_key": "sk-test", "base_url": server.base_url, "tracer_provider": provider}
+    if kind == "sync":
+        with Client(**options) as client, pytest.raises(InvalidRequestError) as raised:
+            client.chat.completions.create(model="gpt-4.1", **params)
+    else:
+
+        async def run() -> None:
+            async with AsyncClient(**options) as client:
+                await client.chat.completions.create(model="gpt-4.1", **params)
+
+        with pytest.raises(InvalidRequestError) as raised:
+            asyncio.run(run())
+    message = str(raised.value)
+    assert message.startswith(f"cannot send {where}: ")
+    assert reason in message
+    assert "caf" not in message  # the parameter is named, its value (the user's) is not
+    assert isinstance(raised.value, ValueError)  # what json.dumps raised before
+    assert server.requests == []
+    (span,) = exporter.get_finished_spans()
+    assert (span.attributes or {})["error.type"] == "InvalidRequestError"
+    _encodes((span,))

@@ -283,6 +283,27 @@ def test_default_headers_cannot_replace_the_authorization_header() -> None:
 
 
 @pytest.mark.parametrize(
+    ("default_headers", "content_type"),
+    [
+        ({}, "application/json"),
+        ({"content-type": "application/json; charset=utf-8"}, "application/json; charset=utf-8"),
+    ],
+    ids=["default", "the-callers"],
+)
+def test_the_body_is_compact_utf8_json_with_one_content_type(
+    default_headers: dict[str, str], content_type: str
+) -> None:
+    api = FakeAPI(sse())
+    run(make_client(api, default_headers=default_headers), input="caf\u00e9 \U0001f600")
+    request = api.requests[0]
+    assert request.headers.get_list("content-type") == [content_type]
+    assert int(request.headers["content-length"]) == len(request.content)
+    # What httpx's json= sends: no spaces, UTF-8 rather than \u escapes.
+    assert b'"input":"caf\xc3\xa9 \xf0\x9f\x98\x80"' in request.content
+    assert b", " not in request.content
+
+
+@pytest.mark.parametrize(
     "base_url", ["http://localhost:8000/v1", "http://localhost:8000/v1/"], ids=["bare", "slash"]
 )
 def test_base_url_with_or_without_trailing_slash_gives_one_slash(base_url: str) -> None:
