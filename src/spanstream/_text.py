@@ -58,14 +58,19 @@ def dumps_body(body: object) -> bytes | None:
 
 def unsendable(value: object, path: str = "") -> tuple[str, str] | None:
     """The first value in ``value`` that JSON text cannot carry, as ``(path, reason)`` (the
-    path as ``input[0].content``; a key's path names the mapping), or ``None``."""
+    path as ``input[0].content``; a key's path names the mapping; the reason a clause that
+    says what to do), or ``None``."""
     if isinstance(value, float) and (value != value or value in (math.inf, -math.inf)):
         return path, f"{value} is not a JSON number"
     if isinstance(value, str):
         lone = _LONE.search(value)
         if lone is not None:
             code = f"U+{ord(lone.group()):04X}"
-            return path, f"holds a lone UTF-16 surrogate ({code}) at index {lone.start()}"
+            return path, (
+                f"it holds a lone UTF-16 surrogate ({code}) at index {lone.start()}, as bytes "
+                "decoded with errors='surrogateescape' give (os.fsdecode, sys.argv): decode "
+                "those with errors='replace'"
+            )
         return None
     if isinstance(value, Mapping):
         for key, item in value.items():

@@ -284,9 +284,7 @@ class _ToolExecution:
     def __exit__(self, _: object, exc: BaseException | None, tb: object) -> bool:
         otel_context.detach(self._token)
         if isinstance(exc, Exception):
-            output = usv(f"Error: {type(exc).__name__}: {exc}")  # sent on: see _text.py
-            self.span.end(output, exc, "error")
-            self.result = ToolResult(self.call, output, type(exc).__name__)
+            self._end(f"Error: {type(exc).__name__}: {exc}", exc)
             return True
         if exc is not None:
             self.span.end(None, exc, "cancelled")
@@ -298,9 +296,18 @@ class _ToolExecution:
         return self._found
 
     def succeeded(self, value: object) -> None:
-        output = format_result(value)
-        self.span.end(output, None, "completed")
-        self.result = ToolResult(self.call, output)
+        self._end(format_result(value), None)
+
+    def _end(self, output: str, error: Exception | None) -> None:
+        # The output goes back to the model in the next request, which could not be encoded
+        # with a lone surrogate in it (the tool's own text or message; see _text.py).
+        output = usv(output)
+        if error is None:
+            self.span.end(output, None, "completed")
+            self.result = ToolResult(self.call, output)
+        else:
+            self.span.end(output, error, "error")
+            self.result = ToolResult(self.call, output, type(error).__name__)
 
     def outcome(self) -> ToolResult:
         assert self.result is not None

@@ -459,14 +459,8 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
 def _unsendable(body: Mapping[str, object]) -> InvalidRequestError:
     """The error of a request body that JSON cannot carry, naming the parameter (never its
     value: it may be the user's content)."""
-    where, reason = _text.unsendable(body) or ("the request", "cannot be encoded as JSON")
-    return InvalidRequestError(
-        f"cannot send {where}: it {reason}. Nothing was sent; lone surrogates come from bytes "
-        "decoded with errors='surrogateescape' (os.fsdecode, sys.argv): decode those with "
-        "errors='replace' instead"
-        if "surrogate" in reason
-        else f"cannot send {where}: {reason}. Nothing was sent"
-    )
+    where, reason = _text.unsendable(body) or ("the request", "it is not JSON")
+    return InvalidRequestError(f"cannot send {where}: {reason}. Nothing was sent")
 
 
 def _error_details(text: str, reason: str) -> _ErrorDetails:

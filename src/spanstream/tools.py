@@ -175,15 +175,14 @@ def tool(
 
 
 def format_result(value: object) -> str:
-    """A tool's return value as the text sent back to the model (lone surrogates replaced:
-    the request that carries it could not be encoded, see :mod:`spanstream._text`)."""
+    """A tool's return value as the text sent back to the model."""
     if isinstance(value, str):
-        return _text.usv(value)
+        return value
     # A pydantic model instance means pydantic is imported; nothing else needs it here.
     pydantic_main = sys.modules.get("pydantic.main")
     if pydantic_main is not None and isinstance(value, pydantic_main.BaseModel):
-        return _text.usv(value.model_dump_json())
-    return _text.usv(json.dumps(value, ensure_ascii=False, default=str))
+        return value.model_dump_json()  # type: ignore[no-any-return]
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 async def _await(value: Awaitable[object]) -> object:

@@ -21,13 +21,12 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.semconv.attributes import error_attributes
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AttributeValue
 
-from .._text import usv
 from ..events import ToolCall, Usage
 from .attributes import SPANSTREAM_OUTCOME, usage_attributes
-from .span_observer import Instrumentation
+from .span_observer import Instrumentation, error_status
 
 __all__ = ["AgentSpan", "ToolSpan"]
 
@@ -96,7 +95,7 @@ class AgentSpan:
         span.set_attributes({**tokens, SPANSTREAM_OUTCOME: outcome, SPANSTREAM_AGENT_TURNS: turns})
         if error is not None and outcome == "error":
             span.set_attribute(error_attributes.ERROR_TYPE, _error_type(error))
-            span.set_status(Status(StatusCode.ERROR, usv(str(error))))
+            span.set_status(error_status(str(error)))
         if error is not None:
             span.record_exception(error)
         span.end()
@@ -142,7 +141,7 @@ class ToolSpan:
             span.record_exception(error)
             if outcome == "error":
                 span.set_attribute(error_attributes.ERROR_TYPE, _error_type(error))
-                span.set_status(Status(StatusCode.ERROR, usv(str(error))))
+                span.set_status(error_status(str(error)))
         span.end()
 
 

@@ -33,7 +33,7 @@ from .attributes import (
 from .content import CapturedContent, CaptureMode, ContentCapture, output_messages, to_json
 from .metrics import StreamMetrics
 
-__all__ = ["DETAILS_EVENT", "Instrumentation", "SpanObserver"]
+__all__ = ["DETAILS_EVENT", "Instrumentation", "SpanObserver", "error_status"]
 
 logger = logging.getLogger("spanstream")
 
@@ -171,6 +171,13 @@ class _GuardedTracer(trace.Tracer):
         return self._tracer.start_as_current_span(name, *args, **kwargs)
 
 
+def error_status(description: str | None) -> Status:
+    """An ERROR status the exporters can encode: the OTLP encoder fails the whole batch a span
+    is exported in for a lone surrogate in its status (_text.py); an error's message may hold
+    one (a tool's, say)."""
+    return Status(StatusCode.ERROR, description and usv(description))
+
+
 class SpanObserver:
     """Records one stream as a ``gen_ai`` inference span, its metrics and (opt-in) content.
 
@@ -262,8 +269,7 @@ class SpanObserver:
             span.record_exception(result.error)
         if result.outcome in _FAILURES and not _fetched_failure(info, result):
             description = str(result.error) if result.error is not None else result.error_type
-            # A status the exporters cannot encode would fail the whole batch (_text.py).
-            span.set_status(Status(StatusCode.ERROR, description and usv(description)))
+            span.set_status(error_status(description))
         return attributes, content
 
     def _record_metrics(

@@ -36,8 +36,6 @@ from collections.abc import MutableSequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from pydantic_core import ValidationError
-
 from ...events import (
     Citation,
     CitationAdded,
@@ -146,13 +144,7 @@ class MessagesParser(ParserBase):
         """Parse one event (its type and data) into zero or more normalized events."""
         if self.done:
             return NOTHING
-        if event == "content_block_delta":
-            # Nearly every event: straight to its decoder and handler (a delta has no field to
-            # drop). One that fails takes the common path, which reports it.
-            try:
-                return self._on_hot(self._decode_hot(data), data)
-            except ValidationError:
-                return self._handle(event, data, self._decode_hot)
+        # A stream's deltas come through feed_events, which reads them at once (_read_hot).
         decode = self._decoders.get(event)
         if decode is not None:
             return self._handle(event, data, decode)

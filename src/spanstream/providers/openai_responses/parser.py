@@ -63,7 +63,6 @@ __all__ = ["ResponsesParser"]
 
 _TEXT_DELTA = "response.output_text.delta"
 _SUMMARY_DELTA = "response.reasoning_summary_text.delta"
-_TEXT_DELTA = "response.output_text.delta"
 _DELTAS = (
     _TEXT_DELTA,
     "response.refusal.delta",
