@@ -81,3 +81,12 @@ def telemetry() -> Iterator[Telemetry]:
 def server() -> Iterator[ReplayServer]:
     with ReplayServer() as s:
         yield s
+
+
+@pytest.fixture
+def chat_server(sse_replay_server: ReplayServer, monkeypatch: pytest.MonkeyPatch) -> ReplayServer:
+    """A loopback server that answers with a recorded plain-text Responses stream (4+5), and
+    an OpenAI key in the environment: what ``spanstream chat`` needs to run offline."""
+    sse_replay_server.reply_with_file(RESPONSES / "gpt-4.1-plain-text.sse")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    return sse_replay_server

@@ -53,14 +53,10 @@ def test_chat_without_a_key_says_what_is_missing(
 
 
 def test_chat_against_a_compatible_server(
-    sse_replay_server: ReplayServer,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    chat_server: ReplayServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sse_replay_server.reply_with_file(RESPONSES / "gpt-4.1-plain-text.sse")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    assert main(["chat", "-m", "gpt-4.1", "--base-url", sse_replay_server.base_url, "4+5?"]) == 0
-    assert sse_replay_server.last_request.json()["input"] == "4+5?"
+    assert main(["chat", "-m", "gpt-4.1", "--base-url", chat_server.base_url, "4+5?"]) == 0
+    assert chat_server.last_request.json()["input"] == "4+5?"
     out = capsys.readouterr().out
     assert "Four plus five equals **nine**" in out
     assert "- chat gpt-4.1  [CLIENT" in out

@@ -15,7 +15,6 @@ import pytest
 from spanstream.cli import chat, demo, main
 from spanstream.testing import ReplayServer
 
-from ..conftest import RESPONSES
 from ..otlp_loopback import OtlpReceiver
 
 
@@ -61,15 +60,13 @@ def test_demo_honours_the_otel_variables_and_service_name(monkeypatch: pytest.Mo
 
 @pytest.mark.usefixtures("no_otel_environment")
 def test_chat_honours_the_otel_variables(
-    sse_replay_server: ReplayServer, monkeypatch: pytest.MonkeyPatch
+    chat_server: ReplayServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sse_replay_server.reply_with_file(RESPONSES / "gpt-4.1-plain-text.sse")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     with OtlpReceiver() as collector:
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"{collector.endpoint}/t")
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
         monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
-        args = ["chat", "-m", "gpt-4.1", "--base-url", sse_replay_server.base_url, "4+5?"]
+        args = ["chat", "-m", "gpt-4.1", "--base-url", chat_server.base_url, "4+5?"]
         assert main(args) == 0
     assert collector.paths() == {"/t"}
     assert collector.service_names("/t") == {"spanstream-chat"}
@@ -152,13 +149,8 @@ class _BrokenOut(io.StringIO):
 @pytest.mark.usefixtures("no_otel_environment")
 @pytest.mark.parametrize("command", ["chat", "demo"])
 def test_ctrl_c_prints_and_exports_the_spans_and_exits_130(
-    command: str,
-    sse_replay_server: ReplayServer,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    command: str, chat_server: ReplayServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sse_replay_server.reply_with_file(RESPONSES / "gpt-4.1-plain-text.sse")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     sdk_logger = logging.getLogger("opentelemetry")
     handlers = list(sdk_logger.handlers)
     out = _InterruptedOut()
@@ -167,7 +159,7 @@ def test_ctrl_c_prints_and_exports_the_spans_and_exits_130(
             code = chat(
                 "4+5?",
                 model="gpt-4.1",
-                base_url=sse_replay_server.base_url,
+                base_url=chat_server.base_url,
                 out=out,
                 otlp_endpoint=collector.endpoint,
             )
